@@ -1,0 +1,1 @@
+//! Criterion benchmarks of the Registryo crates; see the `benches/` folder.

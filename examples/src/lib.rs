@@ -1,0 +1,1 @@
+//! Runnable examples of the Registryo crates; see the `examples/` folder.

@@ -1,0 +1,12 @@
+//! # registryo-core
+//!
+//! The framework-agnostic pieces of a token server for the Docker registry
+//! (CNCF *distribution*) token authentication:
+//!
+//! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
+//!
+//! **Invariant:** this crate depends on no web framework and no database. Its services are
+//! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
+#![deny(missing_docs)]
+
+pub mod scope;

@@ -1,0 +1,2 @@
+//! The axum web layer and UI of Registryo (filled by the UI issue).
+#![deny(missing_docs)]

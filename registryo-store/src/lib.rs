@@ -1,0 +1,2 @@
+//! SQL storage for Registryo (filled by the server issue).
+#![deny(missing_docs)]
