@@ -314,7 +314,7 @@ fn invalid(name: &str, reason: &'static str) -> ScopeError {
 }
 
 /// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-fn is_path_component(c: &str) -> bool {
+pub(crate) fn is_path_component(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
@@ -356,7 +356,7 @@ fn is_path_component(c: &str) -> bool {
 }
 
 /// `domain-component ('.' domain-component)* [':' port]`, lower-case only.
-fn is_domain(c: &str) -> bool {
+pub(crate) fn is_domain(c: &str) -> bool {
     let (host, port) = match c.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (c, None),
