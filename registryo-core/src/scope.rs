@@ -373,9 +373,7 @@ pub(crate) fn is_domain(c: &str) -> bool {
         let b = label.as_bytes();
         let ok = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
         match (b.first(), b.last()) {
-            (Some(&f), Some(&l)) => {
-                ok(f) && ok(l) && b.iter().all(|&x| ok(x) || x == b'-')
-            }
+            (Some(&f), Some(&l)) => ok(f) && ok(l) && b.iter().all(|&x| ok(x) || x == b'-'),
             _ => false,
         }
     })
@@ -586,7 +584,9 @@ impl ScopeSet {
 
     /// Parse several fields, each holding one or more space-separated scopes.
     /// Empty fields and repeated spaces are ignored.
-    pub fn parse_all<'a>(fields: impl IntoIterator<Item = &'a str>) -> Result<ScopeSet, ScopeError> {
+    pub fn parse_all<'a>(
+        fields: impl IntoIterator<Item = &'a str>,
+    ) -> Result<ScopeSet, ScopeError> {
         let mut set = ScopeSet::new();
         for field in fields {
             for part in field.split(' ').filter(|p| !p.is_empty()) {
@@ -761,7 +761,9 @@ mod tests {
             (":a:pull", |e| matches!(e, Shape(_))),
             ("repository(:a:pull", |e| matches!(e, Class(_))),
             ("repository():a:pull", |e| matches!(e, Class(_))),
-            ("registry:catalog:pull", |e| matches!(e, RegistryResource(_))),
+            ("registry:catalog:pull", |e| {
+                matches!(e, RegistryResource(_))
+            }),
             ("registry:other:*", |e| matches!(e, RegistryResource(_))),
         ];
         for (input, check) in cases {
