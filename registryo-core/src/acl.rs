@@ -495,6 +495,15 @@ impl Pattern {
         }
     }
 
+    /// The literal last segment, if the pattern has more than one segment and ends with one:
+    /// a repository name can then only match if its last segment is the same.
+    fn literal_last(&self) -> Option<&str> {
+        match &*self.segs {
+            [_, .., Seg::Literal(l)] => Some(l),
+            _ => None,
+        }
+    }
+
     fn first_kind(&self) -> FirstKind {
         match self.segs.first() {
             Some(Seg::Literal(_)) => FirstKind::Literal,
@@ -698,15 +707,39 @@ impl Rule {
 // The compiled index
 // ---------------------------------------------------------------------------------------------
 
+/// Rules keyed by the literal last segment of their pattern, plus those without one.
+#[derive(Clone, Debug, Default)]
+struct ByLast {
+    /// Literal last segment → indices into `Acl::rules`.
+    by_last: HashMap<Box<str>, Vec<u32>>,
+    /// Patterns whose last segment has wildcards or is `**`.
+    rest: Vec<u32>,
+}
+
+impl ByLast {
+    fn insert(&mut self, index: u32, pattern: &Pattern) {
+        match pattern.literal_last() {
+            Some(last) => self.by_last.entry(last.into()).or_default().push(index),
+            None => self.rest.push(index),
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.by_last.shrink_to_fit();
+        self.by_last.values_mut().for_each(Vec::shrink_to_fit);
+        self.rest.shrink_to_fit();
+    }
+}
+
 /// The rules of one subject, indexed by the first segment of their pattern.
 #[derive(Clone, Debug, Default)]
 struct Bucket {
     /// Literal first segment → indices into `Acl::rules`.
     by_first: HashMap<Box<str>, Vec<u32>>,
     /// Patterns whose first segment is exactly `${account}`.
-    account_first: Vec<u32>,
-    /// Patterns whose first segment has wildcards (or `**`).
-    wild: Vec<u32>,
+    account_first: ByLast,
+    /// Patterns whose first segment has wildcards (or is `**`).
+    wild: ByLast,
 }
 
 impl Bucket {
@@ -715,34 +748,38 @@ impl Bucket {
             (FirstKind::Literal, Some(first)) => {
                 self.by_first.entry(first.into()).or_default().push(index);
             }
-            (FirstKind::Account, _) => self.account_first.push(index),
-            _ => self.wild.push(index),
+            (FirstKind::Account, _) => self.account_first.insert(index, pattern),
+            _ => self.wild.insert(index, pattern),
         }
     }
 
     fn shrink(&mut self) {
         self.by_first.shrink_to_fit();
         self.by_first.values_mut().for_each(Vec::shrink_to_fit);
-        self.account_first.shrink_to_fit();
-        self.wild.shrink_to_fit();
+        self.account_first.shrink();
+        self.wild.shrink();
     }
 }
 
-/// A query: the repository name, its first segment and the account for `${account}`.
+/// A query: the repository name, its first and last segments and the account for
+/// `${account}`.
 struct Query<'a> {
     name: &'a str,
     first: &'a str,
+    last: &'a str,
     account: Option<&'a str>,
 }
 
 /// A compiled ACL: an immutable index of [`Rule`]s, cheap to share in an `Arc`.
 ///
 /// Rules are indexed by subject (exact user, group, anonymous, authenticated), then by the
-/// literal first segment of their pattern; patterns whose first segment is `${account}` are
-/// looked at only when the repository's first segment is the account name, and the (usually
-/// few) patterns whose first segment has wildcards are always looked at. A decision therefore
-/// costs a few hash look-ups plus the rules of the principal's subjects that share the
-/// repository's first segment, whatever the total number of rules.
+/// literal first segment of their pattern. Patterns whose first segment is `${account}` are
+/// looked at only when the repository's first segment is the account name; those and the
+/// patterns whose first segment has wildcards are further keyed by their literal last segment
+/// (`**/cache`, `*/app`) when they have one. Only the (usually few) patterns with wildcards at
+/// both ends (`**`, `*/*`, `${account}/**`) are always looked at. A decision therefore costs a
+/// few hash look-ups plus the principal's rules that could plausibly match, whatever the total
+/// number of rules.
 #[derive(Clone, Default)]
 pub struct Acl {
     rules: Vec<Rule>,
@@ -807,12 +844,9 @@ impl Acl {
     /// The actions (a subset of pull, push and delete) the principal holds on the repository
     /// through the rules; admin status is not considered here. Does not allocate.
     pub fn allowed(&self, p: &Principal, repo: &RepositoryName) -> Actions {
-        let mut held = Actions::NONE;
-        self.visit(p, repo, |_, rule| {
-            held |= rule.held();
-            held.contains(Actions::ALL)
-        });
-        held
+        let mut held = Held(Actions::NONE);
+        self.visit(p, repo, &mut held);
+        held.0
     }
 
     /// What a scope request is granted.
@@ -842,11 +876,9 @@ impl Acl {
             Resource::Catalog => (scope.actions(), Vec::new()),
             Resource::Repository(repo) => {
                 let requested = scope.actions().expand();
-                let mut indices = Vec::new();
-                self.visit(p, repo, |index, _| {
-                    indices.push(index);
-                    false
-                });
+                let mut indices = Collect(Vec::new());
+                self.visit(p, repo, &mut indices);
+                let mut indices = indices.0;
                 indices.sort_unstable();
                 indices.dedup();
                 let matches = indices
@@ -868,22 +900,18 @@ impl Acl {
         }
     }
 
-    /// Call `f` on every rule matching the principal and the repository (a rule may be seen
-    /// twice when the principal lists a group twice) until it returns `true`.
-    fn visit<'s>(
-        &'s self,
-        p: &Principal,
-        repo: &RepositoryName,
-        mut f: impl FnMut(usize, &'s Rule) -> bool,
-    ) {
+    /// Show the visitor every rule matching the principal and the repository (a rule may be
+    /// seen twice when the principal lists a group twice) until it has seen enough.
+    fn visit(&self, p: &Principal, repo: &RepositoryName, v: &mut impl Visitor) {
         let name = repo.as_str();
         let q = Query {
             name,
             first: name.split_once('/').map_or(name, |(first, _)| first),
+            last: name.rsplit_once('/').map_or(name, |(_, last)| last),
             account: p.template_account(),
         };
-        let mut visit = |bucket: Option<&'s Bucket>| -> bool {
-            bucket.is_some_and(|b| self.visit_bucket(b, &q, &mut f))
+        let mut visit = |bucket: Option<&Bucket>| -> bool {
+            bucket.is_some_and(|b| self.visit_bucket(b, &q, v))
         };
         let done = match p.account.as_deref() {
             None => visit(Some(&self.anonymous)),
@@ -899,32 +927,77 @@ impl Acl {
         }
     }
 
-    fn visit_bucket<'s>(
-        &'s self,
-        bucket: &'s Bucket,
-        q: &Query<'_>,
-        f: &mut impl FnMut(usize, &'s Rule) -> bool,
-    ) -> bool {
-        let mut check = |indices: &[u32]| -> bool {
-            for &i in indices {
-                let i = i as usize;
-                if let Some(rule) = self.rules.get(i) {
-                    if rule.pattern.matches_str(q.name, q.account) && f(i, rule) {
-                        return true;
-                    }
+    fn visit_bucket(&self, bucket: &Bucket, q: &Query<'_>, v: &mut impl Visitor) -> bool {
+        // Empty maps are not hashed into: most buckets have no rule of some kind.
+        if !bucket.by_first.is_empty() {
+            if let Some(list) = bucket.by_first.get(q.first) {
+                if self.check(list, q, v) {
+                    return true;
                 }
             }
-            false
-        };
-        if let Some(list) = bucket.by_first.get(q.first) {
-            if check(list) {
-                return true;
-            }
         }
-        if q.account == Some(q.first) && check(&bucket.account_first) {
+        if q.account == Some(q.first) && self.check_by_last(&bucket.account_first, q, v) {
             return true;
         }
-        check(&bucket.wild)
+        self.check_by_last(&bucket.wild, q, v)
+    }
+
+    fn check_by_last(&self, keyed: &ByLast, q: &Query<'_>, v: &mut impl Visitor) -> bool {
+        if !keyed.by_last.is_empty() {
+            if let Some(list) = keyed.by_last.get(q.last) {
+                if self.check(list, q, v) {
+                    return true;
+                }
+            }
+        }
+        self.check(&keyed.rest, q, v)
+    }
+
+    fn check(&self, indices: &[u32], q: &Query<'_>, v: &mut impl Visitor) -> bool {
+        for &i in indices {
+            let i = i as usize;
+            if let Some(rule) = self.rules.get(i) {
+                if v.wants(rule) && rule.pattern.matches_str(q.name, q.account) && v.found(i, rule)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// What [`Acl::visit`] does with the rules it finds.
+trait Visitor {
+    /// Whether the rule is worth matching at all.
+    fn wants(&self, rule: &Rule) -> bool;
+    /// A matching rule, at this index; `true` stops the visit.
+    fn found(&mut self, index: usize, rule: &Rule) -> bool;
+}
+
+/// Accumulates the actions held; skips rules that could add nothing, stops once all are held.
+struct Held(Actions);
+
+impl Visitor for Held {
+    fn wants(&self, rule: &Rule) -> bool {
+        !self.0.contains(rule.held())
+    }
+    fn found(&mut self, _: usize, rule: &Rule) -> bool {
+        self.0 |= rule.held();
+        self.0.contains(Actions::ALL)
+    }
+}
+
+/// Collects the indices of every matching rule.
+struct Collect(Vec<usize>);
+
+impl Visitor for Collect {
+    fn wants(&self, _: &Rule) -> bool {
+        true
+    }
+    fn found(&mut self, index: usize, _: &Rule) -> bool {
+        self.0.push(index);
+        false
     }
 }
 

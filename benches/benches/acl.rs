@@ -1,0 +1,146 @@
+//! ACL decisions: `Acl::allowed` at 10 to 100,000 synthetic rules, against a linear scan.
+//!
+//! Run with `cargo bench -p registryo-benches --bench acl`; see `BENCHMARKS.md`.
+//!
+//! The rules are spread over ~3,000 users and ~300 groups, with a few `authenticated` and
+//! `anonymous` rules, and mix literal names, `ns/*`, `ns/**`, `ns/**/app`, `${account}/**` and
+//! a few patterns whose first segment is a wildcard. The asking principal is a user in three
+//! groups who holds pull and push (never delete) on the repository, so no early exit cuts the
+//! decision short.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use registryo_core::acl::{Acl, Pattern, Principal, Rule, Subject};
+use registryo_core::scope::{Actions, RepositoryName};
+
+const SIZES: [usize; 4] = [10, 100, 1_000, 100_000];
+const USERS: usize = 3_000;
+const GROUPS: usize = 300;
+const NAMESPACES: usize = 1_000;
+
+/// splitmix64: deterministic rules without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn rule(id: u64, subject: Subject, pattern: &str, actions: Actions) -> Rule {
+    Rule::new(id, subject, Pattern::new(pattern).unwrap(), actions).unwrap()
+}
+
+/// `n` rules; the first four concern the benchmarked principal (`u1` in `g1`, `g2`, `g3`).
+fn rules(n: usize) -> Vec<Rule> {
+    let mut rng = Rng(2024);
+    let mut out = vec![
+        rule(0, Subject::User("u1".into()), "ns1/**", Actions::PULL),
+        rule(1, Subject::Group("g1".into()), "ns1/app1", Actions::PUSH),
+        rule(2, Subject::Group("g2".into()), "ns1/*", Actions::PULL),
+        rule(3, Subject::Authenticated, "${account}/**", Actions::ANY),
+    ];
+    let all = [
+        Actions::PULL,
+        Actions::PULL | Actions::PUSH,
+        Actions::ALL,
+        Actions::PUSH,
+    ];
+    while out.len() < n {
+        let id = out.len() as u64;
+        let subject = match rng.below(100) {
+            0..=54 => Subject::User(format!("u{}", rng.below(USERS))),
+            55..=94 => Subject::Group(format!("g{}", rng.below(GROUPS))),
+            95..=97 => Subject::Authenticated,
+            _ => Subject::Anonymous,
+        };
+        let ns = rng.below(NAMESPACES);
+        let app = rng.below(50);
+        let pattern = match rng.below(100) {
+            0..=39 => format!("ns{ns}/app{app}"),
+            40..=59 => format!("ns{ns}/*"),
+            60..=79 => format!("ns{ns}/**"),
+            80..=89 => format!("ns{ns}/**/app{app}"),
+            90..=94 => format!("ns{ns}/app{app}-*"),
+            95..=97 => match rng.below(3) {
+                0 => "${account}/**".to_owned(),
+                1 => format!("${{account}}/app{app}"),
+                _ => format!("ns{ns}/${{account}}/**"),
+            },
+            _ => match rng.below(2) {
+                0 => format!("*/app{app}"),
+                _ => format!("**/app{app}/cache"),
+            },
+        };
+        out.push(rule(id, subject, &pattern, all[rng.below(all.len())]));
+    }
+    out.truncate(n);
+    out
+}
+
+/// What a linear scan costs: every rule's subject, then its pattern.
+fn linear(rules: &[Rule], p: &Principal, repo: &RepositoryName) -> Actions {
+    let mut held = Actions::NONE;
+    for r in rules {
+        if r.subject.matches(p) && r.pattern.matches(repo, p.account.as_deref()) {
+            held |= r.actions;
+        }
+    }
+    held
+}
+
+fn acl_decisions(c: &mut Criterion) {
+    let principal = Principal::user("u1").with_groups(["g1", "g2", "g3"]);
+    let queries = [
+        ("hit", RepositoryName::new("ns1/app1").unwrap()),
+        ("miss", RepositoryName::new("ns999/tools/cli").unwrap()),
+        ("own", RepositoryName::new("u1/tools").unwrap()),
+    ];
+    let mut group = c.benchmark_group("acl_allowed");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    for n in SIZES {
+        let rules = rules(n);
+        let acl = Acl::new(rules.clone());
+        for (label, repo) in &queries {
+            // The index and the linear scan agree.
+            assert_eq!(
+                acl.allowed(&principal, repo),
+                linear(&rules, &principal, repo),
+                "{label} at {n}"
+            );
+            group.bench_with_input(BenchmarkId::new(*label, n), repo, |b, repo| {
+                b.iter(|| acl.allowed(black_box(&principal), black_box(repo)))
+            });
+        }
+        let (_, repo) = &queries[0];
+        group.bench_with_input(BenchmarkId::new("linear_scan", n), repo, |b, repo| {
+            b.iter(|| linear(black_box(&rules), black_box(&principal), black_box(repo)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("acl_build");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(10);
+    let rules = rules(100_000);
+    group.bench_function("100000", |b| b.iter(|| Acl::new(black_box(rules.clone()))));
+    group.finish();
+}
+
+criterion_group!(benches, acl_decisions);
+criterion_main!(benches);
