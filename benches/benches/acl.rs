@@ -38,7 +38,8 @@ impl Rng {
 }
 
 fn rule(id: u64, subject: Subject, pattern: &str, actions: Actions) -> Rule {
-    Rule::new(id, subject, Pattern::new(pattern).unwrap(), actions).unwrap()
+    let pattern = Pattern::new(pattern).expect("the synthetic patterns are valid");
+    Rule::new(id, subject, pattern, actions).expect("the synthetic rules grant something")
 }
 
 /// `n` rules; the first four concern the benchmarked principal (`u1` in `g1`, `g2`, `g3`).
@@ -101,10 +102,11 @@ fn linear(rules: &[Rule], p: &Principal, repo: &RepositoryName) -> Actions {
 
 fn acl_decisions(c: &mut Criterion) {
     let principal = Principal::user("u1").with_groups(["g1", "g2", "g3"]);
+    let name = |n: &str| RepositoryName::new(n).expect("the benchmarked names are valid");
     let queries = [
-        ("hit", RepositoryName::new("ns1/app1").unwrap()),
-        ("miss", RepositoryName::new("ns999/tools/cli").unwrap()),
-        ("own", RepositoryName::new("u1/tools").unwrap()),
+        ("hit", name("ns1/app1")),
+        ("miss", name("ns999/tools/cli")),
+        ("own", name("u1/tools")),
     ];
     let mut group = c.benchmark_group("acl_allowed");
     group

@@ -929,12 +929,11 @@ impl Acl {
 
     fn visit_bucket(&self, bucket: &Bucket, q: &Query<'_>, v: &mut impl Visitor) -> bool {
         // Empty maps are not hashed into: most buckets have no rule of some kind.
-        if !bucket.by_first.is_empty() {
-            if let Some(list) = bucket.by_first.get(q.first) {
-                if self.check(list, q, v) {
-                    return true;
-                }
-            }
+        if !bucket.by_first.is_empty()
+            && let Some(list) = bucket.by_first.get(q.first)
+            && self.check(list, q, v)
+        {
+            return true;
         }
         if q.account == Some(q.first) && self.check_by_last(&bucket.account_first, q, v) {
             return true;
@@ -943,12 +942,11 @@ impl Acl {
     }
 
     fn check_by_last(&self, keyed: &ByLast, q: &Query<'_>, v: &mut impl Visitor) -> bool {
-        if !keyed.by_last.is_empty() {
-            if let Some(list) = keyed.by_last.get(q.last) {
-                if self.check(list, q, v) {
-                    return true;
-                }
-            }
+        if !keyed.by_last.is_empty()
+            && let Some(list) = keyed.by_last.get(q.last)
+            && self.check(list, q, v)
+        {
+            return true;
         }
         self.check(&keyed.rest, q, v)
     }
@@ -956,11 +954,12 @@ impl Acl {
     fn check(&self, indices: &[u32], q: &Query<'_>, v: &mut impl Visitor) -> bool {
         for &i in indices {
             let i = i as usize;
-            if let Some(rule) = self.rules.get(i) {
-                if v.wants(rule) && rule.pattern.matches_str(q.name, q.account) && v.found(i, rule)
-                {
-                    return true;
-                }
+            if let Some(rule) = self.rules.get(i)
+                && v.wants(rule)
+                && rule.pattern.matches_str(q.name, q.account)
+                && v.found(i, rule)
+            {
+                return true;
             }
         }
         false
@@ -1036,6 +1035,9 @@ mod tests {
     use super::*;
 
     // ---- helpers ------------------------------------------------------------------------
+
+    /// Whether an error is the expected one.
+    type ErrorCheck = fn(&AclError) -> bool;
 
     /// `"SUBJECT PATTERN ACTIONS"`, e.g. `"group:devs team/** pull,push"`.
     fn rule(id: u64, line: &str) -> Rule {
@@ -1695,7 +1697,7 @@ mod tests {
         use AclError::*;
         let long = "a".repeat(256);
         let long_slashes = "a/".repeat(128);
-        let cases: &[(&str, fn(&AclError) -> bool)] = &[
+        let cases: &[(&str, ErrorCheck)] = &[
             ("", |e| *e == EmptyPattern),
             (&long, |e| *e == PatternTooLong(256)),
             (&long_slashes, |e| *e == PatternTooLong(256)),
@@ -1779,7 +1781,7 @@ mod tests {
             assert_eq!(subject.to_string(), text);
         }
         use AclError::*;
-        let cases: &[(&str, fn(&AclError) -> bool)] = &[
+        let cases: &[(&str, ErrorCheck)] = &[
             ("", |e| *e == EmptySubject),
             ("user", |e| *e == EmptySubjectName { kind: "user" }),
             ("user:", |e| *e == EmptySubjectName { kind: "user" }),

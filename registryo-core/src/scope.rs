@@ -142,7 +142,7 @@ impl Actions {
             if word.is_empty() {
                 return Err(ScopeError::NoAction(truncate(list)));
             }
-            set = set | Actions::parse_one(word)?;
+            set |= Actions::parse_one(word)?;
         }
         Ok(set)
     }
@@ -361,10 +361,10 @@ pub(crate) fn is_domain(c: &str) -> bool {
         Some((h, p)) => (h, Some(p)),
         None => (c, None),
     };
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|x| x.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|x| x.is_ascii_digit()))
+    {
+        return false;
     }
     if host.is_empty() {
         return false;
@@ -655,6 +655,9 @@ impl fmt::Display for ScopeSet {
 mod tests {
     use super::*;
 
+    /// Whether an error is the expected one.
+    type ErrorCheck = fn(&ScopeError) -> bool;
+
     fn name_ok(n: &str) -> bool {
         RepositoryName::new(n).is_ok()
     }
@@ -748,7 +751,7 @@ mod tests {
     #[test]
     fn parse_errors_are_precise() {
         use ScopeError::*;
-        let cases: &[(&str, fn(&ScopeError) -> bool)] = &[
+        let cases: &[(&str, ErrorCheck)] = &[
             ("", |e| matches!(e, Shape(_))),
             ("repository", |e| matches!(e, Shape(_))),
             ("repository:a", |e| matches!(e, Shape(_))),
