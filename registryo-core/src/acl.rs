@@ -2143,6 +2143,35 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_text_never_panics() {
+        let mut rng = Rng(7);
+        let alphabet: Vec<char> = "ab.-_:/*?${}acount A\u{e9}\n[(+".chars().collect();
+        let names = ["a", "a/b", "localhost:5000/a/b", "ab/c.d/e-f"];
+        let mut accepted = 0;
+        for _ in 0..50_000 {
+            let len = rng.below(24);
+            let text: String = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            if let Ok(p) = Pattern::new(&text) {
+                accepted += 1;
+                assert_eq!(p.to_string(), text);
+                for n in names {
+                    let n = RepositoryName::new(n).unwrap();
+                    let account = Some(text.as_str());
+                    assert_eq!(
+                        p.matches(&n, account),
+                        naive_match(&text, n.as_str(), account),
+                        "{text:?} against {n}"
+                    );
+                }
+            }
+            let _ = text.parse::<Subject>();
+        }
+        assert!(accepted > 100, "only {accepted} patterns accepted");
+    }
+
+    #[test]
     fn compiled_matcher_agrees_with_naive_matcher() {
         let mut rng = Rng(42);
         for _ in 0..20_000 {
