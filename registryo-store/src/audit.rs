@@ -10,7 +10,10 @@ const MAX_PAGE: u32 = 1000;
 
 impl Store {
     /// Appends an event, timed now; returns it.
-    pub async fn insert_audit_event(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+    pub async fn insert_audit_event(
+        &self,
+        event: &NewAuditEvent,
+    ) -> Result<AuditEvent, StoreError> {
         check_text("audit action", &event.action, 255)?;
         let now = now();
         let event = dispatch!(self, pool => {
@@ -33,7 +36,10 @@ impl Store {
 
     /// A page of events, newest first, filtered by actor and action; pass the last id of a
     /// page as [`AuditQuery::before_id`] to get the next.
-    pub async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    pub async fn list_audit_events(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = match query.limit {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),

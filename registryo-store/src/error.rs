@@ -56,7 +56,7 @@ impl From<sqlx::Error> for StoreError {
     /// Unique violations become [`StoreError::Conflict`], foreign-key violations
     /// [`StoreError::NotFound`] (the referenced record is missing), the rest
     /// [`StoreError::Database`]. Call sites that know the record add context with
-    /// [`StoreError::context`].
+    /// `StoreError::context`.
     fn from(err: sqlx::Error) -> Self {
         if let Some(db) = err.as_database_error() {
             if db.is_unique_violation() {
@@ -82,7 +82,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 impl StoreError {
     /// Names the record in a `Conflict` (`conflict`) or `NotFound` (`missing`) that came from
     /// a constraint violation; leaves other errors alone.
-    pub(crate) fn context(self, conflict: impl FnOnce() -> String, missing: impl FnOnce() -> String) -> Self {
+    pub(crate) fn context(
+        self,
+        conflict: impl FnOnce() -> String,
+        missing: impl FnOnce() -> String,
+    ) -> Self {
         match self {
             StoreError::Conflict(_) => StoreError::Conflict(conflict()),
             StoreError::NotFound(_) => StoreError::NotFound(missing()),

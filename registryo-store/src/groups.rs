@@ -126,7 +126,11 @@ impl Store {
 
     /// Removes a user from a group: `true` if removed, `false` if not a member. Bumps the
     /// policy revision when it changes something.
-    pub async fn remove_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn remove_group_member(
+        &self,
+        group_id: i64,
+        user_id: i64,
+    ) -> Result<bool, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await?;

@@ -62,10 +62,12 @@ macro_rules! dispatch {
 /// Bumps the policy revision inside the transaction `$tx` (a `Transaction` of any backend).
 macro_rules! bump_revision {
     ($tx:expr, $now:expr) => {
-        sqlx::query("UPDATE policy_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1")
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?
+        sqlx::query(
+            "UPDATE policy_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1",
+        )
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
     };
 }
 

@@ -97,7 +97,10 @@ impl fmt::Debug for User {
         f.debug_struct("User")
             .field("id", &self.id)
             .field("username", &self.username)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "<hidden>"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<hidden>"),
+            )
             .field("kind", &self.kind)
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
@@ -185,7 +188,10 @@ impl fmt::Debug for NewUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewUser")
             .field("username", &self.username)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "<hidden>"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<hidden>"),
+            )
             .field("kind", &self.kind)
             .field("is_admin", &self.is_admin)
             .field("first_name", &self.first_name)

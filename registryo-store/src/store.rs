@@ -183,13 +183,21 @@ impl Store {
 }
 
 #[cfg(feature = "sqlite")]
-async fn connect_sqlite(url: &str, plain_path: bool, options: &StoreOptions) -> Result<Backend, StoreError> {
+async fn connect_sqlite(
+    url: &str,
+    plain_path: bool,
+    options: &StoreOptions,
+) -> Result<Backend, StoreError> {
     use std::str::FromStr;
 
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
 
     let connect = if plain_path {
-        SqliteConnectOptions::new().filename(url).create_if_missing(true)
+        SqliteConnectOptions::new()
+            .filename(url)
+            .create_if_missing(true)
     } else {
         SqliteConnectOptions::from_str(url)?
     };
@@ -202,7 +210,10 @@ async fn connect_sqlite(url: &str, plain_path: bool, options: &StoreOptions) -> 
     let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
     pool = if in_memory {
         // The database lives as long as a connection does: keep exactly one, forever.
-        pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        pool.max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
     } else {
         pool.max_connections(options.max_connections.max(1))
     };
@@ -210,7 +221,11 @@ async fn connect_sqlite(url: &str, plain_path: bool, options: &StoreOptions) -> 
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn connect_sqlite(_url: &str, _plain_path: bool, _options: &StoreOptions) -> Result<Backend, StoreError> {
+async fn connect_sqlite(
+    _url: &str,
+    _plain_path: bool,
+    _options: &StoreOptions,
+) -> Result<Backend, StoreError> {
     Err(StoreError::Invalid(
         "SQLite support is not compiled in (cargo feature `sqlite`)".to_owned(),
     ))
@@ -252,7 +267,9 @@ pub(crate) fn check_text(what: &str, value: &str, max: usize) -> Result<(), Stor
         return Err(StoreError::Invalid(format!("{what} is empty")));
     }
     if value.len() > max {
-        return Err(StoreError::Invalid(format!("{what} is longer than {max} bytes")));
+        return Err(StoreError::Invalid(format!(
+            "{what} is longer than {max} bytes"
+        )));
     }
     Ok(())
 }
@@ -262,7 +279,9 @@ pub(crate) fn check_hash(what: &str, value: &str) -> Result<String, StoreError> 
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(value.to_ascii_lowercase())
     } else {
-        Err(StoreError::Invalid(format!("{what} is not a SHA-256 hex digest (64 hex digits)")))
+        Err(StoreError::Invalid(format!(
+            "{what} is not a SHA-256 hex digest (64 hex digits)"
+        )))
     }
 }
 
@@ -310,12 +329,24 @@ mod tests {
     #[test]
     fn redacts_passwords() {
         let cases = [
-            ("postgres://u:secret@db:5432/x", "postgres://u:***@db:5432/x"),
+            (
+                "postgres://u:secret@db:5432/x",
+                "postgres://u:***@db:5432/x",
+            ),
             ("postgres://u@db/x", "postgres://u@db/x"),
-            ("postgres://u:p@ss@db/x?sslmode=require", "postgres://u:***@db/x?sslmode=require"),
-            ("postgres://db/x?user=u&password=secret", "postgres://db/x?user=u&password=***"),
+            (
+                "postgres://u:p@ss@db/x?sslmode=require",
+                "postgres://u:***@db/x?sslmode=require",
+            ),
+            (
+                "postgres://db/x?user=u&password=secret",
+                "postgres://db/x?user=u&password=***",
+            ),
             ("postgresql://u:secret@db", "postgresql://u:***@db"),
-            ("sqlite://data/registryo.db?mode=rwc", "sqlite://data/registryo.db?mode=rwc"),
+            (
+                "sqlite://data/registryo.db?mode=rwc",
+                "sqlite://data/registryo.db?mode=rwc",
+            ),
             ("registryo.db", "registryo.db"),
         ];
         for (url, want) in cases {

@@ -42,7 +42,10 @@ impl Store {
     /// Stores a new refresh token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
     /// hash is already stored.
-    pub async fn insert_refresh_token(&self, new: &NewRefreshToken) -> Result<RefreshToken, StoreError> {
+    pub async fn insert_refresh_token(
+        &self,
+        new: &NewRefreshToken,
+    ) -> Result<RefreshToken, StoreError> {
         let hash = check_hash("refresh token hash", &new.token_hash)?;
         check_text("client id", &new.client_id, 255)?;
         check_text("service", &new.service, 255)?;

@@ -177,15 +177,23 @@ impl Store {
 
     /// Makes an account an administrator, or not. Bumps the policy revision.
     pub async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
-        self.set_flag(id, "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1", is_admin)
-            .await
+        self.set_flag(
+            id,
+            "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1",
+            is_admin,
+        )
+        .await
     }
 
     /// Disables or enables an account. Bumps the policy revision. A disabled account's
     /// refresh tokens and sessions are no longer honoured (but are kept).
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        self.set_flag(id, "UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1", disabled)
-            .await
+        self.set_flag(
+            id,
+            "UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1",
+            disabled,
+        )
+        .await
     }
 
     async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {

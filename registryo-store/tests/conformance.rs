@@ -10,10 +10,13 @@
 //! eval "$(scripts/postgres-test-server)"
 //! cargo test -p registryo-store --features postgres --test conformance
 //! ```
+// The cases are plain async functions, not `#[test]`s, so clippy's allow-unwrap-in-tests
+// does not reach them.
+#![allow(clippy::unwrap_used)]
 
 use registryo_store::{
-    AuditQuery, BackendKind, NewAclRule, NewAuditEvent, NewRefreshToken, NewSession, NewUser,
-    Store, StoreError, UserKind, UserUpdate,
+    AuditQuery, NewAclRule, NewAuditEvent, NewRefreshToken, NewSession, NewUser, Store, StoreError,
+    UserKind, UserUpdate,
 };
 
 /// The environment variable naming the PostgreSQL server used by the suite.
@@ -59,7 +62,10 @@ async fn users_crud(ctx: &Ctx) {
     assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
     assert!(alice.password_changed_at.is_some());
     assert!(alice.created_at > 0 && alice.updated_at == alice.created_at);
-    assert!(!format!("{alice:?}").contains("argon2id"), "Debug shows the hash");
+    assert!(
+        !format!("{alice:?}").contains("argon2id"),
+        "Debug shows the hash"
+    );
 
     // Unique, case-sensitive usernames.
     let err = store
@@ -301,7 +307,10 @@ async fn acl_rules(ctx: &Ctx) {
     assert_eq!(a.actions, "pull,push");
     assert_eq!(a.created_by.as_deref(), Some("admin"));
     assert_eq!(c.created_by, None);
-    assert_eq!(store.list_acl_rules().await.unwrap(), [a.clone(), b, c.clone()]);
+    assert_eq!(
+        store.list_acl_rules().await.unwrap(),
+        [a.clone(), b, c.clone()]
+    );
     assert!(matches!(
         store.add_acl_rule(&rule("", "x", "pull")).await,
         Err(StoreError::Invalid(_))
@@ -341,7 +350,10 @@ async fn refresh_tokens(ctx: &Ctx) {
         .insert_refresh_token(&token(alice.id, 1, "docker"))
         .await
         .unwrap();
-    assert_eq!((t1.user_id, t1.last_used_at, t1.revoked_at), (alice.id, None, None));
+    assert_eq!(
+        (t1.user_id, t1.last_used_at, t1.revoked_at),
+        (alice.id, None, None)
+    );
     assert_eq!(t1.token_hash, hash(1));
     let t2 = store
         .insert_refresh_token(&token(alice.id, 2, "ci"))
@@ -406,9 +418,21 @@ async fn refresh_tokens(ctx: &Ctx) {
 
     // A disabled or expired owner makes the token inactive, without revoking it.
     store.set_disabled(alice.id, true).await.unwrap();
-    assert!(store.find_active_refresh_token(&hash(1)).await.unwrap().is_none());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     store.set_disabled(alice.id, false).await.unwrap();
-    assert!(store.find_active_refresh_token(&hash(1)).await.unwrap().is_some());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
     store
         .update_user(
             alice.id,
@@ -419,7 +443,13 @@ async fn refresh_tokens(ctx: &Ctx) {
         )
         .await
         .unwrap();
-    assert!(store.find_active_refresh_token(&hash(1)).await.unwrap().is_none());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     store
         .update_user(
             alice.id,
@@ -430,13 +460,25 @@ async fn refresh_tokens(ctx: &Ctx) {
         )
         .await
         .unwrap();
-    assert!(store.find_active_refresh_token(&hash(1)).await.unwrap().is_some());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Revocation.
     assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 1);
     assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 0);
     assert_eq!(store.revoke_refresh_token(999_999).await.unwrap(), 0);
-    assert!(store.find_active_refresh_token(&hash(1)).await.unwrap().is_none());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         store
             .revoke_refresh_tokens_of_user(alice.id, Some("ci"))
@@ -444,8 +486,20 @@ async fn refresh_tokens(ctx: &Ctx) {
             .unwrap(),
         1
     );
-    assert!(store.find_active_refresh_token(&hash(2)).await.unwrap().is_none());
-    assert!(store.find_active_refresh_token(&hash(3)).await.unwrap().is_some());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(3))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store
             .revoke_refresh_tokens_of_user(alice.id, None)
@@ -453,21 +507,57 @@ async fn refresh_tokens(ctx: &Ctx) {
             .unwrap(),
         1
     );
-    assert!(store.find_active_refresh_token(&hash(3)).await.unwrap().is_none());
-    assert!(store.find_active_refresh_token(&hash(4)).await.unwrap().is_some());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(4))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let listed = store.list_refresh_tokens(alice.id).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[1].id, t2.id);
     assert!(listed.iter().all(|t| t.revoked_at.is_some()));
 
-    assert_eq!(store.purge_revoked_refresh_tokens(now() - 3600).await.unwrap(), 0);
-    assert_eq!(store.purge_revoked_refresh_tokens(now() + 10).await.unwrap(), 3);
-    assert!(store.list_refresh_tokens(alice.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .purge_revoked_refresh_tokens(now() - 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .purge_revoked_refresh_tokens(now() + 10)
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(
+        store
+            .list_refresh_tokens(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Deleting the owner deletes the tokens.
     store.delete_user(bob.id).await.unwrap();
-    assert!(store.find_active_refresh_token(&hash(4)).await.unwrap().is_none());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(4))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(store.list_refresh_tokens(bob.id).await.unwrap().is_empty());
     assert_eq!(store.revoke_refresh_token(tb.id).await.unwrap(), 0);
 }
@@ -498,7 +588,10 @@ async fn audit_events(ctx: &Ctx) {
         Err(StoreError::Invalid(_))
     ));
 
-    let all = store.list_audit_events(&AuditQuery::default()).await.unwrap();
+    let all = store
+        .list_audit_events(&AuditQuery::default())
+        .await
+        .unwrap();
     assert_eq!(all.len(), 10);
     assert_eq!(all[0].target.as_deref(), Some("t9"), "newest first");
     assert_eq!(all[0].remote_addr.as_deref(), Some("127.0.0.1"));
@@ -557,7 +650,13 @@ async fn audit_events(ctx: &Ctx) {
 
     assert_eq!(store.prune_audit_events(now() - 3600).await.unwrap(), 0);
     assert_eq!(store.prune_audit_events(now() + 10).await.unwrap(), 10);
-    assert!(store.list_audit_events(&AuditQuery::default()).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_audit_events(&AuditQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn sessions(ctx: &Ctx) {
@@ -572,10 +671,19 @@ async fn sessions(ctx: &Ctx) {
         csrf_token: format!("csrf-{n}"),
         expires_at,
     };
-    let s1 = store.create_session(&session(1, now() + 3600)).await.unwrap();
+    let s1 = store
+        .create_session(&session(1, now() + 3600))
+        .await
+        .unwrap();
     assert_eq!((s1.user_id, s1.csrf_token.as_str()), (alice.id, "csrf-1"));
-    assert!(!format!("{s1:?}").contains("csrf-1"), "Debug shows the CSRF token");
-    store.create_session(&session(2, now() + 3600)).await.unwrap();
+    assert!(
+        !format!("{s1:?}").contains("csrf-1"),
+        "Debug shows the CSRF token"
+    );
+    store
+        .create_session(&session(2, now() + 3600))
+        .await
+        .unwrap();
     store.create_session(&session(3, now() - 1)).await.unwrap();
     assert!(matches!(
         store.create_session(&session(1, now() + 3600)).await,
@@ -600,17 +708,27 @@ async fn sessions(ctx: &Ctx) {
     assert_eq!(store.get_session(&hash(8)).await.unwrap(), None);
 
     store.set_disabled(alice.id, true).await.unwrap();
-    assert_eq!(store.get_session(&hash(1)).await.unwrap(), None, "user disabled");
+    assert_eq!(
+        store.get_session(&hash(1)).await.unwrap(),
+        None,
+        "user disabled"
+    );
     store.set_disabled(alice.id, false).await.unwrap();
 
     assert_eq!(store.delete_expired_sessions().await.unwrap(), 1);
     assert!(store.delete_session(&hash(1)).await.unwrap());
     assert!(!store.delete_session(&hash(1)).await.unwrap());
-    store.create_session(&session(4, now() + 3600)).await.unwrap();
+    store
+        .create_session(&session(4, now() + 3600))
+        .await
+        .unwrap();
     assert_eq!(store.delete_sessions_of_user(alice.id).await.unwrap(), 2);
     assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
 
-    store.create_session(&session(5, now() + 3600)).await.unwrap();
+    store
+        .create_session(&session(5, now() + 3600))
+        .await
+        .unwrap();
     store.delete_user(alice.id).await.unwrap();
     assert_eq!(store.get_session(&hash(5)).await.unwrap(), None);
     assert!(!store.delete_session(&hash(5)).await.unwrap(), "cascaded");
@@ -626,7 +744,10 @@ async fn settings(ctx: &Ctx) {
     );
     store.set_setting("cookie_secret", "two").await.unwrap();
     assert_eq!(
-        store.get_or_init_setting("cookie_secret", "three").await.unwrap(),
+        store
+            .get_or_init_setting("cookie_secret", "three")
+            .await
+            .unwrap(),
         "two"
     );
     assert_eq!(
@@ -761,7 +882,10 @@ async fn reconnect_and_debug(ctx: &Ctx) {
     ctx.store.ping().await.unwrap();
     let again = Store::connect(&ctx.url).await.unwrap();
     again.migrate().await.unwrap();
-    assert_eq!(again.get_user_by_name("alice").await.unwrap().username, "alice");
+    assert_eq!(
+        again.get_user_by_name("alice").await.unwrap().username,
+        "alice"
+    );
     assert_eq!(again.backend_kind(), ctx.store.backend_kind());
     let debug = format!("{again:?}");
     assert!(debug.contains("Store"), "{debug}");
@@ -776,6 +900,7 @@ async fn reconnect_and_debug(ctx: &Ctx) {
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -832,10 +957,11 @@ async fn postgres_url_without_the_feature_is_invalid() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_data() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
-    assert_eq!(store.backend_kind(), BackendKind::Sqlite);
+    assert_eq!(store.backend_kind(), registryo_store::BackendKind::Sqlite);
     store
         .create_user(&NewUser::new("alice", UserKind::Human))
         .await
@@ -861,6 +987,7 @@ mod harness {
     }
 
     enum Cleanup {
+        #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
         Files(PathBuf),
         #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
         Database { admin_url: String, name: String },
@@ -882,6 +1009,7 @@ mod harness {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     pub async fn sqlite(case: &str) -> TestDb {
         let path = std::env::temp_dir().join(format!(
             "registryo-store-{}-{}-{case}.db",
@@ -889,7 +1017,7 @@ mod harness {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         // Half the cases use the URL form, half the plain path.
-        let url = if case.len() % 2 == 0 {
+        let url = if case.len().is_multiple_of(2) {
             format!("sqlite://{}?mode=rwc", path.display())
         } else {
             path.display().to_string()
