@@ -8,6 +8,9 @@ use crate::{PolicyRevision, StoreError};
 
 #[cfg(feature = "sqlite")]
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// How often SQLite migrations are tried before giving up.
+#[cfg(feature = "sqlite")]
+const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 #[cfg(feature = "postgres")]
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -139,7 +142,23 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Backend::Sqlite(pool) => {
+                // SQLite has no migration lock: when two processes (the CLI and the server)
+                // migrate a fresh file at once, the loser's migration fails ("table already
+                // exists") after the winner's commits. Each migration is one transaction, so
+                // trying again is safe and then finds it applied.
+                let mut attempt = 1;
+                loop {
+                    match SQLITE_MIGRATOR.run(pool).await {
+                        Ok(()) => break,
+                        Err(_) if attempt < SQLITE_MIGRATE_ATTEMPTS => {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
@@ -170,6 +189,10 @@ impl Store {
     }
 
     /// The current policy revision: one indexed row, cheap to poll.
+    ///
+    /// To compile an ACL, read the revision **before** the rules, users and memberships: the
+    /// data is then at least as new as the revision, and a change landing in between is seen
+    /// again at the next poll.
     pub async fn policy_revision(&self) -> Result<PolicyRevision, StoreError> {
         let rev = dispatch!(self, pool => {
             sqlx::query_as::<_, PolicyRevision>(

@@ -957,6 +957,33 @@ async fn postgres_url_without_the_feature_is_invalid() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
 
+/// The CLI and the server starting at once on a file that does not exist yet: both migrate.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_start_on_a_fresh_sqlite_file() {
+    let path = std::env::temp_dir().join(format!(
+        "registryo-store-{}-first-start.db",
+        std::process::id()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await })
+        })
+        .collect();
+    for task in tasks {
+        let store = task.await.unwrap().unwrap();
+        assert_eq!(store.count_users().await.unwrap(), 0);
+        store.close().await;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_data() {
