@@ -1,2 +1,91 @@
-//! SQL storage for Registryo (filled by the server issue).
+//! # registryo-store
+//!
+//! SQL storage for Registryo: users, groups, ACL rules, refresh tokens, audit events, web
+//! sessions and settings.
+//!
+//! Two backends, each a cargo feature with its own migrations, chosen at run time from the
+//! database URL by [`Store::connect`]:
+//!
+//! | URL | backend | feature |
+//! | --- | --- | --- |
+//! | `sqlite://path?mode=rwc`, `sqlite::memory:` or a plain file path | SQLite, embedded | `sqlite` (default) |
+//! | `postgres://user:password@host/db` | PostgreSQL, for several replicas | `postgres` |
+//!
+//! SQLite runs in WAL mode with foreign keys on and a busy timeout, so the command-line tool
+//! and the server can use the same file at once. Migrations are embedded in the binary and
+//! applied when the store connects.
+//!
+//! The store keeps its own plain records ([`User`], [`Group`], [`AclRule`], …) made of strings
+//! and integers; parsing them into domain types is the caller's job. All timestamps are **unix
+//! seconds** (`i64`), taken from the system clock when the store writes them.
+//!
+//! Every change that can alter the compiled access policy (users' admin and disabled flags,
+//! users, groups, memberships, ACL rules) bumps a [`PolicyRevision`] in the same transaction,
+//! so a server (or each of several replicas) can poll [`Store::policy_revision`] cheaply and
+//! recompile its ACL only when it moved.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), registryo_store::StoreError> {
+//! use registryo_store::{NewUser, Store, UserKind};
+//!
+//! let store = Store::connect("sqlite://registryo.db?mode=rwc").await?;
+//! let alice = store
+//!     .create_user(&NewUser::new("alice", UserKind::Human).password_hash("$argon2id$..."))
+//!     .await?;
+//! assert_eq!(store.get_user_by_name("alice").await?.id, alice.id);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Architecture Invariant:** the store receives hashes (argon2id PHC strings, SHA-256 hex of
+//! tokens and session ids), never passwords or tokens.
 #![deny(missing_docs)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("registryo-store needs at least one backend feature: `sqlite` or `postgres`");
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the store's backend.
+///
+/// The body is compiled once per enabled backend, so the same SQL text (with `$1`-style
+/// parameters, which both SQLite and PostgreSQL accept) serves both.
+macro_rules! dispatch {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            #[cfg(feature = "sqlite")]
+            $crate::store::Backend::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Bumps the policy revision inside the transaction `$tx` (a `Transaction` of any backend).
+macro_rules! bump_revision {
+    ($tx:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE policy_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1",
+        )
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+mod acl;
+mod audit;
+mod error;
+mod groups;
+mod model;
+mod sessions;
+mod settings;
+mod store;
+mod tokens;
+mod users;
+
+pub use error::{DatabaseError, StoreError};
+pub use model::{
+    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, NewAclRule, NewAuditEvent,
+    NewRefreshToken, NewSession, NewUser, PolicyRevision, RefreshToken, Session, User, UserKind,
+    UserUpdate,
+};
+pub use store::{BackendKind, Store, StoreOptions};

@@ -1,0 +1,70 @@
+//! ACL rules, stored as text.
+
+use crate::store::{WritePool, check_text, now};
+use crate::{AclRule, NewAclRule, Store, StoreError};
+
+impl Store {
+    /// Adds a rule at the end of the list. [`StoreError::Invalid`] if a field is empty.
+    /// Bumps the policy revision.
+    pub async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError> {
+        check_text("ACL subject", &rule.subject, 512)?;
+        check_text("ACL pattern", &rule.pattern, 1024)?;
+        check_text("ACL actions", &rule.actions, 256)?;
+        let now = now();
+        let rule = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let rule = sqlx::query_as::<_, AclRule>(
+                "INSERT INTO acl_rules (subject, pattern, actions, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 RETURNING id, subject, pattern, actions, created_at, created_by",
+            )
+            .bind(&rule.subject)
+            .bind(&rule.pattern)
+            .bind(&rule.actions)
+            .bind(now)
+            .bind(rule.created_by.as_deref())
+            .fetch_one(&mut *tx)
+            .await?;
+            bump_revision!(tx, now);
+            tx.commit().await?;
+            rule
+        });
+        Ok(rule)
+    }
+
+    /// Every rule, in the order they were added (by id).
+    pub async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError> {
+        let rules = dispatch!(self, pool => {
+            sqlx::query_as::<_, AclRule>(
+                "SELECT id, subject, pattern, actions, created_at, created_by FROM acl_rules \
+                 ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rules)
+    }
+
+    /// Deletes a rule. [`StoreError::NotFound`] if there is none with this id. Bumps the
+    /// policy revision.
+    pub async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query("DELETE FROM acl_rules WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            changed
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("ACL rule {id}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! The audit log.
+
+use crate::store::{check_text, now};
+use crate::{AuditEvent, AuditQuery, NewAuditEvent, Store, StoreError};
+
+/// The page size when [`AuditQuery::limit`] is 0.
+const DEFAULT_PAGE: u32 = 100;
+/// The largest page.
+const MAX_PAGE: u32 = 1000;
+
+impl Store {
+    /// Appends an event, timed now; returns it.
+    pub async fn insert_audit_event(
+        &self,
+        event: &NewAuditEvent,
+    ) -> Result<AuditEvent, StoreError> {
+        check_text("audit action", &event.action, 255)?;
+        let now = now();
+        let event = dispatch!(self, pool => {
+            sqlx::query_as::<_, AuditEvent>(
+                "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id, at, actor, action, target, detail, remote_addr",
+            )
+            .bind(now)
+            .bind(event.actor.as_deref())
+            .bind(&event.action)
+            .bind(event.target.as_deref())
+            .bind(event.detail.as_deref())
+            .bind(event.remote_addr.as_deref())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(event)
+    }
+
+    /// A page of events, newest first, filtered by actor and action; pass the last id of a
+    /// page as [`AuditQuery::before_id`] to get the next.
+    pub async fn list_audit_events(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = match query.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let events = dispatch!(self, pool => {
+            sqlx::query_as::<_, AuditEvent>(
+                "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_events \
+                 WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+                 AND ($3 IS NULL OR id < $3) \
+                 ORDER BY id DESC LIMIT $4",
+            )
+            .bind(query.actor.as_deref())
+            .bind(query.action.as_deref())
+            .bind(query.before_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(events)
+    }
+
+    /// Deletes the events older than `before` (unix seconds); returns how many.
+    pub async fn prune_audit_events(&self, before: i64) -> Result<u64, StoreError> {
+        let changed = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed)
+    }
+}

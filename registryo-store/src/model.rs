@@ -1,0 +1,417 @@
+//! The plain records the store reads and writes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::StoreError;
+
+/// Whether an account belongs to a person or to a machine (CI, a robot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserKind {
+    /// A person, who logs in to the web UI and uses `docker login`.
+    Human,
+    /// A machine account, often with an expiry date.
+    Service,
+}
+
+impl UserKind {
+    /// The stored spelling: `human` or `service`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Human => "human",
+            UserKind::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for UserKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for UserKind {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(UserKind::Human),
+            "service" => Ok(UserKind::Service),
+            other => Err(StoreError::Invalid(format!(
+                "unknown user kind {other:?} (expected \"human\" or \"service\")"
+            ))),
+        }
+    }
+}
+
+impl TryFrom<String> for UserKind {
+    type Error = StoreError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// A stored account. Its `Debug` hides the password hash.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    /// The store's id.
+    pub id: i64,
+    /// The login name, unique and case-sensitive.
+    pub username: String,
+    /// The argon2id PHC string, or `None` when no password is set (the account cannot log in
+    /// with a password).
+    pub password_hash: Option<String>,
+    /// Person or machine.
+    #[sqlx(try_from = "String")]
+    pub kind: UserKind,
+    /// Whether the account administers Registryo.
+    pub is_admin: bool,
+    /// A disabled account cannot log in and its refresh tokens and sessions are not honoured.
+    pub disabled: bool,
+    /// Given name (may be empty).
+    pub first_name: String,
+    /// Family name (may be empty).
+    pub last_name: String,
+    /// Contact address.
+    pub email: Option<String>,
+    /// When the account stops working (unix seconds), mostly for service accounts.
+    pub expires_at: Option<i64>,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+    /// Last change of any field (unix seconds).
+    pub updated_at: i64,
+    /// Last change of the password hash (unix seconds).
+    pub password_changed_at: Option<i64>,
+}
+
+impl User {
+    /// Whether the account is usable at `now` (unix seconds): not disabled and not expired.
+    pub fn is_active_at(&self, now: i64) -> bool {
+        !self.disabled && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<hidden>"),
+            )
+            .field("kind", &self.kind)
+            .field("is_admin", &self.is_admin)
+            .field("disabled", &self.disabled)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("password_changed_at", &self.password_changed_at)
+            .finish()
+    }
+}
+
+/// What [`Store::create_user`](crate::Store::create_user) needs. Build it with
+/// [`NewUser::new`] and the setters. Its `Debug` hides the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// The login name: not empty, at most 255 bytes, no whitespace or control characters.
+    pub username: String,
+    /// The argon2id PHC string, if the account has a password.
+    pub password_hash: Option<String>,
+    /// Person or machine.
+    pub kind: UserKind,
+    /// Whether the account administers Registryo.
+    pub is_admin: bool,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Contact address.
+    pub email: Option<String>,
+    /// When the account stops working (unix seconds).
+    pub expires_at: Option<i64>,
+}
+
+impl NewUser {
+    /// A non-admin account with no password and no names.
+    pub fn new(username: impl Into<String>, kind: UserKind) -> Self {
+        NewUser {
+            username: username.into(),
+            password_hash: None,
+            kind,
+            is_admin: false,
+            first_name: String::new(),
+            last_name: String::new(),
+            email: None,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the argon2id PHC string.
+    pub fn password_hash(mut self, hash: impl Into<String>) -> Self {
+        self.password_hash = Some(hash.into());
+        self
+    }
+
+    /// Makes the account an administrator (or not).
+    pub fn admin(mut self, is_admin: bool) -> Self {
+        self.is_admin = is_admin;
+        self
+    }
+
+    /// Sets the given and family names.
+    pub fn names(mut self, first: impl Into<String>, last: impl Into<String>) -> Self {
+        self.first_name = first.into();
+        self.last_name = last.into();
+        self
+    }
+
+    /// Sets the contact address.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets the expiry time (unix seconds).
+    pub fn expires_at(mut self, at: i64) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<hidden>"),
+            )
+            .field("kind", &self.kind)
+            .field("is_admin", &self.is_admin)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A partial change of a user's profile for [`Store::update_user`](crate::Store::update_user):
+/// `None` leaves a field alone. Passwords, the admin flag and the disabled flag have their
+/// own methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// New given name.
+    pub first_name: Option<String>,
+    /// New family name.
+    pub last_name: Option<String>,
+    /// New contact address; `Some(None)` removes it.
+    pub email: Option<Option<String>>,
+    /// New expiry time; `Some(None)` removes it.
+    pub expires_at: Option<Option<i64>>,
+    /// New kind.
+    pub kind: Option<UserKind>,
+}
+
+/// A named set of users, the subject of `group:NAME` ACL rules.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Group {
+    /// The store's id.
+    pub id: i64,
+    /// The unique, case-sensitive name.
+    pub name: String,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+}
+
+/// A stored ACL rule, kept as the text the administrator wrote; the server parses and
+/// compiles it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AclRule {
+    /// The store's id; rules are listed in id order.
+    pub id: i64,
+    /// Who the rule is for: `user:alice`, `group:devs`, `anonymous`, `authenticated`.
+    pub subject: String,
+    /// The repository pattern, e.g. `team/*`.
+    pub pattern: String,
+    /// Comma-separated actions, e.g. `pull,push`.
+    pub actions: String,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+    /// Who added the rule (a username), if known.
+    pub created_by: Option<String>,
+}
+
+/// What [`Store::add_acl_rule`](crate::Store::add_acl_rule) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAclRule {
+    /// Who the rule is for (not empty).
+    pub subject: String,
+    /// The repository pattern (not empty).
+    pub pattern: String,
+    /// Comma-separated actions (not empty).
+    pub actions: String,
+    /// Who adds the rule.
+    pub created_by: Option<String>,
+}
+
+/// A stored refresh token (its SHA-256 hash, never the token).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefreshToken {
+    /// The store's id.
+    pub id: i64,
+    /// The owner.
+    pub user_id: i64,
+    /// SHA-256 of the token, 64 lower-case hex digits.
+    pub token_hash: String,
+    /// The client that asked for it (the `client_id` of the token request).
+    pub client_id: String,
+    /// The service (registry) it is for.
+    pub service: String,
+    /// Issue time (unix seconds).
+    pub created_at: i64,
+    /// Last use (unix seconds).
+    pub last_used_at: Option<i64>,
+    /// Revocation time (unix seconds); a revoked token is never honoured again.
+    pub revoked_at: Option<i64>,
+}
+
+/// What [`Store::insert_refresh_token`](crate::Store::insert_refresh_token) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// The owner.
+    pub user_id: i64,
+    /// SHA-256 of the token, 64 hex digits (stored lower-case).
+    pub token_hash: String,
+    /// The client that asked for it.
+    pub client_id: String,
+    /// The service (registry) it is for.
+    pub service: String,
+}
+
+/// A refresh token that may be honoured, with its owner, from
+/// [`Store::find_active_refresh_token`](crate::Store::find_active_refresh_token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRefreshToken {
+    /// The token record.
+    pub token: RefreshToken,
+    /// Its owner, enabled and not expired when read.
+    pub user: User,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditEvent {
+    /// The store's id, increasing with time.
+    pub id: i64,
+    /// When it happened (unix seconds).
+    pub at: i64,
+    /// Who did it (a username), `None` for anonymous or the system.
+    pub actor: Option<String>,
+    /// What happened, e.g. `user.create`, `token.refused`, `login`.
+    pub action: String,
+    /// What it was done to, e.g. a username or a scope.
+    pub target: Option<String>,
+    /// Free-form detail.
+    pub detail: Option<String>,
+    /// The client's address.
+    pub remote_addr: Option<String>,
+}
+
+/// What [`Store::insert_audit_event`](crate::Store::insert_audit_event) needs; the store sets
+/// the time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// Who did it.
+    pub actor: Option<String>,
+    /// What happened (not empty).
+    pub action: String,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// Free-form detail.
+    pub detail: Option<String>,
+    /// The client's address.
+    pub remote_addr: Option<String>,
+}
+
+/// A page request for [`Store::list_audit_events`](crate::Store::list_audit_events): newest
+/// first, `limit` events (0 means 100; at most 1000) with an id below `before_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events by this actor.
+    pub actor: Option<String>,
+    /// Only events with exactly this action.
+    pub action: Option<String>,
+    /// Only events older than this id: pass the last id of the previous page.
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A web UI session (the hash of its cookie). Its `Debug` hides the CSRF token.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    /// SHA-256 of the session cookie, 64 lower-case hex digits.
+    pub id_hash: String,
+    /// The logged-in user.
+    pub user_id: i64,
+    /// The CSRF token bound to the session.
+    pub csrf_token: String,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+    /// Expiry time (unix seconds).
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id_hash", &self.id_hash)
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &"<hidden>")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What [`Store::create_session`](crate::Store::create_session) needs. Its `Debug` hides the
+/// CSRF token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// SHA-256 of the session cookie, 64 hex digits.
+    pub id_hash: String,
+    /// The logged-in user.
+    pub user_id: i64,
+    /// The CSRF token bound to the session (not empty).
+    pub csrf_token: String,
+    /// Expiry time (unix seconds).
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("id_hash", &self.id_hash)
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &"<hidden>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The policy revision: bumped by every change to users, their admin and disabled flags,
+/// groups, memberships and ACL rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::FromRow)]
+pub struct PolicyRevision {
+    /// A counter that only grows.
+    pub revision: i64,
+    /// When it last grew (unix seconds).
+    pub changed_at: i64,
+}

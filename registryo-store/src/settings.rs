@@ -1,0 +1,67 @@
+//! Settings: a small key-value table (e.g. a generated cookie secret).
+
+use crate::store::{WritePool, check_text};
+use crate::{Store, StoreError};
+
+impl Store {
+    /// The value of a setting, if set.
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let value = dispatch!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(value)
+    }
+
+    /// Sets a setting, replacing any value.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        check_text("setting key", key, 255)?;
+        dispatch!(self, pool => {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The value of a setting, storing `value` first if it is not set. Atomic: when several
+    /// replicas start at once with different candidates (e.g. random cookie secrets), all get
+    /// the one that was stored first.
+    pub async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        check_text("setting key", key, 255)?;
+        let stored = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            let stored = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            stored
+        });
+        Ok(stored)
+    }
+
+    /// Removes a setting: `true` if it was set.
+    pub async fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+        let changed = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(key)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed > 0)
+    }
+}

@@ -1,0 +1,387 @@
+//! The [`Store`] handle: connecting, migrating, choosing the backend from the URL.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{PolicyRevision, StoreError};
+
+#[cfg(feature = "sqlite")]
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// How often SQLite migrations are tried before giving up.
+#[cfg(feature = "sqlite")]
+const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
+#[cfg(feature = "postgres")]
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The pool of the backend in use.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    /// Embedded SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Beginning a transaction that will write, per backend.
+pub(crate) trait WritePool {
+    /// The backend.
+    type Db: sqlx::Database;
+
+    /// Begins a transaction that takes the write lock at once (SQLite: `BEGIN IMMEDIATE`, so
+    /// the busy timeout applies instead of a failed lock upgrade).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+#[cfg(feature = "sqlite")]
+impl WritePool for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl WritePool for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// Tuning for [`Store::connect_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections the pool opens (default 10; an in-memory SQLite database always
+    /// uses 1).
+    pub max_connections: u32,
+    /// How long to wait for a free connection (default 10 s).
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for another process's lock (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The storage handle: cheap to clone (the pool is shared), safe to use from many tasks.
+///
+/// Its `Debug` shows the backend and the URL with the password hidden.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    redacted_url: Arc<str>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_kind())
+            .field("url", &&*self.redacted_url)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects with [`StoreOptions::default`] and applies the migrations.
+    ///
+    /// `sqlite://path?mode=rwc` (creates the file), `sqlite://path` (the file must exist),
+    /// `sqlite::memory:` or a plain file path (created if missing) select SQLite;
+    /// `postgres://…` or `postgresql://…` select PostgreSQL. A backend whose feature is not
+    /// compiled in, or another scheme, is [`StoreError::Invalid`].
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects with the given options and applies the migrations.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let redacted_url: Arc<str> = redact_url(url).into();
+        let lower = url.to_ascii_lowercase();
+        let backend = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            connect_postgres(url, options).await?
+        } else if lower.starts_with("sqlite:") {
+            connect_sqlite(url, false, options).await?
+        } else if url.contains("://") {
+            return Err(StoreError::Invalid(format!(
+                "unsupported database URL {redacted_url} (expected sqlite://… or postgres://…)"
+            )));
+        } else if url.is_empty() {
+            return Err(StoreError::Invalid("empty database URL".to_owned()));
+        } else {
+            connect_sqlite(url, true, options).await?
+        };
+        let store = Store {
+            backend,
+            redacted_url,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations that are not yet applied. [`Store::connect`] does it.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => {
+                // SQLite has no migration lock: when two processes (the CLI and the server)
+                // migrate a fresh file at once, the loser's migration fails ("table already
+                // exists") after the winner's commits. Each migration is one transaction, so
+                // trying again is safe and then finds it applied.
+                let mut attempt = 1;
+                loop {
+                    match SQLITE_MIGRATOR.run(pool).await {
+                        Ok(()) => break,
+                        Err(_) if attempt < SQLITE_MIGRATE_ATTEMPTS => {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which database this store talks to.
+    pub fn backend_kind(&self) -> BackendKind {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        dispatch!(self, pool => pool.close().await)
+    }
+
+    /// Checks that the database answers (for a health check).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The current policy revision: one indexed row, cheap to poll.
+    ///
+    /// To compile an ACL, read the revision **before** the rules, users and memberships: the
+    /// data is then at least as new as the revision, and a change landing in between is seen
+    /// again at the next poll.
+    pub async fn policy_revision(&self) -> Result<PolicyRevision, StoreError> {
+        let rev = dispatch!(self, pool => {
+            sqlx::query_as::<_, PolicyRevision>(
+                "SELECT revision, changed_at FROM policy_revision WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(rev)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn connect_sqlite(
+    url: &str,
+    plain_path: bool,
+    options: &StoreOptions,
+) -> Result<Backend, StoreError> {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+
+    let connect = if plain_path {
+        SqliteConnectOptions::new()
+            .filename(url)
+            .create_if_missing(true)
+    } else {
+        SqliteConnectOptions::from_str(url)?
+    };
+    let connect = connect
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(options.busy_timeout);
+    let in_memory = !plain_path && (url.contains(":memory:") || url.contains("mode=memory"));
+    let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+    pool = if in_memory {
+        // The database lives as long as a connection does: keep exactly one, forever.
+        pool.max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        pool.max_connections(options.max_connections.max(1))
+    };
+    Ok(Backend::Sqlite(pool.connect_with(connect).await?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn connect_sqlite(
+    _url: &str,
+    _plain_path: bool,
+    _options: &StoreOptions,
+) -> Result<Backend, StoreError> {
+    Err(StoreError::Invalid(
+        "SQLite support is not compiled in (cargo feature `sqlite`)".to_owned(),
+    ))
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Backend, StoreError> {
+    use std::str::FromStr;
+
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    let connect = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?;
+    Ok(Backend::Postgres(pool))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn connect_postgres(_url: &str, _options: &StoreOptions) -> Result<Backend, StoreError> {
+    Err(StoreError::Invalid(
+        "PostgreSQL support is not compiled in (cargo feature `postgres`)".to_owned(),
+    ))
+}
+
+/// The current time in unix seconds.
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Refuses text that is empty or longer than `max` bytes.
+pub(crate) fn check_text(what: &str, value: &str, max: usize) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        return Err(StoreError::Invalid(format!("{what} is empty")));
+    }
+    if value.len() > max {
+        return Err(StoreError::Invalid(format!(
+            "{what} is longer than {max} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a SHA-256 hex digest and returns it lower-cased.
+pub(crate) fn check_hash(what: &str, value: &str) -> Result<String, StoreError> {
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{what} is not a SHA-256 hex digest (64 hex digits)"
+        )))
+    }
+}
+
+/// The URL with any password (in the user info or a `password=` parameter) replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => format!("{userinfo}@{host}"),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        let cases = [
+            (
+                "postgres://u:secret@db:5432/x",
+                "postgres://u:***@db:5432/x",
+            ),
+            ("postgres://u@db/x", "postgres://u@db/x"),
+            (
+                "postgres://u:p@ss@db/x?sslmode=require",
+                "postgres://u:***@db/x?sslmode=require",
+            ),
+            (
+                "postgres://db/x?user=u&password=secret",
+                "postgres://db/x?user=u&password=***",
+            ),
+            ("postgresql://u:secret@db", "postgresql://u:***@db"),
+            (
+                "sqlite://data/registryo.db?mode=rwc",
+                "sqlite://data/registryo.db?mode=rwc",
+            ),
+            ("registryo.db", "registryo.db"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn checks_hashes() {
+        let upper = "AB".repeat(32);
+        assert_eq!(check_hash("h", &upper).unwrap(), "ab".repeat(32));
+        assert!(check_hash("h", "abc").is_err());
+        assert!(check_hash("h", &"zz".repeat(32)).is_err());
+    }
+}

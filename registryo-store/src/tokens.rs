@@ -1,0 +1,184 @@
+//! Refresh tokens, stored by their SHA-256 hash.
+
+use crate::store::{check_hash, check_text, now};
+use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError, User};
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, token_hash, client_id, service, created_at, last_used_at, revoked_at";
+
+/// A refresh token joined with its owner.
+#[derive(sqlx::FromRow)]
+struct ActiveRow {
+    #[sqlx(flatten)]
+    user: User,
+    token_id: i64,
+    token_hash: String,
+    client_id: String,
+    service: String,
+    token_created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<ActiveRow> for ActiveRefreshToken {
+    fn from(row: ActiveRow) -> Self {
+        ActiveRefreshToken {
+            token: RefreshToken {
+                id: row.token_id,
+                user_id: row.user.id,
+                token_hash: row.token_hash,
+                client_id: row.client_id,
+                service: row.service,
+                created_at: row.token_created_at,
+                last_used_at: row.last_used_at,
+                revoked_at: row.revoked_at,
+            },
+            user: row.user,
+        }
+    }
+}
+
+impl Store {
+    /// Stores a new refresh token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
+    /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
+    /// hash is already stored.
+    pub async fn insert_refresh_token(
+        &self,
+        new: &NewRefreshToken,
+    ) -> Result<RefreshToken, StoreError> {
+        let hash = check_hash("refresh token hash", &new.token_hash)?;
+        check_text("client id", &new.client_id, 255)?;
+        check_text("service", &new.service, 255)?;
+        let now = now();
+        let result = dispatch!(self, pool => async {
+            let token = sqlx::query_as::<_, RefreshToken>(&format!(
+                "INSERT INTO refresh_tokens (user_id, token_hash, client_id, service, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+            ))
+            .bind(new.user_id)
+            .bind(&hash)
+            .bind(&new.client_id)
+            .bind(&new.service)
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+            Ok::<_, StoreError>(token)
+        }.await);
+        result.map_err(|e| {
+            e.context(
+                || "refresh token with this hash".to_owned(),
+                || format!("user {}", new.user_id),
+            )
+        })
+    }
+
+    /// The refresh token with this hash, with its owner, if it may be honoured: not revoked,
+    /// and its owner exists, is not disabled and has not expired.
+    pub async fn find_active_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ActiveRefreshToken>, StoreError> {
+        let hash = check_hash("refresh token hash", token_hash)?;
+        let now = now();
+        let row = dispatch!(self, pool => {
+            sqlx::query_as::<_, ActiveRow>(
+                "SELECT u.id, u.username, u.password_hash, u.kind, u.is_admin, u.disabled, \
+                 u.first_name, u.last_name, u.email, u.expires_at, u.created_at, u.updated_at, \
+                 u.password_changed_at, \
+                 t.id AS token_id, t.token_hash, t.client_id, t.service, \
+                 t.created_at AS token_created_at, t.last_used_at, t.revoked_at \
+                 FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled \
+                 AND (u.expires_at IS NULL OR u.expires_at > $2)",
+            )
+            .bind(&hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(ActiveRefreshToken::from))
+    }
+
+    /// Records that a refresh token was just used. [`StoreError::NotFound`] if it does not
+    /// exist.
+    pub async fn touch_refresh_token(&self, id: i64) -> Result<(), StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            sqlx::query("UPDATE refresh_tokens SET last_used_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("refresh token {id}")));
+        }
+        Ok(())
+    }
+
+    /// Revokes one refresh token; returns how many were revoked (0 if it does not exist or
+    /// was already revoked).
+    pub async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed)
+    }
+
+    /// Revokes every live refresh token of a user, or only those issued to `client_id`;
+    /// returns how many were revoked.
+    pub async fn revoke_refresh_tokens_of_user(
+        &self,
+        user_id: i64,
+        client_id: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR client_id = $3)",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(client_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed)
+    }
+
+    /// Every refresh token of a user, revoked ones included, oldest first.
+    pub async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError> {
+        let tokens = dispatch!(self, pool => {
+            sqlx::query_as::<_, RefreshToken>(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE user_id = $1 ORDER BY id"
+            ))
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(tokens)
+    }
+
+    /// Deletes the refresh tokens revoked before `before` (unix seconds); returns how many.
+    pub async fn purge_revoked_refresh_tokens(&self, before: i64) -> Result<u64, StoreError> {
+        let changed = dispatch!(self, pool => {
+            sqlx::query("DELETE FROM refresh_tokens WHERE revoked_at IS NOT NULL AND revoked_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed)
+    }
+}

@@ -1,0 +1,244 @@
+//! Users: accounts, passwords, admin and disabled flags.
+
+use crate::store::{WritePool, check_text, now};
+use crate::{NewUser, Store, StoreError, User, UserUpdate};
+
+/// The columns of [`User`], in a `SELECT` or `RETURNING` list.
+macro_rules! user_columns {
+    () => {
+        "id, username, password_hash, kind, is_admin, disabled, first_name, last_name, email, \
+         expires_at, created_at, updated_at, password_changed_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// The longest username, in bytes.
+const MAX_USERNAME: usize = 255;
+
+fn check_username(name: &str) -> Result<(), StoreError> {
+    check_text("username", name, MAX_USERNAME)?;
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(StoreError::Invalid(format!(
+            "username {name:?} contains whitespace or control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn user_missing(id: i64) -> StoreError {
+    StoreError::NotFound(format!("user {id}"))
+}
+
+impl Store {
+    /// Creates an account. [`StoreError::Conflict`] if the username is taken,
+    /// [`StoreError::Invalid`] if it is empty, too long or holds whitespace.
+    pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
+        check_username(&new.username)?;
+        let now = now();
+        let password_changed_at = new.password_hash.as_ref().map(|_| now);
+        let result = dispatch!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let user = sqlx::query_as::<_, User>(concat!(
+                "INSERT INTO users (username, password_hash, kind, is_admin, disabled, first_name, \
+                 last_name, email, expires_at, created_at, updated_at, password_changed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING ",
+                user_columns!()
+            ))
+            .bind(&new.username)
+            .bind(new.password_hash.as_deref())
+            .bind(new.kind.as_str())
+            .bind(new.is_admin)
+            .bind(false)
+            .bind(&new.first_name)
+            .bind(&new.last_name)
+            .bind(new.email.as_deref())
+            .bind(new.expires_at)
+            .bind(now)
+            .bind(password_changed_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            bump_revision!(tx, now);
+            tx.commit().await?;
+            Ok::<_, StoreError>(user)
+        }.await);
+        result.map_err(|e| {
+            e.context(
+                || format!("user {:?}", new.username),
+                || format!("user {:?}", new.username),
+            )
+        })
+    }
+
+    /// The account with this id.
+    pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
+        let user = dispatch!(self, pool => {
+            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        user.ok_or_else(|| user_missing(id))
+    }
+
+    /// The account with this username (case-sensitive).
+    pub async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError> {
+        let user = dispatch!(self, pool => {
+            sqlx::query_as::<_, User>(concat!(
+                "SELECT ", user_columns!(), " FROM users WHERE username = $1"
+            ))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+        });
+        user.ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))
+    }
+
+    /// Every account, by username.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let users = dispatch!(self, pool => {
+            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(users)
+    }
+
+    /// How many accounts exist (e.g. to create the first administrator).
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let count: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?
+        });
+        Ok(count)
+    }
+
+    /// Changes the profile fields set in `update` and returns the new record.
+    pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
+        let now = now();
+        let user = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let user = sqlx::query_as::<_, User>(concat!(
+                "UPDATE users SET \
+                 first_name = CASE WHEN $2 THEN $3 ELSE first_name END, \
+                 last_name = CASE WHEN $4 THEN $5 ELSE last_name END, \
+                 email = CASE WHEN $6 THEN $7 ELSE email END, \
+                 expires_at = CASE WHEN $8 THEN $9 ELSE expires_at END, \
+                 kind = CASE WHEN $10 THEN $11 ELSE kind END, \
+                 updated_at = $12 \
+                 WHERE id = $1 RETURNING ",
+                user_columns!()
+            ))
+            .bind(id)
+            .bind(update.first_name.is_some())
+            .bind(update.first_name.as_deref())
+            .bind(update.last_name.is_some())
+            .bind(update.last_name.as_deref())
+            .bind(update.email.is_some())
+            .bind(update.email.clone().flatten())
+            .bind(update.expires_at.is_some())
+            .bind(update.expires_at.flatten())
+            .bind(update.kind.is_some())
+            .bind(update.kind.map(|k| k.as_str()))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if user.is_some() {
+                // The expiry date decides whether the account is active.
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            user
+        });
+        user.ok_or_else(|| user_missing(id))
+    }
+
+    /// Sets (or, with `None`, removes) the argon2id PHC string and the password change time.
+    pub async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), StoreError> {
+        if let Some(hash) = hash {
+            check_text("password hash", hash, 1024)?;
+        }
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            sqlx::query(
+                "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if changed == 0 {
+            return Err(user_missing(id));
+        }
+        Ok(())
+    }
+
+    /// Makes an account an administrator, or not. Bumps the policy revision.
+    pub async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
+        self.set_flag(
+            id,
+            "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1",
+            is_admin,
+        )
+        .await
+    }
+
+    /// Disables or enables an account. Bumps the policy revision. A disabled account's
+    /// refresh tokens and sessions are no longer honoured (but are kept).
+    pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        self.set_flag(
+            id,
+            "UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1",
+            disabled,
+        )
+        .await
+    }
+
+    async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(sql)
+                .bind(id)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            changed
+        });
+        if changed == 0 {
+            return Err(user_missing(id));
+        }
+        Ok(())
+    }
+
+    /// Deletes an account with its memberships, refresh tokens and sessions. Bumps the
+    /// policy revision. Audit events keep the username.
+    pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            changed
+        });
+        if changed == 0 {
+            return Err(user_missing(id));
+        }
+        Ok(())
+    }
+}

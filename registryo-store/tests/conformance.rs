@@ -1,0 +1,1130 @@
+//! The one conformance suite of the store, written once over a [`Store`] and run against
+//! every backend:
+//!
+//! - SQLite always, each case on its own temporary file;
+//! - PostgreSQL when `REGISTRYO_TEST_POSTGRES_URL` is set (and the `postgres` feature is on):
+//!   each case creates, then drops, its own database through that URL. A URL that is set but
+//!   unreachable fails the cases; when it is unset they print that they were not run.
+//!
+//! ```sh
+//! eval "$(scripts/postgres-test-server)"
+//! cargo test -p registryo-store --features postgres --test conformance
+//! ```
+// The cases are plain async functions, not `#[test]`s, so clippy's allow-unwrap-in-tests
+// does not reach them.
+#![allow(clippy::unwrap_used)]
+
+use registryo_store::{
+    AuditQuery, NewAclRule, NewAuditEvent, NewRefreshToken, NewSession, NewUser, Store, StoreError,
+    UserKind, UserUpdate,
+};
+
+/// The environment variable naming the PostgreSQL server used by the suite.
+const POSTGRES_ENV: &str = "REGISTRYO_TEST_POSTGRES_URL";
+
+/// What a case gets: the store and the URL it was opened with (to open a second handle).
+struct Ctx {
+    store: Store,
+    url: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases.
+// ---------------------------------------------------------------------------------------------
+
+fn hash(n: u32) -> String {
+    format!("{n:064x}")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn users_crud(ctx: &Ctx) {
+    let store = &ctx.store;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let alice = store
+        .create_user(
+            &NewUser::new("alice", UserKind::Human)
+                .password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+                .names("Alice", "Liddell")
+                .email("alice@example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.kind, UserKind::Human);
+    assert!(!alice.is_admin && !alice.disabled);
+    assert_eq!(alice.first_name, "Alice");
+    assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
+    assert!(alice.password_changed_at.is_some());
+    assert!(alice.created_at > 0 && alice.updated_at == alice.created_at);
+    assert!(
+        !format!("{alice:?}").contains("argon2id"),
+        "Debug shows the hash"
+    );
+
+    // Unique, case-sensitive usernames.
+    let err = store
+        .create_user(&NewUser::new("alice", UserKind::Service))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(err.to_string(), "user \"alice\" already exists");
+    let upper = store
+        .create_user(&NewUser::new("Alice", UserKind::Human))
+        .await
+        .unwrap();
+    assert_ne!(upper.id, alice.id);
+    assert!(upper.password_hash.is_none() && upper.password_changed_at.is_none());
+
+    for bad in ["", "  ", "a b", "tab\there"] {
+        let err = store
+            .create_user(&NewUser::new(bad, UserKind::Human))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
+    }
+
+    let robot = store
+        .create_user(
+            &NewUser::new("ci-bot", UserKind::Service)
+                .admin(true)
+                .expires_at(now() + 3600),
+        )
+        .await
+        .unwrap();
+    assert!(robot.is_admin);
+    assert_eq!(robot.kind, UserKind::Service);
+
+    assert_eq!(store.get_user(alice.id).await.unwrap(), alice);
+    assert_eq!(store.get_user_by_name("alice").await.unwrap(), alice);
+    let err = store.get_user_by_name("ALICE").await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = store.get_user(999_999).await.unwrap_err();
+    assert_eq!(err.to_string(), "user 999999 not found");
+
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["Alice", "alice", "ci-bot"]);
+    assert_eq!(store.count_users().await.unwrap(), 3);
+
+    // Partial update: untouched fields stay, Some(None) clears.
+    let updated = store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                last_name: Some("Pleasance".into()),
+                email: Some(None),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.first_name, "Alice");
+    assert_eq!(updated.last_name, "Pleasance");
+    assert_eq!(updated.email, None);
+    assert_eq!(updated.password_hash, alice.password_hash);
+    let updated = store
+        .update_user(
+            robot.id,
+            &UserUpdate {
+                expires_at: Some(None),
+                kind: Some(UserKind::Human),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((updated.expires_at, updated.kind), (None, UserKind::Human));
+    let err = store
+        .update_user(999_999, &UserUpdate::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    store
+        .set_password_hash(upper.id, Some("$argon2id$new"))
+        .await
+        .unwrap();
+    let got = store.get_user(upper.id).await.unwrap();
+    assert_eq!(got.password_hash.as_deref(), Some("$argon2id$new"));
+    assert!(got.password_changed_at.is_some());
+    store.set_password_hash(upper.id, None).await.unwrap();
+    assert_eq!(store.get_user(upper.id).await.unwrap().password_hash, None);
+    assert!(matches!(
+        store.set_password_hash(999_999, Some("x")).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.set_admin(alice.id, true).await.unwrap();
+    store.set_disabled(alice.id, true).await.unwrap();
+    let got = store.get_user(alice.id).await.unwrap();
+    assert!(got.is_admin && got.disabled && !got.is_active_at(now()));
+    store.set_admin(alice.id, false).await.unwrap();
+    store.set_disabled(alice.id, false).await.unwrap();
+    let got = store.get_user(alice.id).await.unwrap();
+    assert!(!got.is_admin && !got.disabled && got.is_active_at(now()));
+    assert!(matches!(
+        store.set_admin(999_999, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_disabled(999_999, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.delete_user(upper.id).await.unwrap();
+    assert!(matches!(
+        store.get_user(upper.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_user(upper.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.count_users().await.unwrap(), 2);
+}
+
+async fn groups_and_memberships(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&NewUser::new("bob", UserKind::Human))
+        .await
+        .unwrap();
+    let devs = store.create_group("devs").await.unwrap();
+    let ops = store.create_group("ops").await.unwrap();
+    let err = store.create_group("devs").await.unwrap_err();
+    assert_eq!(err.to_string(), "group \"devs\" already exists");
+    assert!(matches!(
+        store.create_group("").await,
+        Err(StoreError::Invalid(_))
+    ));
+    store.create_group("Devs").await.unwrap();
+
+    assert_eq!(store.get_group(devs.id).await.unwrap(), devs);
+    assert_eq!(store.get_group_by_name("ops").await.unwrap(), ops);
+    assert!(matches!(
+        store.get_group_by_name("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let names: Vec<String> = store
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["Devs", "devs", "ops"]);
+
+    assert!(store.add_group_member(devs.id, alice.id).await.unwrap());
+    assert!(!store.add_group_member(devs.id, alice.id).await.unwrap());
+    assert!(store.add_group_member(devs.id, bob.id).await.unwrap());
+    assert!(store.add_group_member(ops.id, alice.id).await.unwrap());
+    let err = store.add_group_member(devs.id, 999_999).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = store.add_group_member(999_999, alice.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    let groups: Vec<String> = store
+        .groups_of_user(alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(groups, ["devs", "ops"]);
+    let members: Vec<String> = store
+        .group_members(devs.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(members, ["alice", "bob"]);
+    assert_eq!(
+        store.list_memberships().await.unwrap(),
+        [
+            ("devs".to_owned(), "alice".to_owned()),
+            ("devs".to_owned(), "bob".to_owned()),
+            ("ops".to_owned(), "alice".to_owned()),
+        ]
+    );
+
+    assert!(store.remove_group_member(devs.id, bob.id).await.unwrap());
+    assert!(!store.remove_group_member(devs.id, bob.id).await.unwrap());
+    assert_eq!(store.group_members(devs.id).await.unwrap().len(), 1);
+
+    // Deleting a user or a group removes their memberships.
+    store.delete_user(alice.id).await.unwrap();
+    assert!(store.group_members(devs.id).await.unwrap().is_empty());
+    assert!(store.add_group_member(ops.id, bob.id).await.unwrap());
+    store.delete_group(ops.id).await.unwrap();
+    assert!(store.groups_of_user(bob.id).await.unwrap().is_empty());
+    assert!(store.list_memberships().await.unwrap().is_empty());
+    assert!(matches!(
+        store.delete_group(ops.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn acl_rules(ctx: &Ctx) {
+    let store = &ctx.store;
+    let rule = |subject: &str, pattern: &str, actions: &str| NewAclRule {
+        subject: subject.into(),
+        pattern: pattern.into(),
+        actions: actions.into(),
+        created_by: Some("admin".into()),
+    };
+    let a = store
+        .add_acl_rule(&rule("group:devs", "team/*", "pull,push"))
+        .await
+        .unwrap();
+    let b = store
+        .add_acl_rule(&rule("anonymous", "public/*", "pull"))
+        .await
+        .unwrap();
+    let c = store
+        .add_acl_rule(&NewAclRule {
+            created_by: None,
+            ..rule("authenticated", "*", "pull")
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.subject, "group:devs");
+    assert_eq!(a.actions, "pull,push");
+    assert_eq!(a.created_by.as_deref(), Some("admin"));
+    assert_eq!(c.created_by, None);
+    assert_eq!(
+        store.list_acl_rules().await.unwrap(),
+        [a.clone(), b, c.clone()]
+    );
+    assert!(matches!(
+        store.add_acl_rule(&rule("", "x", "pull")).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    store.delete_acl_rule(a.id).await.unwrap();
+    let err = store.delete_acl_rule(a.id).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("ACL rule {} not found", a.id));
+    let ids: Vec<i64> = store
+        .list_acl_rules()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids.last(), Some(&c.id));
+    assert_eq!(ids.len(), 2);
+}
+
+async fn refresh_tokens(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&NewUser::new("bob", UserKind::Human))
+        .await
+        .unwrap();
+    let token = |user_id: i64, n: u32, client: &str| NewRefreshToken {
+        user_id,
+        token_hash: hash(n),
+        client_id: client.into(),
+        service: "registry.example".into(),
+    };
+    let t1 = store
+        .insert_refresh_token(&token(alice.id, 1, "docker"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t1.user_id, t1.last_used_at, t1.revoked_at),
+        (alice.id, None, None)
+    );
+    assert_eq!(t1.token_hash, hash(1));
+    let t2 = store
+        .insert_refresh_token(&token(alice.id, 2, "ci"))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token(alice.id, 3, "docker"))
+        .await
+        .unwrap();
+    let tb = store
+        .insert_refresh_token(&token(bob.id, 4, "docker"))
+        .await
+        .unwrap();
+
+    let err = store
+        .insert_refresh_token(&token(alice.id, 1, "docker"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(!err.to_string().contains(&hash(1)), "the hash leaks: {err}");
+    let err = store
+        .insert_refresh_token(&token(999_999, 5, "docker"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "user 999999 not found");
+    let err = store
+        .insert_refresh_token(&NewRefreshToken {
+            token_hash: "not-a-hash".into(),
+            ..token(alice.id, 0, "docker")
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+
+    // Found by hash (in any case of hex digits), with its owner.
+    let active = store
+        .find_active_refresh_token(&hash(1).to_uppercase())
+        .await
+        .unwrap()
+        .expect("active token");
+    assert_eq!(active.token, t1);
+    assert_eq!(active.user, alice);
+    assert!(
+        store
+            .find_active_refresh_token(&hash(99))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store.touch_refresh_token(t1.id).await.unwrap();
+    let active = store
+        .find_active_refresh_token(&hash(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(active.token.last_used_at.is_some());
+    assert!(matches!(
+        store.touch_refresh_token(999_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A disabled or expired owner makes the token inactive, without revoking it.
+    store.set_disabled(alice.id, true).await.unwrap();
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.set_disabled(alice.id, false).await.unwrap();
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                expires_at: Some(Some(now() - 10)),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                expires_at: Some(Some(now() + 3600)),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Revocation.
+    assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 1);
+    assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 0);
+    assert_eq!(store.revoke_refresh_token(999_999).await.unwrap(), 0);
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_tokens_of_user(alice.id, Some("ci"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(3))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_tokens_of_user(alice.id, None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(4))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let listed = store.list_refresh_tokens(alice.id).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[1].id, t2.id);
+    assert!(listed.iter().all(|t| t.revoked_at.is_some()));
+
+    assert_eq!(
+        store
+            .purge_revoked_refresh_tokens(now() - 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .purge_revoked_refresh_tokens(now() + 10)
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(
+        store
+            .list_refresh_tokens(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting the owner deletes the tokens.
+    store.delete_user(bob.id).await.unwrap();
+    assert!(
+        store
+            .find_active_refresh_token(&hash(4))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.list_refresh_tokens(bob.id).await.unwrap().is_empty());
+    assert_eq!(store.revoke_refresh_token(tb.id).await.unwrap(), 0);
+}
+
+async fn audit_events(ctx: &Ctx) {
+    let store = &ctx.store;
+    let event = |actor: Option<&str>, action: &str, target: &str| NewAuditEvent {
+        actor: actor.map(str::to_owned),
+        action: action.into(),
+        target: Some(target.into()),
+        detail: Some("detail".into()),
+        remote_addr: Some("127.0.0.1".into()),
+    };
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let actor = if i % 2 == 0 { Some("alice") } else { None };
+        let action = if i % 3 == 0 { "login" } else { "token.refused" };
+        let e = store
+            .insert_audit_event(&event(actor, action, &format!("t{i}")))
+            .await
+            .unwrap();
+        assert_eq!(e.action, action);
+        assert!(e.at > 0);
+        ids.push(e.id);
+    }
+    assert!(matches!(
+        store.insert_audit_event(&event(None, "", "x")).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let all = store
+        .list_audit_events(&AuditQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all[0].target.as_deref(), Some("t9"), "newest first");
+    assert_eq!(all[0].remote_addr.as_deref(), Some("127.0.0.1"));
+
+    let by_alice = store
+        .list_audit_events(&AuditQuery {
+            actor: Some("alice".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_alice.len(), 5);
+    assert!(by_alice.iter().all(|e| e.actor.as_deref() == Some("alice")));
+
+    let logins = store
+        .list_audit_events(&AuditQuery {
+            action: Some("login".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let targets: Vec<_> = logins.iter().filter_map(|e| e.target.as_deref()).collect();
+    assert_eq!(targets, ["t9", "t6", "t3", "t0"]);
+
+    let both = store
+        .list_audit_events(&AuditQuery {
+            actor: Some("alice".into()),
+            action: Some("login".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+
+    // Paging.
+    let mut seen = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = store
+            .list_audit_events(&AuditQuery {
+                before_id,
+                limit: 3,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        before_id = page.last().map(|e| e.id);
+        seen.extend(page.into_iter().map(|e| e.id));
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+
+    assert_eq!(store.prune_audit_events(now() - 3600).await.unwrap(), 0);
+    assert_eq!(store.prune_audit_events(now() + 10).await.unwrap(), 10);
+    assert!(
+        store
+            .list_audit_events(&AuditQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn sessions(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    let session = |n: u32, expires_at: i64| NewSession {
+        id_hash: hash(n),
+        user_id: alice.id,
+        csrf_token: format!("csrf-{n}"),
+        expires_at,
+    };
+    let s1 = store
+        .create_session(&session(1, now() + 3600))
+        .await
+        .unwrap();
+    assert_eq!((s1.user_id, s1.csrf_token.as_str()), (alice.id, "csrf-1"));
+    assert!(
+        !format!("{s1:?}").contains("csrf-1"),
+        "Debug shows the CSRF token"
+    );
+    store
+        .create_session(&session(2, now() + 3600))
+        .await
+        .unwrap();
+    store.create_session(&session(3, now() - 1)).await.unwrap();
+    assert!(matches!(
+        store.create_session(&session(1, now() + 3600)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_session(&NewSession {
+                user_id: 999_999,
+                ..session(9, now() + 60)
+            })
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_session("short").await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    assert_eq!(store.get_session(&hash(1)).await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.get_session(&hash(3)).await.unwrap(), None, "expired");
+    assert_eq!(store.get_session(&hash(8)).await.unwrap(), None);
+
+    store.set_disabled(alice.id, true).await.unwrap();
+    assert_eq!(
+        store.get_session(&hash(1)).await.unwrap(),
+        None,
+        "user disabled"
+    );
+    store.set_disabled(alice.id, false).await.unwrap();
+
+    assert_eq!(store.delete_expired_sessions().await.unwrap(), 1);
+    assert!(store.delete_session(&hash(1)).await.unwrap());
+    assert!(!store.delete_session(&hash(1)).await.unwrap());
+    store
+        .create_session(&session(4, now() + 3600))
+        .await
+        .unwrap();
+    assert_eq!(store.delete_sessions_of_user(alice.id).await.unwrap(), 2);
+    assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
+
+    store
+        .create_session(&session(5, now() + 3600))
+        .await
+        .unwrap();
+    store.delete_user(alice.id).await.unwrap();
+    assert_eq!(store.get_session(&hash(5)).await.unwrap(), None);
+    assert!(!store.delete_session(&hash(5)).await.unwrap(), "cascaded");
+}
+
+async fn settings(ctx: &Ctx) {
+    let store = &ctx.store;
+    assert_eq!(store.get_setting("cookie_secret").await.unwrap(), None);
+    store.set_setting("cookie_secret", "one").await.unwrap();
+    assert_eq!(
+        store.get_setting("cookie_secret").await.unwrap().as_deref(),
+        Some("one")
+    );
+    store.set_setting("cookie_secret", "two").await.unwrap();
+    assert_eq!(
+        store
+            .get_or_init_setting("cookie_secret", "three")
+            .await
+            .unwrap(),
+        "two"
+    );
+    assert_eq!(
+        store.get_or_init_setting("instance", "abc").await.unwrap(),
+        "abc"
+    );
+    assert_eq!(
+        store.get_or_init_setting("instance", "def").await.unwrap(),
+        "abc"
+    );
+    assert!(store.delete_setting("instance").await.unwrap());
+    assert!(!store.delete_setting("instance").await.unwrap());
+    assert_eq!(store.get_setting("instance").await.unwrap(), None);
+    assert!(matches!(
+        store.set_setting("", "x").await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn policy_revision(ctx: &Ctx) {
+    let store = &ctx.store;
+    let mut last = store.policy_revision().await.unwrap().revision;
+    let mut expect_bump = async |bumped: bool, what: &str| {
+        let rev = store.policy_revision().await.unwrap();
+        if bumped {
+            assert!(rev.revision > last, "{what} did not bump the revision");
+            assert!(rev.changed_at > 0);
+        } else {
+            assert_eq!(rev.revision, last, "{what} bumped the revision");
+        }
+        last = rev.revision;
+    };
+
+    let alice = store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    expect_bump(true, "create_user").await;
+    let _ = store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap_err();
+    expect_bump(false, "a refused create_user").await;
+    store.set_admin(alice.id, true).await.unwrap();
+    expect_bump(true, "set_admin").await;
+    store.set_disabled(alice.id, true).await.unwrap();
+    expect_bump(true, "set_disabled").await;
+    let _ = store.set_disabled(999_999, true).await.unwrap_err();
+    expect_bump(false, "set_disabled of a missing user").await;
+    store.set_password_hash(alice.id, Some("h")).await.unwrap();
+    expect_bump(false, "set_password_hash").await;
+    let devs = store.create_group("devs").await.unwrap();
+    expect_bump(true, "create_group").await;
+    store.add_group_member(devs.id, alice.id).await.unwrap();
+    expect_bump(true, "add_group_member").await;
+    store.add_group_member(devs.id, alice.id).await.unwrap();
+    expect_bump(false, "add_group_member of a member").await;
+    let _ = store.add_group_member(devs.id, 999_999).await.unwrap_err();
+    expect_bump(false, "add_group_member of a missing user").await;
+    store.remove_group_member(devs.id, alice.id).await.unwrap();
+    expect_bump(true, "remove_group_member").await;
+    let rule = store
+        .add_acl_rule(&NewAclRule {
+            subject: "group:devs".into(),
+            pattern: "*".into(),
+            actions: "pull".into(),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    expect_bump(true, "add_acl_rule").await;
+    store.delete_acl_rule(rule.id).await.unwrap();
+    expect_bump(true, "delete_acl_rule").await;
+    store
+        .insert_audit_event(&NewAuditEvent {
+            action: "login".into(),
+            ..NewAuditEvent::default()
+        })
+        .await
+        .unwrap();
+    store.set_setting("k", "v").await.unwrap();
+    expect_bump(false, "audit and settings").await;
+    store.delete_group(devs.id).await.unwrap();
+    expect_bump(true, "delete_group").await;
+    store.delete_user(alice.id).await.unwrap();
+    expect_bump(true, "delete_user").await;
+}
+
+/// Two handles on the same database (the CLI and the server) writing at once.
+async fn concurrent_handles(ctx: &Ctx) {
+    let other = Store::connect(&ctx.url).await.unwrap();
+    let before = ctx.store.policy_revision().await.unwrap().revision;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = if i % 2 == 0 {
+            ctx.store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let user = store
+                .create_user(&NewUser::new(format!("user{i}"), UserKind::Service))
+                .await?;
+            store.set_admin(user.id, true).await?;
+            store
+                .insert_audit_event(&NewAuditEvent {
+                    actor: Some(user.username),
+                    action: "user.create".into(),
+                    ..NewAuditEvent::default()
+                })
+                .await?;
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(ctx.store.count_users().await.unwrap(), 16);
+    assert_eq!(other.list_users().await.unwrap().len(), 16);
+    let after = other.policy_revision().await.unwrap().revision;
+    assert_eq!(after - before, 32);
+    other.close().await;
+}
+
+/// Reconnecting applies no migration twice and keeps the data; the handle reports its backend
+/// and hides secrets.
+async fn reconnect_and_debug(ctx: &Ctx) {
+    ctx.store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    ctx.store.ping().await.unwrap();
+    let again = Store::connect(&ctx.url).await.unwrap();
+    again.migrate().await.unwrap();
+    assert_eq!(
+        again.get_user_by_name("alice").await.unwrap().username,
+        "alice"
+    );
+    assert_eq!(again.backend_kind(), ctx.store.backend_kind());
+    let debug = format!("{again:?}");
+    assert!(debug.contains("Store"), "{debug}");
+    again.close().await;
+    assert!(matches!(again.ping().await, Err(StoreError::Database(_))));
+    ctx.store.ping().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness: one test per (backend, case).
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::harness::sqlite(stringify!($case)).await;
+                    super::$case(&db.ctx).await;
+                    db.finish().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = crate::harness::postgres(stringify!($case)).await else {
+                        return;
+                    };
+                    super::$case(&db.ctx).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    users_crud,
+    groups_and_memberships,
+    acl_rules,
+    refresh_tokens,
+    audit_events,
+    sessions,
+    settings,
+    policy_revision,
+    concurrent_handles,
+    reconnect_and_debug,
+);
+
+#[tokio::test]
+async fn refuses_unknown_url_schemes() {
+    let err = Store::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = Store::connect("").await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+#[cfg(not(feature = "postgres"))]
+#[tokio::test]
+async fn postgres_url_without_the_feature_is_invalid() {
+    let err = Store::connect("postgres://u:secret@127.0.0.1:1/x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+/// The CLI and the server starting at once on a file that does not exist yet: both migrate.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_start_on_a_fresh_sqlite_file() {
+    let path = std::env::temp_dir().join(format!(
+        "registryo-store-{}-first-start.db",
+        std::process::id()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await })
+        })
+        .collect();
+    for task in tasks {
+        let store = task.await.unwrap().unwrap();
+        assert_eq!(store.count_users().await.unwrap(), 0);
+        store.close().await;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn in_memory_sqlite_keeps_its_data() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.backend_kind(), registryo_store::BackendKind::Sqlite);
+    store
+        .create_user(&NewUser::new("alice", UserKind::Human))
+        .await
+        .unwrap();
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+mod harness {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use registryo_store::{BackendKind, Store};
+
+    use super::{Ctx, POSTGRES_ENV};
+
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+    /// A case's database, removed by [`TestDb::finish`] (left behind if the case fails, for a
+    /// look).
+    pub struct TestDb {
+        pub ctx: Ctx,
+        cleanup: Cleanup,
+    }
+
+    enum Cleanup {
+        #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+        Files(PathBuf),
+        #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+        Database { admin_url: String, name: String },
+    }
+
+    impl TestDb {
+        pub async fn finish(self) {
+            self.ctx.store.close().await;
+            match self.cleanup {
+                Cleanup::Files(path) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let mut file = path.clone().into_os_string();
+                        file.push(suffix);
+                        let _ = std::fs::remove_file(file);
+                    }
+                }
+                Cleanup::Database { admin_url, name } => drop_database(&admin_url, &name).await,
+            }
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(case: &str) -> TestDb {
+        let path = std::env::temp_dir().join(format!(
+            "registryo-store-{}-{}-{case}.db",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // Half the cases use the URL form, half the plain path.
+        let url = if case.len().is_multiple_of(2) {
+            format!("sqlite://{}?mode=rwc", path.display())
+        } else {
+            path.display().to_string()
+        };
+        let store = Store::connect(&url).await.expect("open SQLite");
+        assert_eq!(store.backend_kind(), BackendKind::Sqlite);
+        TestDb {
+            ctx: Ctx { store, url },
+            cleanup: Cleanup::Files(path),
+        }
+    }
+
+    /// The admin URL, or `None` (after saying so) when the suite is not to run on PostgreSQL.
+    fn admin_url(case: &str) -> Option<String> {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                eprintln!("postgres::{case}: not run ({POSTGRES_ENV} is not set)");
+                None
+            }
+        }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    pub async fn postgres(case: &str) -> Option<TestDb> {
+        if admin_url(case).is_some() {
+            panic!(
+                "{POSTGRES_ENV} is set but registryo-store was built without the `postgres` \
+                 feature: run `cargo test -p registryo-store --features postgres`"
+            );
+        }
+        None
+    }
+
+    #[cfg(feature = "postgres")]
+    pub async fn postgres(case: &str) -> Option<TestDb> {
+        use sqlx::Connection;
+
+        let admin_url = admin_url(case)?;
+        let name = format!(
+            "registryo_t{}_{}_{case}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but unreachable: {e}"));
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        admin.close().await.unwrap();
+
+        let mut url = url::Url::parse(&admin_url).expect("REGISTRYO_TEST_POSTGRES_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        let url = url.to_string();
+        let store = Store::connect(&url).await.expect("open PostgreSQL");
+        assert_eq!(store.backend_kind(), BackendKind::Postgres);
+        Some(TestDb {
+            ctx: Ctx { store, url },
+            cleanup: Cleanup::Database { admin_url, name },
+        })
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn drop_database(admin_url: &str, name: &str) {
+        use sqlx::Connection;
+
+        let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn drop_database(_admin_url: &str, _name: &str) {}
+}
