@@ -4,9 +4,12 @@
 //! (CNCF *distribution*) token authentication:
 //!
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
+//! - [`token`]: signing keys, key sets (rotation, JWKS, certificate bundle), signing and
+//!   verifying registry tokens.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
 #![deny(missing_docs)]
 
 pub mod scope;
+pub mod token;
