@@ -142,7 +142,7 @@ impl Actions {
             if word.is_empty() {
                 return Err(ScopeError::NoAction(truncate(list)));
             }
-            set = set | Actions::parse_one(word)?;
+            set |= Actions::parse_one(word)?;
         }
         Ok(set)
     }
@@ -361,10 +361,10 @@ fn is_domain(c: &str) -> bool {
         Some((h, p)) => (h, Some(p)),
         None => (c, None),
     };
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|x| x.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|x| x.is_ascii_digit()))
+    {
+        return false;
     }
     if host.is_empty() {
         return false;
@@ -373,9 +373,7 @@ fn is_domain(c: &str) -> bool {
         let b = label.as_bytes();
         let ok = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
         match (b.first(), b.last()) {
-            (Some(&f), Some(&l)) => {
-                ok(f) && ok(l) && b.iter().all(|&x| ok(x) || x == b'-')
-            }
+            (Some(&f), Some(&l)) => ok(f) && ok(l) && b.iter().all(|&x| ok(x) || x == b'-'),
             _ => false,
         }
     })
@@ -586,7 +584,9 @@ impl ScopeSet {
 
     /// Parse several fields, each holding one or more space-separated scopes.
     /// Empty fields and repeated spaces are ignored.
-    pub fn parse_all<'a>(fields: impl IntoIterator<Item = &'a str>) -> Result<ScopeSet, ScopeError> {
+    pub fn parse_all<'a>(
+        fields: impl IntoIterator<Item = &'a str>,
+    ) -> Result<ScopeSet, ScopeError> {
         let mut set = ScopeSet::new();
         for field in fields {
             for part in field.split(' ').filter(|p| !p.is_empty()) {
@@ -748,7 +748,8 @@ mod tests {
     #[test]
     fn parse_errors_are_precise() {
         use ScopeError::*;
-        let cases: &[(&str, fn(&ScopeError) -> bool)] = &[
+        type Check = fn(&ScopeError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, Shape(_))),
             ("repository", |e| matches!(e, Shape(_))),
             ("repository:a", |e| matches!(e, Shape(_))),
@@ -761,7 +762,9 @@ mod tests {
             (":a:pull", |e| matches!(e, Shape(_))),
             ("repository(:a:pull", |e| matches!(e, Class(_))),
             ("repository():a:pull", |e| matches!(e, Class(_))),
-            ("registry:catalog:pull", |e| matches!(e, RegistryResource(_))),
+            ("registry:catalog:pull", |e| {
+                matches!(e, RegistryResource(_))
+            }),
             ("registry:other:*", |e| matches!(e, RegistryResource(_))),
         ];
         for (input, check) in cases {
