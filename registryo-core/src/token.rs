@@ -40,7 +40,7 @@ mod verify;
 
 pub use claims::{Access, Claims};
 pub use error::TokenError;
-pub use keys::{Algorithm, KidStyle, SigningKey};
+pub use keys::{Algorithm, KidStyle, SigningKey, UnknownKidStyle};
 pub use keyset::KeySet;
 pub use verify::Verifier;
 
