@@ -6,6 +6,8 @@
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
 //! - [`acl`]: the access-control list, compiled once into an index that decides what a
 //!   principal may do on a repository without allocating.
+//! - [`token`]: signing keys, key sets (rotation, JWKS, certificate bundle), signing and
+//!   verifying registry tokens.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
@@ -13,3 +15,4 @@
 
 pub mod acl;
 pub mod scope;
+pub mod token;
