@@ -1,1 +1,2 @@
-//! Runnable examples of the Registryo crates; see the `examples/` folder.
+//! Runnable examples of the Registryo crates live in `examples/examples/`; each opens with how
+//! to run it.

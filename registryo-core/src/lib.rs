@@ -4,15 +4,21 @@
 //! (CNCF *distribution*) token authentication:
 //!
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
-//! - [`acl`]: the access-control list, compiled once into an index that decides what a
-//!   principal may do on a repository without allocating.
-//! - [`token`]: signing keys, key sets (rotation, JWKS, certificate bundle), signing and
-//!   verifying registry tokens.
+//! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
+//! - [`token`]: signing keys, certificates, key ids, JWKS, signing and verifying tokens.
+//! - [`service`]: the `/token` endpoint as a tower `Service` over `http` types.
+//! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
+//! - [`memory`]: an in-memory backend for the token service, for tests and examples.
+//! - [`envelope`]: the Docker error envelope.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod envelope;
+pub mod layer;
+pub mod memory;
 pub mod scope;
+pub mod service;
 pub mod token;

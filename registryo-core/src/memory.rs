@@ -1,0 +1,247 @@
+//! An in-memory backend for the [`TokenService`](crate::service::TokenService): users with
+//! plain-text passwords, refresh tokens kept as SHA-256 hashes, and a replaceable [`Acl`].
+//!
+//! Meant for tests, examples and small embedded uses; the reference server keeps its users in
+//! SQL with argon2id hashes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+
+use crate::acl::{Acl, Principal};
+use crate::scope::{Actions, Scope};
+use crate::service::{Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext};
+
+#[derive(Clone)]
+struct User {
+    password: String,
+    groups: Vec<String>,
+    admin: bool,
+    disabled: bool,
+}
+
+#[derive(Clone)]
+struct RefreshEntry {
+    username: String,
+    client_id: String,
+    service: String,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<String, User>,
+    refresh: HashMap<[u8; 32], RefreshEntry>,
+}
+
+/// Users, refresh tokens and the ACL, in memory. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: RwLock<State>,
+    acl: RwLock<Arc<Acl>>,
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users = self.state.read().map(|s| s.users.len()).unwrap_or(0);
+        f.debug_struct("MemoryBackend")
+            .field("users", &users)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Compare two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 256 random bits, base64url without padding.
+pub fn random_token() -> Result<String, BackendError> {
+    let mut buf = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut buf).map_err(|_| BackendError("no randomness".to_owned()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+impl MemoryBackend {
+    /// An empty backend: no users, no rules.
+    pub fn new() -> MemoryBackend {
+        MemoryBackend::default()
+    }
+
+    /// Add or replace a user.
+    pub fn add_user(&self, username: &str, password: &str, groups: &[&str], admin: bool) {
+        if let Ok(mut s) = self.state.write() {
+            s.users.insert(
+                username.to_owned(),
+                User {
+                    password: password.to_owned(),
+                    groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+                    admin,
+                    disabled: false,
+                },
+            );
+        }
+    }
+
+    /// Disable or enable a user. A disabled user gets no token, by password or refresh token.
+    /// Returns whether the user exists.
+    pub fn set_disabled(&self, username: &str, disabled: bool) -> bool {
+        let Ok(mut s) = self.state.write() else {
+            return false;
+        };
+        match s.users.get_mut(username) {
+            Some(u) => {
+                u.disabled = disabled;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remove a user and every refresh token of theirs.
+    pub fn remove_user(&self, username: &str) -> bool {
+        let Ok(mut s) = self.state.write() else {
+            return false;
+        };
+        s.refresh.retain(|_, e| e.username != username);
+        s.users.remove(username).is_some()
+    }
+
+    /// Replace the rules.
+    pub fn set_acl(&self, acl: Acl) {
+        if let Ok(mut a) = self.acl.write() {
+            *a = Arc::new(acl);
+        }
+    }
+
+    /// The rules in force.
+    pub fn acl(&self) -> Arc<Acl> {
+        self.acl
+            .read()
+            .map(|a| Arc::clone(&a))
+            .unwrap_or_else(|_| Arc::new(Acl::new([])))
+    }
+
+    /// Revoke a user's refresh tokens (only those of `client_id` when given); returns how many.
+    pub fn revoke_refresh_tokens(&self, username: &str, client_id: Option<&str>) -> usize {
+        let Ok(mut s) = self.state.write() else {
+            return 0;
+        };
+        let before = s.refresh.len();
+        s.refresh
+            .retain(|_, e| !(e.username == username && client_id.is_none_or(|c| c == e.client_id)));
+        before - s.refresh.len()
+    }
+
+    fn principal(user: &User, username: &str) -> Principal {
+        Principal {
+            account: Some(username.to_owned()),
+            groups: user.groups.clone(),
+            admin: user.admin,
+        }
+    }
+
+    fn poisoned() -> BackendError {
+        BackendError("in-memory state poisoned".to_owned())
+    }
+}
+
+impl Authenticator for MemoryBackend {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
+        let s = self.state.read().map_err(|_| Self::poisoned())?;
+        Ok(s.users.get(username).and_then(|u| {
+            (constant_time_eq(u.password.as_bytes(), password.as_bytes()) && !u.disabled)
+                .then(|| Self::principal(u, username))
+        }))
+    }
+}
+
+impl RefreshTokens for MemoryBackend {
+    async fn issue_refresh_token(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        service: &str,
+        _ctx: &RequestContext,
+    ) -> Result<String, BackendError> {
+        let username = principal
+            .account
+            .clone()
+            .ok_or_else(|| BackendError("no refresh token for anonymous".to_owned()))?;
+        let token = random_token()?;
+        let mut s = self.state.write().map_err(|_| Self::poisoned())?;
+        s.refresh.insert(
+            hash(&token),
+            RefreshEntry {
+                username,
+                client_id: client_id.to_owned(),
+                service: service.to_owned(),
+            },
+        );
+        Ok(token)
+    }
+
+    async fn resolve_refresh_token(
+        &self,
+        token: &str,
+        _client_id: &str,
+        service: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
+        let s = self.state.read().map_err(|_| Self::poisoned())?;
+        Ok(s.refresh
+            .get(&hash(token))
+            .filter(|e| e.service == service)
+            .and_then(|e| {
+                s.users
+                    .get(&e.username)
+                    .filter(|u| !u.disabled)
+                    .map(|u| Self::principal(u, &e.username))
+            }))
+    }
+}
+
+impl PolicySource for MemoryBackend {
+    fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
+        match self.acl.read() {
+            Ok(acl) => acl.grant(principal, scope),
+            Err(_) => Actions::NONE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_works() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_distinct() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,822 @@
+//! The token endpoint, `GET` and `POST /token`, as a tower [`Service`].
+//!
+//! [`TokenService`] speaks distribution's token protocol over plain [`http`] types, so it mounts
+//! in any tower-based server (hyper, axum, …). It depends only on what the caller supplies:
+//!
+//! - an [`Authenticator`] that checks a username and password,
+//! - [`RefreshTokens`] that issues and resolves long-lived refresh tokens (docker's identity
+//!   tokens),
+//! - a [`PolicySource`] that says what a principal is granted,
+//! - a [`TokenSigner`] that signs the claims (a [`KeySet`](crate::token::KeySet)).
+//!
+//! [`MemoryBackend`](crate::memory::MemoryBackend) implements the first three in memory.
+//!
+//! # What it answers
+//! - `GET /token?service=S&scope=…&scope=…&account=U&client_id=C&offline_token=true` with HTTP
+//!   Basic credentials, or none for an anonymous request. The reply holds `token` and
+//!   `access_token` (the same JWT), `expires_in`, `issued_at` and, when `offline_token=true` and
+//!   the caller signed in, a `refresh_token`.
+//! - `POST /token`, form-encoded (OAuth2): `grant_type=password` with `username` and `password`
+//!   (a `refresh_token` too when `access_type=offline`), or `grant_type=refresh_token`. The
+//!   reply holds `access_token`, `token`, `scope`, `expires_in` and `issued_at`.
+//! - The grant is the intersection of what was asked and what the policy allows: a partial or
+//!   empty grant is a `200`.
+//! - Bad credentials: `401` with a `Basic` challenge and a Docker error envelope; malformed
+//!   scopes, queries, forms and headers: `400` with a message that says what is wrong; other
+//!   methods: `405`; a backend that fails: `503`. Nothing a client sends produces a `500`.
+//!
+//! # Example
+//! ```
+//! use std::sync::Arc;
+//! use registryo_core::acl::{Acl, Rule, Subject};
+//! use registryo_core::memory::MemoryBackend;
+//! use registryo_core::scope::Actions;
+//! use registryo_core::service::{TokenConfig, TokenService};
+//! use registryo_core::token::{Algorithm, KeySet, KidStyle, SigningKey};
+//! use tower_service::Service;
+//!
+//! # tokio_test_block_on(async {
+//! let backend = MemoryBackend::new();
+//! backend.add_user("alice", "s3cret", &[], false);
+//! backend.set_acl(Acl::new([Rule::new(
+//!     1,
+//!     Subject::User("alice".into()),
+//!     "alice/**".parse().unwrap(),
+//!     Actions::ALL,
+//! )
+//! .unwrap()]));
+//! let keys = KeySet::new(
+//!     vec![SigningKey::generate(Algorithm::ES256, "registryo").unwrap()],
+//!     KidStyle::Libtrust,
+//! )
+//! .unwrap();
+//! let mut svc = TokenService::new(
+//!     Arc::new(backend),
+//!     Arc::new(keys),
+//!     TokenConfig::new("registryo", "registry.example.com"),
+//! );
+//! let req = http::Request::get("/token?service=registry.example.com&scope=repository:alice/app:pull")
+//!     .header("authorization", "Basic YWxpY2U6czNjcmV0") // alice:s3cret
+//!     .body(http_body_util::Empty::<bytes::Bytes>::new())
+//!     .unwrap();
+//! let resp = svc.call(req).await.unwrap();
+//! assert_eq!(resp.status(), 200);
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use serde::Serialize;
+use tower_service::Service;
+
+use crate::acl::{Acl, Principal};
+use crate::envelope::{error_body, oauth_error_body};
+use crate::scope::{Actions, Scope, ScopeError, ScopeSet};
+use crate::token::{Access, Claims, KeySet, TokenError};
+
+/// A boxed error, as tower and hyper use for bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Settings of the token endpoint.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// The `iss` claim; the registry's `auth.token.issuer`.
+    pub issuer: String,
+    /// The `aud` claim; the registry's `auth.token.service`. A request naming another service is
+    /// refused.
+    pub service: String,
+    /// How long an access token lives (default 5 minutes; at least 60 s is sent as
+    /// `expires_in`, since clients treat less as 60).
+    pub token_ttl: Duration,
+    /// The realm of the `Basic` challenge sent with a `401`.
+    pub basic_realm: String,
+    /// The most scopes one request may ask for (default 64).
+    pub max_scopes: usize,
+    /// The largest form body accepted by `POST` (default 16 KiB).
+    pub max_body_bytes: usize,
+    /// The longest query string accepted by `GET` (default 16 KiB).
+    pub max_query_bytes: usize,
+}
+
+impl TokenConfig {
+    /// Settings with the defaults for everything but the issuer and the service.
+    pub fn new(issuer: impl Into<String>, service: impl Into<String>) -> TokenConfig {
+        TokenConfig {
+            issuer: issuer.into(),
+            service: service.into(),
+            token_ttl: Duration::from_secs(300),
+            basic_realm: "Registryo".to_owned(),
+            max_scopes: 64,
+            max_body_bytes: 16 * 1024,
+            max_query_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The longest username accepted, in bytes.
+pub const MAX_USERNAME_BYTES: usize = 255;
+/// The longest password or refresh token accepted, in bytes.
+pub const MAX_SECRET_BYTES: usize = 1024;
+
+/// The client's address, which a server may put in the request's extensions so that the
+/// backend can log and throttle by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// What the backend learns about the request besides the credentials.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The client's address, from a [`ClientAddr`] extension.
+    pub remote_addr: Option<SocketAddr>,
+    /// The `client_id` the client sent, if any (`docker`, `containerd-client`, …).
+    pub client_id: Option<String>,
+    /// The `User-Agent` header, when it is valid text.
+    pub user_agent: Option<String>,
+}
+
+/// A failure of the caller's backend (database down, …): answered with `503`.
+#[derive(Debug, thiserror::Error)]
+#[error("backend unavailable: {0}")]
+pub struct BackendError(pub String);
+
+/// Checks a username and password.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The principal, or `None` when the credentials are wrong, the user unknown or disabled.
+    /// An unknown user should cost as much time as a known one.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Option<Principal>, BackendError>> + Send;
+}
+
+/// Issues and resolves refresh tokens (docker's identity tokens). They must stay valid until
+/// revoked: docker never stores a new one after `docker login`.
+pub trait RefreshTokens: Send + Sync + 'static {
+    /// A new refresh token for a principal that just signed in with a password.
+    fn issue_refresh_token(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        service: &str,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+
+    /// The principal a refresh token stands for, or `None` when it is unknown, revoked or its
+    /// user disabled or removed.
+    fn resolve_refresh_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        service: &str,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Option<Principal>, BackendError>> + Send;
+}
+
+/// Says what a principal is granted of a requested scope.
+pub trait PolicySource: Send + Sync + 'static {
+    /// The granted actions: a subset of `scope.actions()`, with `*` expanded to the explicit
+    /// actions for repositories.
+    fn grant(&self, principal: &Principal, scope: &Scope) -> Actions;
+}
+
+impl PolicySource for Acl {
+    fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
+        Acl::grant(self, principal, scope)
+    }
+}
+
+/// Signs the claims of an access token.
+pub trait TokenSigner: Send + Sync + 'static {
+    /// The compact JWT.
+    fn sign(&self, claims: &Claims) -> Result<String, TokenError>;
+}
+
+impl TokenSigner for KeySet {
+    fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        KeySet::sign(self, claims)
+    }
+}
+
+impl<T: TokenSigner + ?Sized> TokenSigner for Arc<T> {
+    fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        (**self).sign(claims)
+    }
+}
+
+impl<T: PolicySource + ?Sized> PolicySource for Arc<T> {
+    fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
+        (**self).grant(principal, scope)
+    }
+}
+
+/// Why a token request was refused. [`TokenRequestError::status`] is the one place that maps
+/// these to HTTP statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRequestError {
+    /// `400`: the query, form, header or scope is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// `400`: a scope does not parse.
+    #[error("invalid scope: {0}")]
+    Scope(#[from] ScopeError),
+    /// `401`: wrong credentials, unknown or disabled user, or a dead refresh token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// `405`: a method other than GET and POST.
+    #[error("method not allowed: use GET or POST")]
+    MethodNotAllowed,
+    /// `413`: the form body is too large.
+    #[error("request body too large (limit {0} bytes)")]
+    TooLarge(usize),
+    /// `415`: a POST body that is not `application/x-www-form-urlencoded`.
+    #[error("POST /token takes an application/x-www-form-urlencoded body")]
+    UnsupportedMediaType,
+    /// `503`: the backend failed.
+    #[error("the token service is temporarily unavailable")]
+    Unavailable(#[source] BackendError),
+    /// `500`: signing failed (a server fault, never caused by the request).
+    #[error("internal error")]
+    Signing(#[source] TokenError),
+}
+
+impl TokenRequestError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            TokenRequestError::BadRequest(_) | TokenRequestError::Scope(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            TokenRequestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            TokenRequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TokenRequestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TokenRequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TokenRequestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            TokenRequestError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The Docker error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenRequestError::Unauthorized(_) => "UNAUTHORIZED",
+            TokenRequestError::MethodNotAllowed => "UNSUPPORTED",
+            TokenRequestError::Unavailable(_) => "UNAVAILABLE",
+            TokenRequestError::Signing(_) => "UNKNOWN",
+            _ => "INVALID_REQUEST",
+        }
+    }
+
+    fn oauth_error(&self) -> &'static str {
+        match self {
+            TokenRequestError::Unauthorized(_) => "invalid_grant",
+            TokenRequestError::Scope(_) => "invalid_scope",
+            TokenRequestError::Unavailable(_) => "temporarily_unavailable",
+            TokenRequestError::Signing(_) => "server_error",
+            _ => "invalid_request",
+        }
+    }
+
+    fn into_response(self, realm: &str, oauth: bool) -> Response<Full<Bytes>> {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "token request failed");
+        }
+        let message = self.to_string();
+        let body = if oauth {
+            oauth_error_body(self.code(), self.oauth_error(), &message)
+        } else {
+            error_body(self.code(), &message)
+        };
+        let mut resp = json_response(status, body);
+        match self {
+            TokenRequestError::Unauthorized(_) => {
+                let challenge = format!("Basic realm=\"{}\"", realm.replace('"', ""));
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            TokenRequestError::MethodNotAllowed => {
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// The successful reply.
+#[derive(Debug, Serialize)]
+struct TokenReply<'a> {
+    token: &'a str,
+    access_token: &'a str,
+    expires_in: u64,
+    issued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// The token endpoint as a tower [`Service`]; see the [module docs](self).
+///
+/// `B` is the backend ([`Authenticator`] + [`RefreshTokens`] + [`PolicySource`]), `S` the
+/// [`TokenSigner`]. Cloning is cheap.
+pub struct TokenService<B, S> {
+    inner: Arc<Inner<B, S>>,
+}
+
+struct Inner<B, S> {
+    backend: Arc<B>,
+    signer: Arc<S>,
+    config: TokenConfig,
+}
+
+impl<B, S> Clone for TokenService<B, S> {
+    fn clone(&self) -> Self {
+        TokenService {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B, S> fmt::Debug for TokenService<B, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B, S> TokenService<B, S>
+where
+    B: Authenticator + RefreshTokens + PolicySource,
+    S: TokenSigner,
+{
+    /// A token service over a backend and a signer.
+    pub fn new(backend: Arc<B>, signer: Arc<S>, config: TokenConfig) -> Self {
+        TokenService {
+            inner: Arc::new(Inner {
+                backend,
+                signer,
+                config,
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TokenConfig {
+        &self.inner.config
+    }
+
+    /// Answer one request. Never fails: every error is an HTTP response.
+    pub async fn handle<ReqBody>(&self, req: Request<ReqBody>) -> Response<Full<Bytes>>
+    where
+        ReqBody: Body + Send,
+        ReqBody::Data: Send,
+        ReqBody::Error: Into<BoxError>,
+    {
+        let oauth = req.method() == Method::POST;
+        match self.inner.respond(req).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(&self.inner.config.basic_realm, oauth),
+        }
+    }
+}
+
+impl<B, S, ReqBody> Service<Request<ReqBody>> for TokenService<B, S>
+where
+    B: Authenticator + RefreshTokens + PolicySource,
+    S: TokenSigner,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+/// Who is asking, once credentials are checked.
+enum Caller {
+    Anonymous,
+    Password { username: String, password: String },
+}
+
+/// The parsed request, GET or POST alike.
+struct Ask {
+    service: Option<String>,
+    scopes: ScopeSet,
+    client_id: Option<String>,
+    want_refresh: bool,
+    grant: Grant,
+}
+
+enum Grant {
+    Caller(Caller),
+    Refresh(String),
+}
+
+impl<B, S> Inner<B, S>
+where
+    B: Authenticator + RefreshTokens + PolicySource,
+    S: TokenSigner,
+{
+    async fn respond<ReqBody>(
+        &self,
+        req: Request<ReqBody>,
+    ) -> Result<Response<Full<Bytes>>, TokenRequestError>
+    where
+        ReqBody: Body + Send,
+        ReqBody::Data: Send,
+        ReqBody::Error: Into<BoxError>,
+    {
+        let (parts, body) = req.into_parts();
+        let mut ctx = RequestContext {
+            remote_addr: parts.extensions.get::<ClientAddr>().map(|a| a.0),
+            client_id: None,
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(256).collect()),
+        };
+        let oauth = parts.method == Method::POST;
+        let ask = match parts.method {
+            Method::GET | Method::HEAD => {
+                let query = parts.uri.query().unwrap_or("");
+                if query.len() > self.config.max_query_bytes {
+                    return Err(TokenRequestError::BadRequest(format!(
+                        "query string too long (limit {} bytes)",
+                        self.config.max_query_bytes
+                    )));
+                }
+                self.parse_get(query, &parts.headers)?
+            }
+            Method::POST => {
+                let form = self.read_form(&parts.headers, body).await?;
+                self.parse_post(&form)?
+            }
+            _ => return Err(TokenRequestError::MethodNotAllowed),
+        };
+        if let Some(s) = &ask.service
+            && *s != self.config.service
+        {
+            return Err(TokenRequestError::BadRequest(format!(
+                "this token server issues tokens for service {:?}, not {:?}",
+                self.config.service,
+                clip(s)
+            )));
+        }
+        ctx.client_id.clone_from(&ask.client_id);
+        let client_id = ask.client_id.as_deref().unwrap_or("unknown");
+        let service = &self.config.service;
+
+        let (principal, refresh_token) = match ask.grant {
+            Grant::Caller(Caller::Anonymous) => (Principal::anonymous(), None),
+            Grant::Caller(Caller::Password { username, password }) => {
+                let principal = self
+                    .backend
+                    .authenticate(&username, &password, &ctx)
+                    .await
+                    .map_err(TokenRequestError::Unavailable)?
+                    .ok_or(TokenRequestError::Unauthorized(
+                        "invalid username or password",
+                    ))?;
+                let refresh = if ask.want_refresh {
+                    Some(
+                        self.backend
+                            .issue_refresh_token(&principal, client_id, service, &ctx)
+                            .await
+                            .map_err(TokenRequestError::Unavailable)?,
+                    )
+                } else {
+                    None
+                };
+                (principal, refresh)
+            }
+            Grant::Refresh(token) => {
+                let principal = self
+                    .backend
+                    .resolve_refresh_token(&token, client_id, service, &ctx)
+                    .await
+                    .map_err(TokenRequestError::Unavailable)?
+                    .ok_or(TokenRequestError::Unauthorized(
+                        "the refresh token is unknown or revoked, or its account is disabled: \
+                         sign in again",
+                    ))?;
+                (principal, None)
+            }
+        };
+
+        let mut access = Vec::with_capacity(ask.scopes.len());
+        let mut granted = ScopeSet::new();
+        for scope in &ask.scopes {
+            let actions = self.backend.grant(&principal, scope);
+            if actions.is_empty() {
+                continue;
+            }
+            access.push(Access {
+                kind: scope.resource().type_str().to_owned(),
+                name: scope.name().to_owned(),
+                actions: actions.to_vec(),
+            });
+            granted.insert(scope.with_actions(actions));
+        }
+        let subject = principal.account.as_deref().unwrap_or("");
+        let claims = Claims::new(
+            &self.config.issuer,
+            subject,
+            service,
+            self.config.token_ttl,
+            access,
+        );
+        let jwt = self
+            .signer
+            .sign(&claims)
+            .map_err(TokenRequestError::Signing)?;
+        let reply = TokenReply {
+            token: &jwt,
+            access_token: &jwt,
+            expires_in: self.config.token_ttl.as_secs().max(60),
+            issued_at: rfc3339(claims.iat),
+            scope: oauth.then(|| granted.to_string()),
+            refresh_token,
+        };
+        // Serialising a struct of strings and integers cannot fail.
+        let body = serde_json::to_vec(&reply).unwrap_or_default();
+        Ok(json_response(StatusCode::OK, Bytes::from(body)))
+    }
+
+    fn parse_get(&self, query: &str, headers: &HeaderMap) -> Result<Ask, TokenRequestError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| TokenRequestError::BadRequest("malformed query string".to_owned()))?;
+        let caller = basic_credentials(headers)?;
+        let account = first(&pairs, "account");
+        if let (Some(account), Caller::Password { username, .. }) = (account, &caller)
+            && account != username
+        {
+            return Err(TokenRequestError::BadRequest(
+                "the account parameter does not match the username of the credentials".to_owned(),
+            ));
+        }
+        let scopes = self.scopes(pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v))?;
+        Ok(Ask {
+            service: first(&pairs, "service").map(str::to_owned),
+            scopes,
+            client_id: first(&pairs, "client_id").map(|s| clip(s).to_owned()),
+            want_refresh: matches!(first(&pairs, "offline_token"), Some("true")),
+            grant: Grant::Caller(caller),
+        })
+    }
+
+    fn parse_post(&self, form: &[(String, String)]) -> Result<Ask, TokenRequestError> {
+        let bad = |m: &str| TokenRequestError::BadRequest(m.to_owned());
+        let scopes = self.scopes(form.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v))?;
+        let client_id = first(form, "client_id")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| bad("client_id is required"))?;
+        let grant = match first(form, "grant_type") {
+            Some("password") => {
+                let username = first(form, "username")
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| bad("username is required with grant_type=password"))?;
+                let password = first(form, "password")
+                    .ok_or_else(|| bad("password is required with grant_type=password"))?;
+                check_lengths(username, password)?;
+                Grant::Caller(Caller::Password {
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                })
+            }
+            Some("refresh_token") => {
+                let token = first(form, "refresh_token")
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        bad("refresh_token is required with grant_type=refresh_token")
+                    })?;
+                if token.len() > MAX_SECRET_BYTES {
+                    return Err(TokenRequestError::Unauthorized(
+                        "the refresh token is unknown or revoked, or its account is disabled: \
+                         sign in again",
+                    ));
+                }
+                Grant::Refresh(token.to_owned())
+            }
+            Some(other) => {
+                return Err(TokenRequestError::BadRequest(format!(
+                    "unsupported grant_type {:?} (expected password or refresh_token)",
+                    clip(other)
+                )));
+            }
+            None => return Err(bad("grant_type is required")),
+        };
+        Ok(Ask {
+            service: first(form, "service").map(str::to_owned),
+            scopes,
+            client_id: Some(clip(client_id).to_owned()),
+            want_refresh: matches!(first(form, "access_type"), Some("offline")),
+            grant,
+        })
+    }
+
+    fn scopes<'a>(
+        &self,
+        fields: impl Iterator<Item = &'a String>,
+    ) -> Result<ScopeSet, TokenRequestError> {
+        let set = ScopeSet::parse_all(fields.map(String::as_str))?;
+        if set.len() > self.config.max_scopes {
+            return Err(TokenRequestError::BadRequest(format!(
+                "too many scopes (limit {})",
+                self.config.max_scopes
+            )));
+        }
+        Ok(set)
+    }
+
+    async fn read_form<ReqBody>(
+        &self,
+        headers: &HeaderMap,
+        body: ReqBody,
+    ) -> Result<Vec<(String, String)>, TokenRequestError>
+    where
+        ReqBody: Body + Send,
+        ReqBody::Data: Send,
+        ReqBody::Error: Into<BoxError>,
+    {
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(TokenRequestError::UnsupportedMediaType);
+        }
+        let limit = self.config.max_body_bytes;
+        let declared_too_large = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > limit as u64);
+        if declared_too_large {
+            return Err(TokenRequestError::TooLarge(limit));
+        }
+        let bytes = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    TokenRequestError::TooLarge(limit)
+                } else {
+                    TokenRequestError::BadRequest("could not read the request body".to_owned())
+                }
+            })?
+            .to_bytes();
+        serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| TokenRequestError::BadRequest("malformed form body".to_owned()))
+    }
+}
+
+fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// At most 128 characters of client-supplied text, for messages and logs.
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(128) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn check_lengths(username: &str, password: &str) -> Result<(), TokenRequestError> {
+    if username.len() > MAX_USERNAME_BYTES {
+        return Err(TokenRequestError::BadRequest(format!(
+            "username too long (limit {MAX_USERNAME_BYTES} bytes)"
+        )));
+    }
+    if password.len() > MAX_SECRET_BYTES {
+        return Err(TokenRequestError::BadRequest(format!(
+            "password too long (limit {MAX_SECRET_BYTES} bytes)"
+        )));
+    }
+    Ok(())
+}
+
+/// HTTP Basic credentials from the `Authorization` header, or anonymous when there is none.
+fn basic_credentials(headers: &HeaderMap) -> Result<Caller, TokenRequestError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(Caller::Anonymous);
+    };
+    let bad = |m: &str| TokenRequestError::BadRequest(m.to_owned());
+    if values.next().is_some() {
+        return Err(bad("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| bad("malformed Authorization header"))?;
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(TokenRequestError::Unauthorized(
+            "the token endpoint takes HTTP Basic credentials",
+        ));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| bad("malformed Basic credentials: not base64"))?;
+    let text =
+        String::from_utf8(decoded).map_err(|_| bad("malformed Basic credentials: not UTF-8"))?;
+    let (username, password) = text
+        .split_once(':')
+        .ok_or_else(|| bad("malformed Basic credentials: no ':' between user and password"))?;
+    if username.is_empty() {
+        return Err(TokenRequestError::Unauthorized("the username is empty"));
+    }
+    check_lengths(username, password)?;
+    Ok(Caller::Password {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2026-11-29T07:26:57Z`).
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_937_217), "2026-11-29T07:26:57Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+}
