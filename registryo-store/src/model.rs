@@ -406,7 +406,7 @@ impl fmt::Debug for NewSession {
     }
 }
 
-/// The policy revision: bumped by every change to users, their admin and disabled flags,
+/// The policy revision: bumped by every change to users, their passwords, admin and disabled flags,
 /// groups, memberships and ACL rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::FromRow)]
 pub struct PolicyRevision {

@@ -152,22 +152,30 @@ impl Store {
     }
 
     /// Sets (or, with `None`, removes) the argon2id PHC string and the password change time.
+    /// Bumps the policy revision, so servers forget remembered credentials of the user.
     pub async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), StoreError> {
         if let Some(hash) = hash {
             check_text("password hash", hash, 1024)?;
         }
         let now = now();
         let changed = dispatch!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
                  WHERE id = $1",
             )
             .bind(id)
             .bind(hash)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if changed > 0 {
+                // Servers drop remembered credentials when the revision moves.
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            changed
         });
         if changed == 0 {
             return Err(user_missing(id));
