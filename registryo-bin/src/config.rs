@@ -1,0 +1,460 @@
+//! Settings: defaults → `registryo.toml` → `REGISTRYO_*` environment → command-line flags.
+//! Secrets may also come from files named by `REGISTRYO_*_FILE`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the server and the CLI.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The data directory: the SQLite database, keys and the certificate bundle.
+    pub data: PathBuf,
+    /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
+    /// `postgres://…` chooses PostgreSQL.
+    pub database_url: String,
+    /// The URL clients reach this server at; the token realm is `{public_url}/token`.
+    pub public_url: String,
+    /// The `iss` of tokens; the registry's `auth.token.issuer`.
+    pub issuer: String,
+    /// The registry's `auth.token.service`; the `aud` of tokens.
+    pub service: String,
+    /// Lifetime of access tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// Key id style in token headers: `libtrust` (distribution 2.8) or `rfc7638` (v3).
+    pub kid_style: String,
+    /// Algorithm of generated keys: `ES256` (default), `ES384` or `RS256`.
+    pub key_algorithm: String,
+    /// How long verified credentials are remembered, in seconds (0 turns the cache off).
+    pub credential_cache_secs: u64,
+    /// The first admin's password, used only when the database is created. Generated and
+    /// printed once when empty.
+    pub admin_password: String,
+    /// The registry's URL, for the web UI (empty: no registry browsing).
+    pub registry_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
+            data: PathBuf::from("./registryo-data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            issuer: "registryo".to_owned(),
+            service: "registryo".to_owned(),
+            token_ttl_secs: 300,
+            kid_style: "libtrust".to_owned(),
+            key_algorithm: "ES256".to_owned(),
+            credential_cache_secs: 300,
+            admin_password: String::new(),
+            registry_url: String::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data", &self.data)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("issuer", &self.issuer)
+            .field("service", &self.service)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("kid_style", &self.kid_style)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("credential_cache_secs", &self.credential_cache_secs)
+            .field(
+                "admin_password",
+                &if self.admin_password.is_empty() {
+                    ""
+                } else {
+                    "<hidden>"
+                },
+            )
+            .field("registry_url", &self.registry_url)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Settings that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or the environment holds a bad value.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// A `*_FILE` secret could not be read.
+    #[error("cannot read {var} ({path}): {source}")]
+    SecretFile {
+        /// The variable.
+        var: String,
+        /// The file it names.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Flags that override the layered settings.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data`.
+    pub data: Option<PathBuf>,
+}
+
+/// The secrets that may come from `REGISTRYO_<NAME>_FILE`.
+const SECRET_KEYS: &[&str] = &["admin_password", "database_url"];
+
+impl Settings {
+    /// Load the settings: defaults, then the TOML file (`config`, or `registryo.toml` in the
+    /// current directory when it exists), then the environment, then the flags.
+    pub fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Self::load_from(config, overrides, std::env::vars())
+    }
+
+    /// [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        config: Option<&Path>,
+        overrides: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("REGISTRYO_"))
+            .collect();
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match config {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Invalid(format!(
+                        "the configuration file {} does not exist",
+                        path.display()
+                    )));
+                }
+                fig = fig.merge(Toml::file_exact(path));
+            }
+            None => {
+                let default = Path::new("registryo.toml");
+                if default.exists() {
+                    fig = fig.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        // The environment: REGISTRYO_LISTEN, REGISTRYO_DATA, … (not the *_FILE ones).
+        let mut plain = Vec::new();
+        for (k, v) in &env {
+            let key = k["REGISTRYO_".len()..].to_ascii_lowercase();
+            if let Some(secret) = key.strip_suffix("_file")
+                && SECRET_KEYS.contains(&secret)
+            {
+                let value =
+                    std::fs::read_to_string(v).map_err(|source| ConfigError::SecretFile {
+                        var: k.clone(),
+                        path: v.clone(),
+                        source,
+                    })?;
+                plain.push((
+                    secret.to_owned(),
+                    value.trim_end_matches(['\n', '\r']).to_owned(),
+                ));
+                continue;
+            }
+            if is_setting(&key) {
+                plain.push((key, v.clone()));
+            } else if !IGNORED_ENV.contains(&key.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown environment variable {k} (settings: {})",
+                    SETTING_NAMES.join(", ")
+                )));
+            }
+        }
+        // Feed the collected pairs through figment as a serialized map, so values get the same
+        // parsing as the TOML file (numbers, addresses).
+        let map: std::collections::BTreeMap<String, figment::value::Value> = plain
+            .into_iter()
+            .map(|(k, v)| {
+                let value = env_value(&k, &v);
+                (k, value)
+            })
+            .collect();
+        fig = fig.merge(Serialized::defaults(map));
+        let mut s: Settings = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(l) = overrides.listen {
+            s.listen = l;
+        }
+        if let Some(d) = &overrides.data {
+            s.data.clone_from(d);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !matches!(self.kid_style.as_str(), "libtrust" | "rfc7638") {
+            return bad(format!(
+                "kid_style must be \"libtrust\" or \"rfc7638\", not {:?}",
+                self.kid_style
+            ));
+        }
+        if !matches!(self.key_algorithm.as_str(), "ES256" | "ES384" | "RS256") {
+            return bad(format!(
+                "key_algorithm must be ES256, ES384 or RS256, not {:?}",
+                self.key_algorithm
+            ));
+        }
+        if self.token_ttl_secs < 60 || self.token_ttl_secs > 86_400 {
+            return bad("token_ttl_secs must be between 60 and 86400".to_owned());
+        }
+        if self.issuer.is_empty() || self.service.is_empty() {
+            return bad("issuer and service must not be empty".to_owned());
+        }
+        if self.issuer.contains('"') || self.service.contains('"') {
+            return bad("issuer and service must not contain '\"'".to_owned());
+        }
+        let url = &self.public_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return bad(format!(
+                "public_url must start with http:// or https://, not {:?}",
+                self.public_url
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data.join("registryo.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The URL clients reach this server at.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            let host = if self.listen.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                self.listen.ip().to_string()
+            };
+            format!("http://{host}:{}", self.listen.port())
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// The token realm.
+    pub fn realm(&self) -> String {
+        format!("{}/token", self.public_url())
+    }
+}
+
+/// Variables with the prefix that are not settings (used by the test scripts and tooling).
+const IGNORED_ENV: &[&str] = &["log", "test_postgres_url", "e2e"];
+
+const SETTING_NAMES: &[&str] = &[
+    "listen",
+    "data",
+    "database_url",
+    "public_url",
+    "issuer",
+    "service",
+    "token_ttl_secs",
+    "kid_style",
+    "key_algorithm",
+    "credential_cache_secs",
+    "admin_password",
+    "registry_url",
+];
+
+fn is_setting(key: &str) -> bool {
+    SETTING_NAMES.contains(&key)
+}
+
+/// Numeric settings become numbers (when they parse; otherwise extraction reports the error),
+/// every other one stays text.
+fn env_value(key: &str, v: &str) -> figment::value::Value {
+    if key.ends_with("_secs")
+        && let Ok(n) = v.trim().parse::<u64>()
+    {
+        return figment::value::Value::from(n);
+    }
+    figment::value::Value::from(v.to_owned())
+}
+
+/// An example `registryo.toml` with every setting and its default.
+pub fn example_toml() -> String {
+    let d = Settings::default();
+    format!(
+        r#"# registryo.toml — every setting, with its default. Each can also be set in the
+# environment as REGISTRYO_<NAME> (e.g. REGISTRYO_LISTEN), and the secrets as
+# REGISTRYO_<NAME>_FILE naming a file that holds the value.
+
+# Address to listen on.
+listen = "{listen}"
+# Data directory: SQLite database, signing keys, certificate bundle.
+data = "{data}"
+# Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.
+database_url = ""
+# URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.
+public_url = ""
+# Must equal the registry's auth.token.issuer and auth.token.service.
+issuer = "{issuer}"
+service = "{service}"
+# Access token lifetime, seconds (60..86400).
+token_ttl_secs = {ttl}
+# Key id style: "libtrust" (distribution 2.8) or "rfc7638" (distribution v3).
+kid_style = "{kid}"
+# Algorithm of generated signing keys: ES256, ES384 or RS256.
+key_algorithm = "{alg}"
+# Seconds verified credentials are remembered (argon2 runs at most once per user and password in that time).
+credential_cache_secs = {cache}
+# First admin's password, used only when the database is created (secret: prefer REGISTRYO_ADMIN_PASSWORD_FILE).
+admin_password = ""
+# The registry's URL, for the web UI.
+registry_url = ""
+"#,
+        listen = d.listen,
+        data = d.data.display(),
+        issuer = d.issuer,
+        service = d.service,
+        ttl = d.token_ttl_secs,
+        kid = d.kid_style,
+        alg = d.key_algorithm,
+        cache = d.credential_cache_secs,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nissuer = \"from-file\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            &Overrides::default(),
+            env(&[
+                ("REGISTRYO_ISSUER", "from-env"),
+                ("REGISTRYO_TOKEN_TTL_SECS", "600"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 7000);
+        assert_eq!(s.issuer, "from-env");
+        assert_eq!(s.token_ttl_secs, 600);
+        let s = Settings::load_from(
+            Some(&file),
+            &Overrides {
+                listen: Some("127.0.0.1:7001".parse().unwrap()),
+                data: None,
+            },
+            env(&[("REGISTRYO_LISTEN", "127.0.0.1:7002")]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 7001);
+    }
+
+    #[test]
+    fn secrets_from_files_and_hidden_from_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "hunter2\n").unwrap();
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("REGISTRYO_ADMIN_PASSWORD_FILE", f.to_str().unwrap()),
+                ("REGISTRYO_DATABASE_URL", "postgres://u:topsecret@h/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.admin_password, "hunter2");
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"));
+        assert!(!dbg.contains("topsecret"));
+        assert!(dbg.contains("postgres://u:***@h/db"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_clearly() {
+        for (k, v, needle) in [
+            ("REGISTRYO_LISTEN", "nope", "listen"),
+            ("REGISTRYO_KID_STYLE", "x", "kid_style"),
+            ("REGISTRYO_TOKEN_TTL_SECS", "5", "token_ttl_secs"),
+            ("REGISTRYO_TYPO", "1", "unknown environment variable"),
+            (
+                "REGISTRYO_ADMIN_PASSWORD_FILE",
+                "/nonexistent/x",
+                "cannot read",
+            ),
+        ] {
+            let err = Settings::load_from(None, &Overrides::default(), env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{k}={v}: {err}");
+        }
+        let err = Settings::load_from(
+            Some(Path::new("/nonexistent.toml")),
+            &Overrides::default(),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn example_toml_parses_to_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, example_toml()).unwrap();
+        let s = Settings::load_from(Some(&file), &Overrides::default(), env(&[])).unwrap();
+        assert_eq!(format!("{s:?}"), format!("{:?}", Settings::default()));
+    }
+}

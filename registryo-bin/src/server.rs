@@ -1,0 +1,207 @@
+//! `registryo serve`: open the store, make the first admin and the keys, and serve.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use registryo_core::service::TokenConfig;
+use registryo_core::token::SigningKey;
+use registryo_http::accounts::Accounts;
+use registryo_http::app::{AppState, router};
+use registryo_http::keys::{self, SharedKeys};
+use registryo_store::{NewUser, Store, UserKind};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// Open (and create, the first time) the data directory and the database.
+pub async fn open_store(settings: &Settings) -> Result<Store> {
+    if settings.database_url.is_empty() {
+        create_private_dir(&settings.data)?;
+    }
+    let store = Store::connect(&settings.database_url())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url(&settings.database_url())
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(store)
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the certificate bundle for the registry's `rootcertbundle` is written.
+pub fn bundle_path(settings: &Settings) -> PathBuf {
+    let p = settings.data.join("registry-bundle.pem");
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+/// Write the certificates of every key, for the registry.
+pub fn write_bundle(settings: &Settings, keys: &[SigningKey]) -> Result<PathBuf> {
+    create_private_dir(&settings.data)?;
+    let path = bundle_path(settings);
+    let bundle: String = keys.iter().map(SigningKey::cert_pem).collect();
+    std::fs::write(&path, bundle)
+        .with_context(|| format!("cannot write the certificate bundle {}", path.display()))?;
+    Ok(path)
+}
+
+/// A random password of 24 characters from an unambiguous alphabet.
+pub fn generate_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// Create the `admin` user when the database holds no user. Returns the generated password,
+/// if one was generated.
+pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Option<String>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = if settings.admin_password.is_empty() {
+        (generate_password()?, true)
+    } else {
+        (settings.admin_password.clone(), false)
+    };
+    let pw = password.clone();
+    let hash =
+        tokio::task::spawn_blocking(move || registryo_http::accounts::hash_password_blocking(&pw))
+            .await??;
+    let user = NewUser::new("admin", UserKind::Human)
+        .password_hash(hash)
+        .admin(true);
+    match store.create_user(&user).await {
+        Ok(_) => {}
+        // Another replica made it first.
+        Err(registryo_store::StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(generated.then_some(password))
+}
+
+/// Token settings from the configuration.
+pub fn token_config(settings: &Settings) -> TokenConfig {
+    let mut c = TokenConfig::new(&settings.issuer, &settings.service);
+    c.token_ttl = Duration::from_secs(settings.token_ttl_secs);
+    c
+}
+
+/// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
+pub struct Application {
+    listener: TcpListener,
+    app: axum::Router,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Open the store, bootstrap, load the keys and bind the listener.
+    pub async fn build(settings: &Settings) -> Result<Application> {
+        let store = open_store(settings).await?;
+        if let Some(pw) = bootstrap_admin(&store, settings).await? {
+            println!("Created the first administrator.");
+            println!("  username: admin");
+            println!("  password: {pw}");
+            println!("  (shown once: change it after signing in)");
+        }
+        let alg = keys::algorithm(&settings.key_algorithm)
+            .context("key_algorithm must be ES256, ES384 or RS256")?;
+        let style = keys::kid_style(&settings.kid_style)
+            .context("kid_style must be libtrust or rfc7638")?;
+        let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
+        let bundle = write_bundle(settings, &signing)?;
+        let shared = Arc::new(SharedKeys::new(signing, style)?);
+        let accounts = Accounts::new(
+            store.clone(),
+            Duration::from_secs(settings.credential_cache_secs),
+        )
+        .await?;
+        let tasks = vec![
+            accounts.spawn_watcher(Duration::from_secs(1)),
+            shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
+        ];
+        let state = AppState::new(accounts, shared, token_config(settings));
+        let app = router(state);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        println!("Registry configuration (auth.token):");
+        println!("  realm: {}", settings.realm());
+        println!("  service: {}", settings.service);
+        println!("  issuer: {}", settings.issuer);
+        println!("  rootcertbundle: {}", bundle.display());
+        println!(
+            "`registryo registry-config --realm {}` prints a whole config.yml.",
+            settings.realm()
+        );
+        println!("registryo listening on http://{addr}");
+        Ok(Application {
+            listener,
+            app,
+            tasks,
+        })
+    }
+
+    /// Serve until SIGTERM or Ctrl-C; requests in flight finish.
+    pub async fn run(self) -> Result<()> {
+        let result = axum::serve(
+            self.listener,
+            self.app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+        for t in self.tasks {
+            t.abort();
+        }
+        result.context("server error")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,597 @@
+//! The `registryo` binary, run for real: `serve` on port 0 with a fresh data directory, and
+//! the CLI on the same directory while it runs.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_registryo");
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    data: tempfile::TempDir,
+    stdout_lines: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base_command(data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REGISTRYO_DATA", data)
+        .env("REGISTRYO_SERVICE", "registry.test")
+        .env("REGISTRYO_ISSUER", "registryo-test")
+        .current_dir(data);
+    c
+}
+
+fn start(admin_password: Option<&str>) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = base_command(data.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("REGISTRYO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(pw) = admin_password {
+        cmd.env("REGISTRYO_ADMIN_PASSWORD", pw);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
+    let mut lines = Vec::new();
+    let addr = loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "server exited before listening: {lines:?}");
+        let line = line.trim_end().to_owned();
+        lines.push(line.clone());
+        if let Some(rest) = line.strip_prefix("registryo listening on http://") {
+            break rest.parse::<SocketAddr>().unwrap();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Server {
+        child,
+        addr,
+        data,
+        stdout_lines: lines,
+    }
+}
+
+impl Server {
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = base_command(self.data.path());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.cli(args, stdin);
+        assert!(
+            out.status.success(),
+            "registryo {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn cli_err(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.cli(args, stdin);
+        assert!(!out.status.success(), "registryo {args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn token(&self, query: &str, auth: Option<(&str, &str)>) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let mut req = client.get(self.url(&format!("/token?{query}")));
+        if let Some((u, p)) = auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap();
+        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, json)
+    }
+
+    async fn post(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The access claim of a token, without checking the signature (the core's tests do that).
+fn access(json: &Value) -> Vec<(String, Vec<String>)> {
+    use base64::Engine as _;
+    let token = json["token"].as_str().expect("a token");
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["actions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Poll until `check` holds (changes made by the CLI reach the server within a second or
+/// two), or fail after 10 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn first_start_creates_admin_with_a_generated_password_shown_once() {
+    let server = start(None);
+    let pw_line = server
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("the generated password is printed")
+        .to_owned();
+    assert!(pw_line.len() >= 20);
+    let (status, json) = server
+        .token("scope=registry:catalog:*", Some(("admin", &pw_line)))
+        .await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        access(&json),
+        vec![("catalog".to_owned(), vec!["*".to_owned()])]
+    );
+    assert!(
+        server
+            .stdout_lines
+            .iter()
+            .any(|l| l.contains("rootcertbundle:")),
+        "serve prints what the registry needs"
+    );
+    let bundle = server.data.path().join("registry-bundle.pem");
+    assert!(
+        std::fs::read_to_string(bundle)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    // The health check command answers for the running server.
+    let out = server.cli_ok(&["healthcheck", "--listen", &server.addr.to_string()], None);
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test]
+async fn cli_changes_reach_the_running_server() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password\n"),
+    );
+    server.cli_ok(&["group", "add", "devs"], None);
+    server.cli_ok(&["group", "member", "add", "devs", "alice"], None);
+    server.cli_ok(&["acl", "add", "group:devs", "team/*", "pull,push"], None);
+    let out = server.cli_ok(&["acl", "add", "authenticated", "${account}/**", "*"], None);
+    assert!(out.contains("added rule"));
+
+    let alice = Some(("alice", "alice-password"));
+    eventually("alice's rules apply", || async {
+        let (s, j) = server
+            .token(
+                "scope=repository:team/app:pull,push,delete&scope=repository:alice/x/y:*&scope=repository:bob/z:pull",
+                alice,
+            )
+            .await;
+        s == 200
+            && access(&j)
+                == vec![
+                    ("team/app".to_owned(), vec!["pull".to_owned(), "push".to_owned()]),
+                    (
+                        "alice/x/y".to_owned(),
+                        vec!["pull".to_owned(), "push".to_owned(), "delete".to_owned()],
+                    ),
+                ]
+    })
+    .await;
+
+    // explain says which rule granted what.
+    let out = server.cli_ok(
+        &["acl", "explain", "alice", "repository:team/app:pull,delete"],
+        None,
+    );
+    assert!(out.contains("group:devs team/* pull,push -> pull"), "{out}");
+    assert!(out.contains("granted: pull"), "{out}");
+    let out = server.cli_ok(
+        &["acl", "explain", "anonymous", "repository:team/app:pull"],
+        None,
+    );
+    assert!(
+        out.contains("no rule matches") && out.contains("granted: nothing"),
+        "{out}"
+    );
+
+    // A password change (credentials were cached) takes effect.
+    server.cli_ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("new-password-2\n"),
+    );
+    eventually("the old password is refused", || async {
+        server.token("", alice).await.0 == 401
+    })
+    .await;
+    assert_eq!(
+        server.token("", Some(("alice", "new-password-2"))).await.0,
+        200
+    );
+
+    // Disabling refuses the password and the refresh tokens.
+    let (_, j) = server
+        .token(
+            "offline_token=true&client_id=docker&service=registry.test",
+            Some(("alice", "new-password-2")),
+        )
+        .await;
+    let refresh = j["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "docker"),
+        ("service", "registry.test"),
+        ("refresh_token", refresh.as_str()),
+        ("scope", "repository:alice/a:pull"),
+    ];
+    assert_eq!(server.post(&refresh_form).await.0, 200);
+    server.cli_ok(&["user", "disable", "alice"], None);
+    eventually("a disabled user gets no token", || async {
+        server.token("", Some(("alice", "new-password-2"))).await.0 == 401
+    })
+    .await;
+    assert_eq!(server.post(&refresh_form).await.0, 401);
+    server.cli_ok(&["user", "enable", "alice"], None);
+    eventually("re-enabled", || async {
+        server.post(&refresh_form).await.0 == 200
+    })
+    .await;
+
+    // Revoking the refresh tokens.
+    let out = server.cli_ok(&["token", "revoke", "alice", "--client-id", "docker"], None);
+    assert!(out.contains("revoked 1"), "{out}");
+    assert_eq!(server.post(&refresh_form).await.0, 401);
+
+    // Removing the user.
+    server.cli_ok(&["user", "rm", "alice"], None);
+    eventually("a removed user gets no token", || async {
+        server.token("", Some(("alice", "new-password-2"))).await.0 == 401
+    })
+    .await;
+    let users = server.cli_ok(&["user", "list"], None);
+    assert!(
+        users.contains("admin") && !users.contains("alice"),
+        "{users}"
+    );
+}
+
+#[tokio::test]
+async fn cli_refuses_bad_input_with_a_message_and_no_change() {
+    let server = start(Some("admin-password-1"));
+    let cases: &[(&[&str], Option<&str>, &str)] = &[
+        (
+            &["user", "add", "bad:name", "--password-stdin"],
+            Some("longenough"),
+            "':'",
+        ),
+        (
+            &["user", "add", "short", "--password-stdin"],
+            Some("x"),
+            "at least 8",
+        ),
+        (
+            &["user", "add", "same-as-name", "--password-stdin"],
+            Some("same-as-name"),
+            "username",
+        ),
+        (
+            &["user", "add", "admin", "--password-stdin"],
+            Some("longenough"),
+            "already exists",
+        ),
+        (
+            &["user", "add", "e", "--email", "nope", "--password-stdin"],
+            Some("longenough"),
+            "e-mail",
+        ),
+        (
+            &["user", "passwd", "ghost", "--password-stdin"],
+            Some("longenough"),
+            "no user",
+        ),
+        (&["user", "disable", "ghost"], None, "no user"),
+        (
+            &["group", "member", "add", "nogroup", "admin"],
+            None,
+            "no group",
+        ),
+        (
+            &["acl", "add", "user:admin", "Team/*", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "somebody", "a/*", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "user:admin", "a/*", "fly"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "user:admin", "a/***", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (&["acl", "rm", "9999"], None, "no rule"),
+        (
+            &["acl", "explain", "admin", "repository:A:pull"],
+            None,
+            "invalid scope",
+        ),
+        (&["token", "revoke", "ghost"], None, "no user"),
+    ];
+    for (args, stdin, needle) in cases {
+        let err = server.cli_err(args, *stdin);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(
+        server.cli_ok(&["user", "list"], None).lines().count(),
+        2,
+        "only the header and admin"
+    );
+    assert_eq!(server.cli_ok(&["acl", "list"], None).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn hostile_http_requests_get_4xx_never_5xx() {
+    let server = start(Some("admin-password-1"));
+    let client = reqwest::Client::new();
+    let long = "a".repeat(20_000);
+    let queries = [
+        "scope=repository:UPPER:pull".to_owned(),
+        "scope=repository:a:pull,fly".to_owned(),
+        "scope=nonsense".to_owned(),
+        "scope=%FF%FE".to_owned(),
+        "scope=%ZZ".to_owned(),
+        format!("scope=repository:{long}:pull"),
+        format!("account={long}"),
+        "service=another-registry".to_owned(),
+    ];
+    for q in &queries {
+        let resp = client
+            .get(server.url(&format!("/token?{q}")))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{q}: {status}");
+    }
+    let headers = [
+        "Basic !!!",
+        "Basic Og==",
+        "Bearer x",
+        "Digest abc",
+        "Basic YWRtaW46", // admin: (empty password)
+    ];
+    for h in headers {
+        let resp = client
+            .get(server.url("/token"))
+            .header("authorization", h)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{h}: {status}");
+    }
+    // Unknown user, very long username and password.
+    let (s, j) = server.token("", Some(("nobody", "whatever"))).await;
+    assert_eq!(s, 401);
+    assert_eq!(j["errors"][0]["message"], "invalid username or password");
+    let (s, _) = server.token("", Some((&"u".repeat(300), "p"))).await;
+    assert_eq!(s, 400);
+    let (s, _) = server.token("", Some(("admin", &"p".repeat(5000)))).await;
+    assert_eq!(s, 400);
+    // Forms.
+    let bodies = [
+        "grant_type=password".to_owned(),
+        "grant_type=nope&client_id=x".to_owned(),
+        "%%%".to_owned(),
+        "a".repeat(100_000),
+    ];
+    for b in &bodies {
+        let resp = client
+            .post(server.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!(
+            (400..500).contains(&status),
+            "{}: {status}",
+            &b[..b.len().min(40)]
+        );
+    }
+    let resp = client
+        .post(server.url("/token"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let resp = client.delete(server.url("/token")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let resp = client.get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    // Still alive.
+    assert_eq!(
+        server
+            .token("", Some(("admin", "admin-password-1")))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn registry_config_and_keys() {
+    let server = start(Some("admin-password-1"));
+    let yml = server.cli_ok(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--service",
+            "registry.test",
+        ],
+        None,
+    );
+    for needle in [
+        "realm: \"http://127.0.0.1:5001/token\"",
+        "service: \"registry.test\"",
+        "issuer: \"registryo-test\"",
+        "rootcertbundle: ",
+        "enabled: true",
+    ] {
+        assert!(yml.contains(needle), "{needle} missing in:\n{yml}");
+    }
+    let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
+    assert!(err.contains("--realm"), "{err}");
+
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert_eq!(show.lines().count(), 1, "{show}");
+    assert!(show.starts_with("signing"), "{show}");
+    let kid = show
+        .split("kid(libtrust)=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kid.len(), 59, "libtrust kid: 12 groups of 4 with colons");
+
+    // Two-step rotation: staged keys are published but do not sign.
+    server.cli_ok(&["keys", "rotate"], None);
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert!(show.lines().any(|l| l.starts_with("staged")), "{show}");
+    let err = server.cli_err(&["keys", "rotate"], None);
+    assert!(err.contains("staged key exists"), "{err}");
+    let jwks: Value = serde_json::from_str(&server.cli_ok(&["keys", "jwks"], None)).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let bundle = std::fs::read_to_string(server.data.path().join("registry-bundle.pem")).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
+    server.cli_ok(&["keys", "rotate", "--activate"], None);
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert!(show.starts_with("signing"), "{show}");
+    // The running server takes the new key up (polled every 5 s): the token header's kid.
+    let new_kid = show
+        .split("kid(libtrust)=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_kid, kid);
+    eventually("the server signs with the new key", || async {
+        use base64::Engine as _;
+        let (_, j) = server.token("", None).await;
+        let header = j["token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"] == new_kid.as_str()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let mut server = start(Some("admin-password-1"));
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,544 @@
+//! Accounts: the token service's backend over the SQL store.
+//!
+//! - Passwords are argon2id, verified off the async executor and at most as many at once as
+//!   there are cores. An unknown user costs the same as a known one (a dummy hash is
+//!   verified).
+//! - Verified credentials are remembered for a short time, keyed by an HMAC of the username and
+//!   password under a random per-process key (never the password itself), so argon2 runs at
+//!   most once per user and password per cache lifetime. An entry is dropped as soon as the
+//!   user's password changes, or the user is disabled, expires or is removed.
+//! - Refresh tokens are 256 random bits, stored as SHA-256 hashes, reusable until revoked.
+//! - The policy — rules, users' flags and groups — is a [`Snapshot`] compiled once and
+//!   reloaded whenever the store's policy revision grows (polled every second, so changes made
+//!   by the CLI or another replica are seen), or at once after a change made here.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use hmac::{Hmac, Mac};
+use registryo_core::acl::{Acl, Principal, Rule, Subject};
+use registryo_core::memory::random_token;
+use registryo_core::scope::{Actions, Scope};
+use registryo_core::service::{
+    Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
+};
+use registryo_store::{NewAuditEvent, NewRefreshToken, Store, StoreError, User};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed (out of memory, no randomness).
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// A user as the policy sees them.
+#[derive(Debug, Clone)]
+pub struct UserEntry {
+    /// The store's id.
+    pub id: i64,
+    /// Administrator.
+    pub admin: bool,
+    /// Disabled.
+    pub disabled: bool,
+    /// Expiry (unix seconds).
+    pub expires_at: Option<i64>,
+    /// Groups the user belongs to.
+    pub groups: Vec<String>,
+    /// When the password last changed.
+    pub password_changed_at: Option<i64>,
+}
+
+impl UserEntry {
+    /// Whether the user may sign in now.
+    pub fn active(&self, now: i64) -> bool {
+        !self.disabled && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// The compiled policy and what it needs to know of users.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The store's policy revision this was built from.
+    pub revision: i64,
+    /// The rules, compiled.
+    pub acl: Acl,
+    /// Users by name.
+    pub users: HashMap<String, UserEntry>,
+    /// Rules in the store that no longer parse (skipped), with the reason.
+    pub broken_rules: Vec<(i64, String)>,
+}
+
+impl Snapshot {
+    /// The principal for a username, if the user exists and is active.
+    pub fn principal(&self, username: &str, now: i64) -> Option<Principal> {
+        let u = self.users.get(username)?;
+        u.active(now).then(|| Principal {
+            account: Some(username.to_owned()),
+            groups: u.groups.clone(),
+            admin: u.admin,
+        })
+    }
+}
+
+/// Compile the store's rules into an [`Acl`]; rules that no longer parse are reported.
+pub fn compile_rules(rules: &[registryo_store::AclRule]) -> (Acl, Vec<(i64, String)>) {
+    let mut ok = Vec::with_capacity(rules.len());
+    let mut broken = Vec::new();
+    for r in rules {
+        match parse_rule(r.id, &r.subject, &r.pattern, &r.actions) {
+            Ok(rule) => ok.push(rule),
+            Err(e) => broken.push((r.id, e)),
+        }
+    }
+    (Acl::new(ok), broken)
+}
+
+/// Parse a rule from its stored text.
+pub fn parse_rule(id: i64, subject: &str, pattern: &str, actions: &str) -> Result<Rule, String> {
+    let subject: Subject = subject.parse().map_err(|e| format!("subject: {e}"))?;
+    let pattern = pattern.parse().map_err(|e| format!("pattern: {e}"))?;
+    let actions: Actions = actions.parse().map_err(|e| format!("actions: {e}"))?;
+    let id = u64::try_from(id).map_err(|_| "negative id".to_owned())?;
+    Rule::new(id, subject, pattern, actions).map_err(|e| e.to_string())
+}
+
+struct CacheEntry {
+    username: String,
+    password_changed_at: Option<i64>,
+    until: Instant,
+}
+
+const CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// The accounts service; cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Store,
+    hashing: Arc<Semaphore>,
+    cache_key: [u8; 32],
+    cache_ttl: Duration,
+    cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    reload: tokio::sync::Mutex<()>,
+    dummy_hash: String,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// SHA-256 of a token, as 64 lower-case hex digits (what the store keeps).
+pub fn token_hash(token: &str) -> String {
+    let d = Sha256::digest(token.as_bytes());
+    let mut s = String::with_capacity(64);
+    for b in d {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Hash a password with argon2id and a random salt (blocking: call off the executor).
+pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AccountError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+fn verify_blocking(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+impl Accounts {
+    /// Accounts over a store. Loads the policy once; call [`Accounts::spawn_watcher`] to follow
+    /// changes made elsewhere.
+    pub async fn new(store: Store, cache_ttl: Duration) -> Result<Accounts, AccountError> {
+        let mut cache_key = [0u8; 32];
+        getrandom::fill(&mut cache_key).map_err(|e| AccountError::Hash(e.to_string()))?;
+        let dummy_hash =
+            tokio::task::spawn_blocking(|| hash_password_blocking("registryo-dummy-password"))
+                .await
+                .map_err(|e| AccountError::Hash(e.to_string()))??;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let snapshot = Arc::new(load_snapshot(&store).await?);
+        Ok(Accounts {
+            inner: Arc::new(Inner {
+                store,
+                hashing: Arc::new(Semaphore::new(cores)),
+                cache_key,
+                cache_ttl,
+                cache: Mutex::new(HashMap::new()),
+                snapshot: RwLock::new(snapshot),
+                reload: tokio::sync::Mutex::new(()),
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The policy in force.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.inner.snapshot.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Reload the policy if the store's revision moved (or always, with `force`).
+    pub async fn reload(&self, force: bool) -> Result<(), AccountError> {
+        let _guard = self.inner.reload.lock().await;
+        let current = self.snapshot().revision;
+        if !force {
+            let rev = self.inner.store.policy_revision().await?;
+            if rev.revision == current {
+                return Ok(());
+            }
+        }
+        let snap = load_snapshot(&self.inner.store).await?;
+        for (id, why) in &snap.broken_rules {
+            tracing::warn!(rule = id, reason = %why, "skipping a rule that does not parse");
+        }
+        if let Ok(mut s) = self.inner.snapshot.write() {
+            *s = Arc::new(snap);
+        }
+        Ok(())
+    }
+
+    /// Poll the store's policy revision every `every` and reload on change, until the
+    /// returned handle is aborted.
+    pub fn spawn_watcher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.reload(false).await {
+                    tracing::warn!(error = %e, "policy reload failed");
+                }
+            }
+        })
+    }
+
+    /// Hash a password (argon2id) off the executor.
+    pub async fn hash_password(&self, password: &str) -> Result<String, AccountError> {
+        let _permit = self
+            .inner
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AccountError::Hash(e.to_string()))?;
+        let pw = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_password_blocking(&pw))
+            .await
+            .map_err(|e| AccountError::Hash(e.to_string()))?
+    }
+
+    async fn verify(&self, hash: String, password: &str) -> bool {
+        let Ok(_permit) = self.inner.hashing.acquire().await else {
+            return false;
+        };
+        let pw = password.to_owned();
+        tokio::task::spawn_blocking(move || verify_blocking(&hash, &pw))
+            .await
+            .unwrap_or(false)
+    }
+
+    fn cache_key(&self, username: &str, password: &str) -> [u8; 32] {
+        let Ok(mut mac) = HmacSha256::new_from_slice(&self.inner.cache_key) else {
+            return [0; 32];
+        };
+        mac.update(&(username.len() as u64).to_be_bytes());
+        mac.update(username.as_bytes());
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Forget every remembered credential of a user (after a password change, disabling or
+    /// removal made here; changes made elsewhere are caught by the policy reload).
+    pub fn forget_credentials(&self, username: &str) {
+        if let Ok(mut c) = self.inner.cache.lock() {
+            c.retain(|_, e| e.username != username);
+        }
+    }
+
+    fn cached(&self, key: &[u8; 32], username: &str) -> Option<Principal> {
+        if self.inner.cache_ttl.is_zero() {
+            return None;
+        }
+        let snap = self.snapshot();
+        let mut cache = self.inner.cache.lock().ok()?;
+        let entry = cache.get(key)?;
+        let user = snap.users.get(username);
+        let valid = entry.until > Instant::now()
+            && entry.username == username
+            && user.is_some_and(|u| u.password_changed_at == entry.password_changed_at);
+        if !valid {
+            cache.remove(key);
+            return None;
+        }
+        snap.principal(username, now())
+    }
+
+    fn remember(&self, key: [u8; 32], user: &User) {
+        if self.inner.cache_ttl.is_zero() {
+            return;
+        }
+        let Ok(mut cache) = self.inner.cache.lock() else {
+            return;
+        };
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            let now = Instant::now();
+            cache.retain(|_, e| e.until > now);
+            if cache.len() >= CACHE_MAX_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            key,
+            CacheEntry {
+                username: user.username.clone(),
+                password_changed_at: user.password_changed_at,
+                until: Instant::now() + self.inner.cache_ttl,
+            },
+        );
+    }
+
+    /// Record an audit event; failures are logged, never fatal.
+    pub async fn audit(
+        &self,
+        actor: Option<&str>,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<String>,
+        remote: Option<SocketAddr>,
+    ) {
+        let ev = NewAuditEvent {
+            actor: actor.map(str::to_owned),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            detail,
+            remote_addr: remote.map(|a| a.ip().to_string()),
+        };
+        if let Err(e) = self.inner.store.insert_audit_event(&ev).await {
+            tracing::warn!(error = %e, action, "could not write an audit event");
+        }
+    }
+
+    /// Check a username and password against the store: `Some(user)` when they match and the
+    /// account is active. Costs one argon2 verification (also for unknown users) unless the
+    /// credentials are remembered.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
+        let user = match self.inner.store.get_user_by_name(username).await {
+            Ok(u) => Some(u),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let matches = self.verify(hash, password).await;
+        Ok(user.filter(|u| matches && u.password_hash.is_some() && u.is_active_at(now())))
+    }
+
+    async fn principal_for(&self, user: &User) -> Result<Option<Principal>, AccountError> {
+        let t = now();
+        if let Some(p) = self.snapshot().principal(&user.username, t) {
+            return Ok(Some(p));
+        }
+        // A user created since the last reload.
+        self.reload(true).await?;
+        Ok(self.snapshot().principal(&user.username, t))
+    }
+}
+
+async fn load_snapshot(store: &Store) -> Result<Snapshot, StoreError> {
+    let revision = store.policy_revision().await?.revision;
+    let users = store.list_users().await?;
+    let memberships = store.list_memberships().await?;
+    let rules = store.list_acl_rules().await?;
+    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+    for (group, user) in memberships {
+        groups.entry(user).or_default().push(group);
+    }
+    let users = users
+        .into_iter()
+        .map(|u| {
+            let entry = UserEntry {
+                id: u.id,
+                admin: u.is_admin,
+                disabled: u.disabled,
+                expires_at: u.expires_at,
+                groups: groups.remove(&u.username).unwrap_or_default(),
+                password_changed_at: u.password_changed_at,
+            };
+            (u.username, entry)
+        })
+        .collect();
+    let (acl, broken_rules) = compile_rules(&rules);
+    Ok(Snapshot {
+        revision,
+        acl,
+        users,
+        broken_rules,
+    })
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BackendError {
+    tracing::error!(error = %e, "accounts backend failed");
+    BackendError("the account store is unavailable".to_owned())
+}
+
+impl Authenticator for Accounts {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
+        let key = self.cache_key(username, password);
+        if let Some(p) = self.cached(&key, username) {
+            return Ok(Some(p));
+        }
+        let user = self
+            .check_password(username, password)
+            .await
+            .map_err(unavailable)?;
+        let Some(user) = user else {
+            self.audit(
+                Some(username),
+                "token.refused",
+                None,
+                Some("invalid username or password, or account disabled".to_owned()),
+                ctx.remote_addr,
+            )
+            .await;
+            return Ok(None);
+        };
+        let principal = self.principal_for(&user).await.map_err(unavailable)?;
+        if principal.is_some() {
+            self.remember(key, &user);
+            self.audit(
+                Some(username),
+                "token.signin",
+                None,
+                ctx.client_id.clone().map(|c| format!("client_id={c}")),
+                ctx.remote_addr,
+            )
+            .await;
+        }
+        Ok(principal)
+    }
+}
+
+impl RefreshTokens for Accounts {
+    async fn issue_refresh_token(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        service: &str,
+        _ctx: &RequestContext,
+    ) -> Result<String, BackendError> {
+        let username = principal
+            .account
+            .as_deref()
+            .ok_or_else(|| BackendError("no refresh token for anonymous".to_owned()))?;
+        let user_id = self
+            .snapshot()
+            .users
+            .get(username)
+            .map(|u| u.id)
+            .ok_or_else(|| BackendError("the user vanished".to_owned()))?;
+        let token = random_token()?;
+        self.inner
+            .store
+            .insert_refresh_token(&NewRefreshToken {
+                user_id,
+                token_hash: token_hash(&token),
+                client_id: client_id.to_owned(),
+                service: service.to_owned(),
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(token)
+    }
+
+    async fn resolve_refresh_token(
+        &self,
+        token: &str,
+        _client_id: &str,
+        service: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
+        let found = self
+            .inner
+            .store
+            .find_active_refresh_token(&token_hash(token))
+            .await
+            .map_err(unavailable)?;
+        let Some(found) = found.filter(|f| f.token.service == service) else {
+            self.audit(
+                None,
+                "token.refused",
+                None,
+                Some("unknown or revoked refresh token".to_owned()),
+                ctx.remote_addr,
+            )
+            .await;
+            return Ok(None);
+        };
+        let stale = found.token.last_used_at.is_none_or(|t| now() - t >= 60);
+        if stale && let Err(e) = self.inner.store.touch_refresh_token(found.token.id).await {
+            tracing::warn!(error = %e, "could not record a refresh token's use");
+        }
+        self.principal_for(&found.user).await.map_err(unavailable)
+    }
+}
+
+impl PolicySource for Accounts {
+    fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
+        self.snapshot().acl.grant(principal, scope)
+    }
+}
