@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use hmac::{Hmac, Mac};
 use registryo_core::acl::{Acl, Principal, Rule, Subject};
 use registryo_core::memory::random_token;
@@ -29,6 +29,8 @@ use registryo_core::service::{
 use registryo_store::{NewAuditEvent, NewRefreshToken, Store, StoreError, User};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+
+use crate::passwords::PasswordPool;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -137,6 +139,8 @@ impl std::fmt::Debug for Accounts {
 struct Inner {
     store: Store,
     hashing: Arc<Semaphore>,
+    verifier: PasswordPool,
+    inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     cache_key: [u8; 32],
     cache_ttl: Duration,
     cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
@@ -173,15 +177,6 @@ pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
         .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
-fn verify_blocking(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
 impl Accounts {
     /// Accounts over a store. Loads the policy once; call [`Accounts::spawn_watcher`] to follow
     /// changes made elsewhere.
@@ -193,11 +188,14 @@ impl Accounts {
                 .await
                 .map_err(|e| AccountError::Hash(e.to_string()))??;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let verifier = PasswordPool::new(cores).map_err(|e| AccountError::Hash(e.to_string()))?;
         let snapshot = Arc::new(load_snapshot(&store).await?);
         Ok(Accounts {
             inner: Arc::new(Inner {
                 store,
                 hashing: Arc::new(Semaphore::new(cores)),
+                verifier,
+                inflight: Mutex::new(HashMap::new()),
                 cache_key,
                 cache_ttl,
                 cache: Mutex::new(HashMap::new()),
@@ -206,6 +204,12 @@ impl Accounts {
                 dummy_hash,
             }),
         })
+    }
+
+    /// How many argon2 verifications ran since start (the credential cache and the single
+    /// flight keep this low).
+    pub fn password_verifications(&self) -> u64 {
+        self.inner.verifier.verifications()
     }
 
     /// The store.
@@ -272,13 +276,7 @@ impl Accounts {
     }
 
     async fn verify(&self, hash: String, password: &str) -> bool {
-        let Ok(_permit) = self.inner.hashing.acquire().await else {
-            return false;
-        };
-        let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || verify_blocking(&hash, &pw))
-            .await
-            .unwrap_or(false)
+        self.inner.verifier.verify(hash, password.to_owned()).await
     }
 
     fn cache_key(&self, username: &str, password: &str) -> [u8; 32] {
@@ -442,6 +440,40 @@ impl Authenticator for Accounts {
         if let Some(p) = self.cached(&key, username) {
             return Ok(Some(p));
         }
+        // Single flight: concurrent requests with the same credentials (a client pulling
+        // layers in parallel) wait for the first check instead of each running argon2.
+        let gate = match self.inner.inflight.lock() {
+            Ok(mut m) => Arc::clone(m.entry(key).or_default()),
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        };
+        let result = {
+            let _turn = gate.lock().await;
+            match self.cached(&key, username) {
+                Some(p) => Ok(Some(p)),
+                None => {
+                    self.authenticate_uncached(key, username, password, ctx)
+                        .await
+                }
+            }
+        };
+        if let Ok(mut m) = self.inner.inflight.lock()
+            && m.get(&key).is_some_and(|g| Arc::ptr_eq(g, &gate))
+            && Arc::strong_count(&gate) <= 2
+        {
+            m.remove(&key);
+        }
+        result
+    }
+}
+
+impl Accounts {
+    async fn authenticate_uncached(
+        &self,
+        key: [u8; 32],
+        username: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
         let user = self
             .check_password(username, password)
             .await

@@ -8,3 +8,4 @@
 pub mod accounts;
 pub mod app;
 pub mod keys;
+pub mod passwords;
