@@ -53,6 +53,8 @@ mod challenge;
 mod content;
 mod digest;
 mod error;
+#[cfg(test)]
+mod fake;
 mod manifest;
 mod page;
 mod push;

@@ -278,6 +278,110 @@ fn with_query(path: &str, n: Option<u32>, last: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Digest;
+    use crate::client::fake::{Fake, reply};
+
+    fn client(fake: &Fake) -> RegistryClient<Fake> {
+        RegistryClient::new("http://reg.test:5000/", fake.clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tags_all_follows_links_on_this_registry_only() {
+        let fake = Fake::new(|req| match req.uri().query() {
+            Some("n=1000") => reply(
+                200,
+                &[("link", r#"</v2/a/tags/list?last=b&n=2>; rel="next""#)],
+                r#"{"name":"a","tags":["a","b"]}"#,
+            ),
+            Some("last=b&n=2") => reply(
+                200,
+                &[(
+                    "link",
+                    r#"<http://reg.test:5000/v2/a/tags/list?last=d&n=2>; rel="next""#,
+                )],
+                r#"{"name":"a","tags":["c","d"]}"#,
+            ),
+            Some("last=d&n=2") => reply(200, &[], r#"{"name":"a","tags":["e"]}"#),
+            _ => reply(404, &[], ""),
+        });
+        let name = RepositoryName::new("a").unwrap();
+        assert_eq!(
+            client(&fake).tags_all(&name).await.unwrap(),
+            ["a", "b", "c", "d", "e"]
+        );
+
+        let elsewhere = Fake::new(|_| {
+            reply(
+                200,
+                &[(
+                    "link",
+                    r#"<http://evil.test/v2/a/tags/list?last=b>; rel="next""#,
+                )],
+                r#"{"tags":["a"]}"#,
+            )
+        });
+        let e = client(&elsewhere).tags_all(&name).await.unwrap_err();
+        assert!(matches!(e, RegistryError::Malformed(_)), "{e:?}");
+        let looping = Fake::new(|_| {
+            reply(
+                200,
+                &[("link", "</v2/_catalog?n=1000>; rel=next")],
+                r#"{"repositories":["a"]}"#,
+            )
+        });
+        let e = client(&looping).catalog_all().await.unwrap_err();
+        assert!(matches!(e, RegistryError::Malformed(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn odd_replies_are_typed_errors() {
+        let name = RepositoryName::new("a").unwrap();
+        for (status, body, check) in [
+            (200, "{", "malformed"),
+            (200, r#"{"tags":"x"}"#, "malformed"),
+            (500, "<html>oops</html>", "500"),
+            (
+                403,
+                r#"{"errors":[{"code":"DENIED","message":"no"}]}"#,
+                "denied: no (DENIED)",
+            ),
+        ] {
+            let fake = Fake::new(move |_| reply(status, &[], body));
+            let e = client(&fake)
+                .tags_page(&name, None, None)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains(check), "{status} {body}: {e}");
+        }
+        let null_tags = Fake::new(|_| reply(200, &[], r#"{"name":"a","tags":null}"#));
+        let page = client(&null_tags)
+            .tags_page(&name, None, None)
+            .await
+            .unwrap();
+        assert!(page.items.is_empty() && page.next.is_none());
+    }
+
+    #[tokio::test]
+    async fn digests_are_verified() {
+        let name = RepositoryName::new("a").unwrap();
+        let body = r#"{"schemaVersion":2,"manifests":[]}"#;
+        let wrong = Digest::sha256(b"other");
+        let fake = Fake::new(move |_| {
+            reply(
+                200,
+                &[
+                    ("content-type", crate::client::OCI_INDEX),
+                    ("docker-content-digest", wrong.as_str()),
+                ],
+                body,
+            )
+        });
+        let e = client(&fake).manifest(&name, "t").await.unwrap_err();
+        assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e:?}");
+        let seen = fake.seen.lock().unwrap();
+        let accept = seen[0].headers()[http::header::ACCEPT].to_str().unwrap();
+        assert_eq!(accept.split(", ").count(), 4, "{accept}");
+    }
 
     #[test]
     fn queries() {

@@ -125,3 +125,96 @@ fn with_bearer(mut req: Request<Bytes>, token: &str) -> Result<Request<Bytes>, R
     req.headers_mut().insert(AUTHORIZATION, value);
     Ok(req)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tower_layer::Layer;
+
+    use super::*;
+    use crate::client::RegistryAuthLayer;
+    use crate::client::fake::{Fake, reply};
+    use crate::scope::ScopeSet;
+
+    /// Hands out `t1`, `t2`… (not JWTs, so never cached) and logs the scopes asked for.
+    #[derive(Default)]
+    struct Numbered(Mutex<Vec<String>>);
+
+    impl TokenSource for Numbered {
+        type Error = std::convert::Infallible;
+
+        async fn token(&self, scopes: &ScopeSet) -> Result<String, Self::Error> {
+            let mut asked = self.0.lock().unwrap();
+            asked.push(scopes.to_string());
+            Ok(format!("t{}", asked.len()))
+        }
+    }
+
+    fn get(path: &str) -> Request<Bytes> {
+        Request::get(format!("http://r{path}"))
+            .body(Bytes::new())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_challenge_gets_a_fresh_token_for_its_scopes_once() {
+        let fake = Fake::new(|req| {
+            let auth = req
+                .headers()
+                .get(AUTHORIZATION)
+                .map(|v| v.to_str().unwrap());
+            if auth == Some("Bearer t2") {
+                reply(200, &[], "ok")
+            } else {
+                let challenge = r#"Bearer realm="x",service="s",scope="repository:a:pull repository:b:pull",error="insufficient_scope""#;
+                reply(401, &[("www-authenticate", challenge)], "")
+            }
+        });
+        let source = Arc::new(Numbered::default());
+        let mut svc = RegistryAuthLayer::new(Arc::clone(&source)).layer(fake.clone());
+        let resp = svc.call(get("/v2/a/manifests/t")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            *source.0.lock().unwrap(),
+            ["repository:a:pull", "repository:a:pull repository:b:pull"]
+        );
+        let sent: Vec<_> = fake
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.headers()[AUTHORIZATION].clone())
+            .collect();
+        assert_eq!(sent, ["Bearer t1", "Bearer t2"]);
+    }
+
+    #[tokio::test]
+    async fn a_second_refusal_is_returned_and_preset_authorization_passes_through() {
+        let fake = Fake::new(|req| {
+            if req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()) == Some(b"Basic x") {
+                return reply(200, &[], "");
+            }
+            reply(
+                401,
+                &[(
+                    "www-authenticate",
+                    r#"Bearer realm="x",error="invalid_token""#,
+                )],
+                "",
+            )
+        });
+        let source = Arc::new(Numbered::default());
+        let mut svc = RegistryAuthLayer::new(Arc::clone(&source)).layer(fake.clone());
+        let resp = svc.call(get("/v2/_catalog")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(source.0.lock().unwrap().len(), 2);
+        assert_eq!(fake.seen.lock().unwrap().len(), 2);
+
+        let mut req = get("/v2/");
+        req.headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("Basic x"));
+        assert_eq!(svc.call(req).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(source.0.lock().unwrap().len(), 2);
+    }
+}
