@@ -10,12 +10,15 @@
 //! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
 //! - [`memory`]: an in-memory backend for the token service, for tests and examples.
 //! - [`envelope`]: the Docker error envelope.
+//! - `client` (feature `client`): a registry client that mints its own tokens, as tower services.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
 #![deny(missing_docs)]
 
 pub mod acl;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod envelope;
 pub mod layer;
 pub mod memory;

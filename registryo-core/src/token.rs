@@ -38,6 +38,8 @@ mod keys;
 mod keyset;
 mod verify;
 
+#[cfg(feature = "client")]
+pub(crate) use claims::unix_now;
 pub use claims::{Access, Claims};
 pub use error::TokenError;
 pub use keys::{Algorithm, KidStyle, SigningKey, UnknownKidStyle};
