@@ -7,7 +7,7 @@
 //! - [`RefreshTokens`] that issues and resolves long-lived refresh tokens (docker's identity
 //!   tokens),
 //! - a [`PolicySource`] that says what a principal is granted,
-//! - a [`TokenSigner`] that signs the claims (a [`KeySet`](crate::token::KeySet)).
+//! - a [`TokenSigner`] that signs the claims (a [`KeySet`]).
 //!
 //! [`MemoryBackend`](crate::memory::MemoryBackend) implements the first three in memory.
 //!
