@@ -261,9 +261,12 @@ pub async fn run(cli: Cli) -> Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("REGISTRYO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: logs that go to a file or journald stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .try_init();
 }
 
@@ -314,6 +317,11 @@ async fn registry_config(
     let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
     store.close().await;
     let bundle = server::write_bundle(settings, &signing)?;
+    // http.secret signs upload state; without it every registry process picks its own, and
+    // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     println!(
         "# distribution (docker-registry) configuration using registryo for token auth.
@@ -327,6 +335,8 @@ storage:
     enabled: true
 http:
   addr: {addr}
+  # The same on every replica behind one address.
+  secret: {secret}
   headers:
     X-Content-Type-Options: [nosniff]
 auth:
@@ -337,6 +347,7 @@ auth:
     rootcertbundle: {bundle}",
         storage = q(storage),
         addr = q(addr),
+        secret = q(&secret),
         realm = q(realm),
         service = q(&service),
         issuer = q(&settings.issuer),

@@ -519,6 +519,11 @@ async fn registry_config_and_keys() {
     ] {
         assert!(yml.contains(needle), "{needle} missing in:\n{yml}");
     }
+    let secret = yml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("no http.secret in:\n{yml}"));
+    assert_eq!(secret.len(), 66, "a quoted 64-digit hex secret: {secret}");
     let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
     assert!(err.contains("--realm"), "{err}");
 
@@ -593,5 +598,48 @@ async fn sigterm_stops_the_server_cleanly() {
         }
         assert!(start.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Logs written to a pipe or file carry no terminal colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = base_command(data.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("REGISTRYO_LOG", "info")
+        .env("REGISTRYO_ADMIN_PASSWORD", "admin-password-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let mut addr = None;
+    while addr.is_none() {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        addr = line
+            .trim_end()
+            .strip_prefix("registryo listening on http://")
+            .map(|a| a.parse::<SocketAddr>().unwrap());
+        lines.push(line);
+    }
+    let resp = reqwest::get(format!("http://{}/healthz", addr.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let served = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        if line.contains("served") {
+            break line;
+        }
+        lines.push(line);
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    lines.push(served);
+    for l in &lines {
+        assert!(!l.contains('\x1b'), "colour codes in a piped log: {l:?}");
     }
 }

@@ -317,6 +317,12 @@ impl TokenRequestError {
                 resp.headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
             }
+            // The body is left unread, so the connection cannot carry another request: say
+            // so, or a keep-alive client sends its next request into a closing socket.
+            TokenRequestError::TooLarge(_) => {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         resp

@@ -500,7 +500,10 @@ async fn malformed_posts() {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from(vec![b'a'; 100_000])))
         .unwrap();
-    assert_eq!(f.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let r = f.send(req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // The body was left unread: the client must not send another request on this connection.
+    assert_eq!(r.headers["connection"], "close");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use crate::{PolicyRevision, StoreError};
 
 #[cfg(feature = "sqlite")]
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-/// How often SQLite migrations are tried before giving up.
+/// How often opening a fresh SQLite file and migrating it are tried before giving up.
 #[cfg(feature = "sqlite")]
 const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 #[cfg(feature = "postgres")]
@@ -240,7 +240,33 @@ async fn connect_sqlite(
     } else {
         pool.max_connections(options.max_connections.max(1))
     };
-    Ok(Backend::Sqlite(pool.connect_with(connect).await?))
+    // Opening a fresh file switches it to WAL, which needs an exclusive lock: when two
+    // processes (the CLI and the server) open it at once, SQLite may answer SQLITE_BUSY at
+    // once instead of waiting (it does so to avoid a deadlock between two lock upgrades).
+    // Opening again is safe and then finds the file in WAL mode.
+    let mut attempt = 1;
+    loop {
+        match pool.clone().connect_with(connect.clone()).await {
+            Ok(pool) => return Ok(Backend::Sqlite(pool)),
+            Err(err) if attempt < SQLITE_MIGRATE_ATTEMPTS && sqlite_busy(&err) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Whether an error is SQLite's SQLITE_BUSY ("database is locked"), extended codes included.
+#[cfg(feature = "sqlite")]
+fn sqlite_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => e
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
 }
 
 #[cfg(not(feature = "sqlite"))]
