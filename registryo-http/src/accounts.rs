@@ -238,6 +238,11 @@ impl Accounts {
         if let Ok(mut s) = self.inner.snapshot.write() {
             *s = Arc::new(snap);
         }
+        // Password change times have one-second resolution: a change within the second of
+        // the previous one would leave a remembered old password valid. Start afresh.
+        if let Ok(mut c) = self.inner.cache.lock() {
+            c.clear();
+        }
         Ok(())
     }
 

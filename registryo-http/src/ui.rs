@@ -108,7 +108,7 @@ pub struct Flash {
 #[derive(Debug)]
 pub struct UiError {
     err: AppError,
-    chrome: Option<Chrome>,
+    chrome: Option<Box<Chrome>>,
 }
 
 impl From<AppError> for UiError {
@@ -119,7 +119,7 @@ impl From<AppError> for UiError {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        error_page(self.err, self.chrome)
+        error_page(self.err, self.chrome.map(|c| *c))
     }
 }
 
@@ -137,7 +137,7 @@ impl<T> WithChrome<T> for Result<T, AppError> {
     fn ui(self, chrome: &Chrome) -> Result<T, UiError> {
         self.map_err(|err| UiError {
             err,
-            chrome: Some(chrome.clone()),
+            chrome: Some(Box::new(chrome.clone())),
         })
     }
 }
@@ -214,7 +214,7 @@ impl FromRequestParts<AppState> for Admin {
         if !viewer.user.is_admin {
             return Err(UiError {
                 err: AppError::Forbidden("this page is for administrators".to_owned()),
-                chrome: Some(Chrome::of(&viewer, "")),
+                chrome: Some(Box::new(Chrome::of(&viewer, ""))),
             });
         }
         Ok(Admin(viewer))
