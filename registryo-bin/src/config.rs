@@ -39,6 +39,11 @@ pub struct Settings {
     pub admin_password: String,
     /// The registry's URL, for the web UI (empty: no registry browsing).
     pub registry_url: String,
+    /// Mark the web UI's cookies `Secure` even when `public_url` is not https (behind a
+    /// TLS-terminating proxy reached under another name).
+    pub secure_cookies: bool,
+    /// How long a web UI session lasts after sign-in, in seconds.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +61,8 @@ impl Default for Settings {
             credential_cache_secs: 300,
             admin_password: String::new(),
             registry_url: String::new(),
+            secure_cookies: false,
+            session_ttl_secs: 12 * 3600,
         }
     }
 }
@@ -82,6 +89,8 @@ impl fmt::Debug for Settings {
                 },
             )
             .field("registry_url", &self.registry_url)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -297,6 +306,8 @@ const SETTING_NAMES: &[&str] = &[
     "credential_cache_secs",
     "admin_password",
     "registry_url",
+    "secure_cookies",
+    "session_ttl_secs",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -310,6 +321,11 @@ fn env_value(key: &str, v: &str) -> figment::value::Value {
         && let Ok(n) = v.trim().parse::<u64>()
     {
         return figment::value::Value::from(n);
+    }
+    if key == "secure_cookies"
+        && let Ok(b) = v.trim().parse::<bool>()
+    {
+        return figment::value::Value::from(b);
     }
     figment::value::Value::from(v.to_owned())
 }
@@ -345,6 +361,10 @@ credential_cache_secs = {cache}
 admin_password = ""
 # The registry's URL, for the web UI.
 registry_url = ""
+# Web UI cookies are Secure when public_url is https; true forces it (TLS proxy under another name).
+secure_cookies = false
+# Web UI session lifetime after sign-in, seconds.
+session_ttl_secs = {session}
 "#,
         listen = d.listen,
         data = d.data.display(),
@@ -354,6 +374,7 @@ registry_url = ""
         kid = d.kid_style,
         alg = d.key_algorithm,
         cache = d.credential_cache_secs,
+        session = d.session_ttl_secs,
     )
 }
 

@@ -1,4 +1,5 @@
-//! `registryo serve`: open the store, make the first admin and the keys, and serve.
+//! `registryo serve`: open the store, make the first admin and the keys, and serve `/token`,
+//! the web UI and the admin API on one address.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use registryo_core::token::SigningKey;
 use registryo_http::accounts::Accounts;
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::{self, SharedKeys};
+use registryo_http::session::WebConfig;
 use registryo_store::{NewUser, Store, UserKind};
 use tokio::net::TcpListener;
 
@@ -111,6 +113,16 @@ pub fn token_config(settings: &Settings) -> TokenConfig {
     c
 }
 
+/// Web UI settings from the configuration: cookies are `Secure` when the public URL is
+/// https or `secure_cookies` says so.
+pub fn web_config(settings: &Settings) -> WebConfig {
+    WebConfig {
+        secure_cookies: settings.secure_cookies || settings.public_url().starts_with("https://"),
+        session_ttl: Duration::from_secs(settings.session_ttl_secs.max(60)),
+        ..WebConfig::default()
+    }
+}
+
 /// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
 pub struct Application {
     listener: TcpListener,
@@ -144,7 +156,8 @@ impl Application {
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
         ];
-        let state = AppState::new(accounts, shared, token_config(settings));
+        let state = AppState::new(accounts, shared, token_config(settings))
+            .with_web_config(web_config(settings));
         let app = router(state);
         let listener = TcpListener::bind(settings.listen)
             .await

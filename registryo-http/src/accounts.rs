@@ -60,6 +60,10 @@ pub struct UserEntry {
     pub groups: Vec<String>,
     /// When the password last changed.
     pub password_changed_at: Option<i64>,
+    /// A fingerprint of the stored password hash: remembered credentials are honoured only
+    /// while it is the same (a new hash has a new salt, so any change of password shows,
+    /// also two within one second).
+    pub password_fingerprint: u64,
 }
 
 impl UserEntry {
@@ -118,8 +122,18 @@ pub fn parse_rule(id: i64, subject: &str, pattern: &str, actions: &str) -> Resul
 
 struct CacheEntry {
     username: String,
-    password_changed_at: Option<i64>,
+    password_fingerprint: u64,
     until: Instant,
+}
+
+/// The first 8 bytes of SHA-256 of a stored password hash (0 when there is none).
+pub fn password_fingerprint(hash: Option<&str>) -> u64 {
+    hash.map_or(0, |h| {
+        let d = Sha256::digest(h.as_bytes());
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(b)
+    })
 }
 
 const CACHE_MAX_ENTRIES: usize = 10_000;
@@ -307,7 +321,7 @@ impl Accounts {
         let user = snap.users.get(username);
         let valid = entry.until > Instant::now()
             && entry.username == username
-            && user.is_some_and(|u| u.password_changed_at == entry.password_changed_at);
+            && user.is_some_and(|u| u.password_fingerprint == entry.password_fingerprint);
         if !valid {
             cache.remove(key);
             return None;
@@ -333,7 +347,7 @@ impl Accounts {
             key,
             CacheEntry {
                 username: user.username.clone(),
-                password_changed_at: user.password_changed_at,
+                password_fingerprint: password_fingerprint(user.password_hash.as_deref()),
                 until: Instant::now() + self.inner.cache_ttl,
             },
         );
@@ -411,6 +425,7 @@ async fn load_snapshot(store: &Store) -> Result<Snapshot, StoreError> {
                 expires_at: u.expires_at,
                 groups: groups.remove(&u.username).unwrap_or_default(),
                 password_changed_at: u.password_changed_at,
+                password_fingerprint: password_fingerprint(u.password_hash.as_deref()),
             };
             (u.username, entry)
         })

@@ -1,4 +1,5 @@
-//! The axum application: `/token`, health, JWKS, and (later) the UI and admin API.
+//! The axum application: `/token`, health, JWKS, the web UI and the JSON admin API, on one
+//! router with security headers on every response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,16 @@ use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
 use crate::keys::SharedKeys;
+use crate::session::{Throttle, WebConfig};
+
+/// The web UI's settings and in-memory state.
+#[derive(Debug, Default)]
+pub struct Web {
+    /// Settings.
+    pub config: WebConfig,
+    /// Failed sign-in counts.
+    pub throttle: Throttle,
+}
 
 /// What every handler shares.
 #[derive(Clone, Debug)]
@@ -25,6 +36,8 @@ pub struct AppState {
     pub keys: Arc<SharedKeys>,
     /// The token endpoint.
     pub tokens: TokenService<Accounts, SharedKeys>,
+    /// The web UI's settings and sign-in throttle.
+    pub web: Arc<Web>,
 }
 
 impl AppState {
@@ -35,17 +48,34 @@ impl AppState {
             accounts,
             keys,
             tokens,
+            web: Arc::new(Web::default()),
         }
+    }
+
+    /// The same state with these web UI settings (and a fresh sign-in throttle).
+    pub fn with_web_config(mut self, config: WebConfig) -> AppState {
+        self.web = Arc::new(Web {
+            config,
+            throttle: Throttle::default(),
+        });
+        self
     }
 }
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let tokens = state.tokens.clone();
+    let ui = crate::ui::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::session::csrf_guard,
+    ));
     Router::new()
         .route_service("/token", tokens)
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/static/style.css", get(crate::ui::style))
+        .merge(ui)
+        .nest("/api/v1", crate::api::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(client_addr))
@@ -81,9 +111,21 @@ async fn client_addr(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The content security policy of every response: no script at all, styles from this origin.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        // Pages show private data; only the style sheet says otherwise.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -114,7 +156,10 @@ async fn jwks(State(state): State<AppState>) -> Response {
     Json(state.keys.current().jwks()).into_response()
 }
 
-async fn not_found() -> Response {
+async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    if crate::ui::wants_html(&headers) {
+        return crate::ui::not_found_page();
+    }
     let mut resp = Response::new(Body::from(registryo_core::envelope::error_body(
         "NOT_FOUND",
         "no such page",

@@ -2,10 +2,17 @@
 //!
 //! The axum web layer of Registryo: the `/token` endpoint (registryo-core's tower service
 //! mounted in axum), health and JWKS, and the accounts backend over the SQL store (argon2id
-//! passwords, a cache of verified credentials, refresh tokens, the compiled policy).
+//! passwords, a cache of verified credentials, refresh tokens, the compiled policy), the
+//! server-rendered web UI and the JSON admin API under `/api/v1`.
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod api;
 pub mod app;
+pub mod error;
 pub mod keys;
+pub mod ops;
 pub mod passwords;
+pub mod session;
+pub mod timefmt;
+pub mod ui;

@@ -1,0 +1,607 @@
+//! The JSON admin API under `/api/v1`, for an admin session (with the `X-CSRF-Token` header
+//! on unsafe methods) or admin HTTP Basic credentials. Errors are
+//! `{"error": {"status", "message", "field"}}` with the status of [`AppError::status`].
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use base64::Engine;
+use registryo_core::service::{Authenticator, RequestContext};
+use registryo_store::{AuditEvent, Group, User, UserKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::ops::{self, Actor, NewHuman};
+use crate::session::{self, CSRF_HEADER, same_secret};
+use crate::timefmt::date;
+
+/// An API error response.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let status = self.0.status();
+        let body = json!({"error": {
+            "status": status.as_u16(),
+            "message": self.0.message(),
+            "field": self.0.field(),
+        }});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body whose rejection is a `400` in the API's error format.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError(AppError::Invalid {
+                field: None,
+                message: e.body_text(),
+            })),
+        }
+    }
+}
+
+/// The administrator making an API call.
+#[derive(Debug)]
+pub struct ApiAdmin(pub Actor);
+
+fn basic(parts: &Parts) -> Option<Result<(String, String), AppError>> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bad = || AppError::Unauthenticated;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| bad());
+    Some(decoded.and_then(|d| {
+        let text = String::from_utf8(d).map_err(|_| bad())?;
+        let (u, p) = text.split_once(':').ok_or_else(bad)?;
+        Ok((u.to_owned(), p.to_owned()))
+    }))
+}
+
+fn unsafe_method(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let remote = session::remote(&parts.extensions);
+        if let Some(creds) = basic(parts) {
+            let (username, password) = creds?;
+            let ctx = RequestContext {
+                remote_addr: remote,
+                client_id: Some("registryo-api".to_owned()),
+                user_agent: None,
+            };
+            let principal = state
+                .accounts
+                .authenticate(&username, &password, &ctx)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .ok_or(AppError::Unauthenticated)?;
+            if !principal.admin {
+                return Err(
+                    AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
+                );
+            }
+            // A browser may replay cached Basic credentials cross-site: unsafe calls must
+            // be JSON, which a cross-site form cannot send without a CORS preflight.
+            if parts.method == Method::POST {
+                let json = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/json"));
+                if !json {
+                    return Err(AppError::Invalid {
+                        field: None,
+                        message: "POST requests must have Content-Type: application/json"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+            }
+            return Ok(ApiAdmin(Actor { username, remote }));
+        }
+        let Some((sess, user)) = session::load_session(state, &parts.headers).await? else {
+            return Err(AppError::Unauthenticated.into());
+        };
+        if !user.is_admin {
+            return Err(
+                AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
+            );
+        }
+        if unsafe_method(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !sent.is_some_and(|s| same_secret(s, &sess.csrf_token)) {
+                return Err(AppError::Csrf.into());
+            }
+        }
+        Ok(ApiAdmin(Actor {
+            username: user.username,
+            remote,
+        }))
+    }
+}
+
+/// The API's routes, to nest under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route(
+            "/users/{name}",
+            get(get_user).patch(patch_user).delete(delete_user),
+        )
+        .route("/users/{name}/password", put(set_password))
+        .route("/service-accounts", post(create_service))
+        .route("/service-accounts/{name}/secret", post(rotate_secret))
+        .route("/groups", get(list_groups).post(create_group))
+        .route("/groups/{name}", get(get_group).delete(delete_group))
+        .route(
+            "/groups/{name}/members/{user}",
+            put(add_member).delete(remove_member),
+        )
+        .route("/rules", get(list_rules).post(add_rule))
+        .route("/rules/{id}", delete(delete_rule))
+        .route("/explain", get(explain))
+        .route("/audit", get(audit))
+        .fallback(api_not_found)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError(AppError::NotFound("endpoint".to_owned()))
+}
+
+#[derive(Serialize)]
+struct UserJson {
+    id: i64,
+    username: String,
+    kind: &'static str,
+    admin: bool,
+    disabled: bool,
+    first_name: String,
+    last_name: String,
+    email: Option<String>,
+    expires_at: Option<String>,
+    created_at: i64,
+    groups: Option<Vec<String>>,
+}
+
+fn user_json(u: &User, groups: Option<Vec<String>>) -> UserJson {
+    UserJson {
+        id: u.id,
+        username: u.username.clone(),
+        kind: u.kind.as_str(),
+        admin: u.is_admin,
+        disabled: u.disabled,
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        email: u.email.clone(),
+        expires_at: u.expires_at.map(date),
+        created_at: u.created_at,
+        groups,
+    }
+}
+
+async fn list_users(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
+    let users = state
+        .accounts
+        .store()
+        .list_users()
+        .await
+        .map_err(AppError::from)?;
+    let list: Vec<_> = users.iter().map(|u| user_json(u, None)).collect();
+    Ok(axum::Json(json!({ "users": list })).into_response())
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(new): Body<NewHuman>,
+) -> ApiResult<Response> {
+    let u = ops::create_human(&state, &actor, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(user_json(&u, Some(Vec::new()))),
+    )
+        .into_response())
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    let groups = state
+        .accounts
+        .store()
+        .groups_of_user(u.id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(axum::Json(user_json(
+        &u,
+        Some(groups.into_iter().map(|g| g.name).collect()),
+    ))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    disabled: Option<bool>,
+    admin: Option<bool>,
+    /// `YYYY-MM-DD`, or an empty string for never.
+    expires_at: Option<String>,
+}
+
+async fn patch_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+    Body(p): Body<UserPatch>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    // Validate everything before changing anything.
+    let expiry = p.expires_at.as_deref().map(ops::check_expiry).transpose()?;
+    if p.first_name.is_some() || p.last_name.is_some() || p.email.is_some() {
+        let email = match &p.email {
+            Some(e) => e.clone(),
+            None => u.email.clone().unwrap_or_default(),
+        };
+        ops::check_email(&email)?;
+        ops::update_profile(
+            &state,
+            &actor,
+            &u,
+            p.first_name.as_deref().unwrap_or(&u.first_name),
+            p.last_name.as_deref().unwrap_or(&u.last_name),
+            &email,
+        )
+        .await?;
+    }
+    if let Some(at) = expiry {
+        ops::set_expiry(&state, &actor, &u, at).await?;
+    }
+    if let Some(d) = p.disabled.filter(|d| *d != u.disabled) {
+        ops::set_disabled(&state, &actor, &u, d).await?;
+    }
+    if let Some(a) = p.admin.filter(|a| *a != u.is_admin) {
+        ops::set_admin(&state, &actor, &u, a).await?;
+    }
+    let u = ops::user(&state, u.id).await?;
+    Ok(axum::Json(user_json(&u, None)).into_response())
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    ops::delete_user(&state, &actor, &u).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+async fn set_password(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+    Body(b): Body<PasswordBody>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    ops::set_password(&state, &actor, &u, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceBody {
+    username: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+async fn create_service(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(b): Body<ServiceBody>,
+) -> ApiResult<Response> {
+    let expires = match b.expires_at.as_deref() {
+        Some(s) => ops::check_expiry(s)
+            .map_err(|_| AppError::invalid("expires_at", "must be a date like 2030-12-31"))?,
+        None => None,
+    };
+    let (u, secret) = ops::create_service(&state, &actor, &b.username, expires).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"user": user_json(&u, Some(Vec::new())), "secret": secret})),
+    )
+        .into_response())
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    if u.kind != UserKind::Service {
+        return Err(
+            AppError::Conflict("only a service account has a generated secret".to_owned()).into(),
+        );
+    }
+    let secret = ops::rotate_secret(&state, &actor, &u).await?;
+    Ok(axum::Json(json!({"username": u.username, "secret": secret})).into_response())
+}
+
+async fn group_named(state: &AppState, name: &str) -> Result<Group, AppError> {
+    Ok(state.accounts.store().get_group_by_name(name).await?)
+}
+
+async fn list_groups(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
+    let store = state.accounts.store();
+    let groups = store.list_groups().await.map_err(AppError::from)?;
+    let memberships = store.list_memberships().await.map_err(AppError::from)?;
+    let list: Vec<_> = groups
+        .iter()
+        .map(|g| {
+            let members: Vec<&str> = memberships
+                .iter()
+                .filter(|(gn, _)| *gn == g.name)
+                .map(|(_, u)| u.as_str())
+                .collect();
+            json!({"id": g.id, "name": g.name, "members": members})
+        })
+        .collect();
+    Ok(axum::Json(json!({ "groups": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupBody {
+    name: String,
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(b): Body<GroupBody>,
+) -> ApiResult<Response> {
+    let g = ops::create_group(&state, &actor, &b.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"id": g.id, "name": g.name, "members": []})),
+    )
+        .into_response())
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let g = group_named(&state, &name).await?;
+    let members = state
+        .accounts
+        .store()
+        .group_members(g.id)
+        .await
+        .map_err(AppError::from)?;
+    let members: Vec<&str> = members.iter().map(|u| u.username.as_str()).collect();
+    Ok(axum::Json(json!({"id": g.id, "name": g.name, "members": members})).into_response())
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let g = group_named(&state, &name).await?;
+    ops::delete_group(&state, &actor, &g).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path((name, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let g = group_named(&state, &name).await?;
+    let _u = ops::user_named(&state, &user).await?;
+    let added = ops::add_member(&state, &actor, &g, &user).await?;
+    Ok(if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    }
+    .into_response())
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path((name, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let g = group_named(&state, &name).await?;
+    let u = ops::user_named(&state, &user).await?;
+    if !ops::remove_member(&state, &actor, &g, &u).await? {
+        return Err(AppError::NotFound(format!("member {user} of group {name}")).into());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_rules(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
+    let rules = state
+        .accounts
+        .store()
+        .list_acl_rules()
+        .await
+        .map_err(AppError::from)?;
+    let snap = state.accounts.snapshot();
+    let list: Vec<_> = rules
+        .iter()
+        .map(|r| {
+            let broken = snap
+                .broken_rules
+                .iter()
+                .find(|(id, _)| *id == r.id)
+                .map(|(_, w)| w.clone());
+            json!({"id": r.id, "subject": r.subject, "pattern": r.pattern, "actions": r.actions,
+                   "created_at": r.created_at, "created_by": r.created_by, "broken": broken})
+        })
+        .collect();
+    Ok(axum::Json(json!({ "rules": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleBody {
+    subject: String,
+    pattern: String,
+    actions: String,
+}
+
+async fn add_rule(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(b): Body<RuleBody>,
+) -> ApiResult<Response> {
+    let r = ops::add_rule(&state, &actor, &b.subject, &b.pattern, &b.actions).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            json!({"id": r.id, "subject": r.subject, "pattern": r.pattern, "actions": r.actions}),
+        ),
+    )
+        .into_response())
+}
+
+async fn delete_rule(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("rule {id}")))?;
+    ops::delete_rule(&state, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct ExplainQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    scope: String,
+}
+
+async fn explain(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    q: Result<Query<ExplainQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| AppError::Invalid {
+        field: None,
+        message: e.body_text(),
+    })?;
+    let r = ops::explain(&state, &q.user, &q.scope)?;
+    Ok(axum::Json(r).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQueryParams {
+    actor: Option<String>,
+    action: Option<String>,
+    before_id: Option<String>,
+    limit: Option<String>,
+}
+
+fn event_json(e: &AuditEvent) -> serde_json::Value {
+    json!({"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+           "detail": e.detail, "remote_addr": e.remote_addr})
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    q: Result<Query<AuditQueryParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| AppError::Invalid {
+        field: None,
+        message: e.body_text(),
+    })?;
+    let before = q
+        .before_id
+        .as_deref()
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| AppError::invalid("before_id", "must be a number"))
+        })
+        .transpose()?;
+    let limit = q
+        .limit
+        .as_deref()
+        .map(|s| {
+            s.parse::<u32>()
+                .map_err(|_| AppError::invalid("limit", "must be a number from 1 to 1000"))
+        })
+        .transpose()?
+        .unwrap_or(100);
+    let events = ops::audit_page(
+        &state,
+        q.actor.as_deref(),
+        q.action.as_deref(),
+        before,
+        limit,
+    )
+    .await?;
+    let next = (events.len() == limit.clamp(1, 1000) as usize)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    let list: Vec<_> = events.iter().map(event_json).collect();
+    Ok(axum::Json(json!({"events": list, "next_before_id": next})).into_response())
+}

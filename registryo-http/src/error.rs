@@ -1,0 +1,119 @@
+//! The one place where the web layer's errors become HTTP statuses.
+
+use axum::http::StatusCode;
+use registryo_store::StoreError;
+
+use crate::accounts::AccountError;
+
+/// Why a page or an API call failed. [`AppError::status`] maps each variant to its status;
+/// the UI renders it as a page, the API as `{"error": {"message", "field"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// Bad input: `400`, with the form or JSON field at fault when there is one.
+    Invalid {
+        /// The field at fault.
+        field: Option<String>,
+        /// What is wrong, for the user.
+        message: String,
+    },
+    /// Not signed in: `401` (the UI redirects to the sign-in page instead).
+    Unauthenticated,
+    /// Signed in but not allowed: `403`.
+    Forbidden(String),
+    /// A missing or wrong CSRF token: `403`.
+    Csrf,
+    /// No such record: `404`.
+    NotFound(String),
+    /// The change conflicts with what exists: `409`.
+    Conflict(String),
+    /// Too many failed sign-ins: `429`.
+    Throttled,
+    /// A server fault: `500`; the detail is logged, never shown.
+    Internal(String),
+}
+
+impl AppError {
+    /// A validation error on a field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a user may see (a server fault's detail is hidden).
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Invalid { message, .. } => message.clone(),
+            AppError::Unauthenticated => "sign in first".to_owned(),
+            AppError::Forbidden(m) => m.clone(),
+            AppError::Csrf => {
+                "the form's security token is missing or stale: reload the page and try again"
+                    .to_owned()
+            }
+            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::Conflict(m) => m.clone(),
+            AppError::Throttled => {
+                "too many failed sign-ins: wait a few minutes and try again".to_owned()
+            }
+            AppError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// The field at fault, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Log a server fault (once, where the response is made).
+    pub fn log(&self) {
+        if let AppError::Internal(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> AppError {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(what),
+            StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
+            StoreError::Invalid(m) => AppError::Invalid {
+                field: None,
+                message: m,
+            },
+            other => {
+                let detail = match std::error::Error::source(&other) {
+                    Some(s) => format!("{other}: {s}"),
+                    None => other.to_string(),
+                };
+                AppError::Internal(detail)
+            }
+        }
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(e: AccountError) -> AppError {
+        match e {
+            AccountError::Store(s) => s.into(),
+            AccountError::Hash(h) => AppError::Internal(h),
+        }
+    }
+}

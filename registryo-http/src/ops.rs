@@ -1,0 +1,633 @@
+//! Administrative operations, shared by the UI and the JSON API: validation (the same rules
+//! as the CLI), the store change, an audit event with the acting admin and their address, and
+//! the policy reload so the change applies at once.
+
+use std::net::SocketAddr;
+
+use registryo_core::acl::Principal;
+use registryo_core::scope::{Actions, Scope};
+use registryo_store::{
+    AclRule, AuditEvent, AuditQuery, Group, NewAclRule, NewUser, User, UserKind, UserUpdate,
+};
+use serde::Serialize;
+
+use crate::accounts::parse_rule;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::session::new_secret;
+use crate::timefmt::now;
+
+/// Who makes a change, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The signed-in admin.
+    pub username: String,
+    /// Their address.
+    pub remote: Option<SocketAddr>,
+}
+
+/// A username (or group name): 1 to 255 bytes, no `:`, spaces or control characters.
+pub fn check_username(field: &str, name: &str) -> Result<(), AppError> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(AppError::invalid(field, "must be 1 to 255 bytes long"));
+    }
+    if name.contains(':') {
+        return Err(AppError::invalid(field, "cannot contain ':'"));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AppError::invalid(
+            field,
+            "cannot contain spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A password of at least 8 characters, at most 1024 bytes, other than the username.
+pub fn check_password(field: &str, username: &str, pw: &str) -> Result<(), AppError> {
+    if pw.chars().count() < 8 {
+        return Err(AppError::invalid(field, "must have at least 8 characters"));
+    }
+    if pw.len() > 1024 {
+        return Err(AppError::invalid(field, "must be at most 1024 bytes"));
+    }
+    if pw == username {
+        return Err(AppError::invalid(field, "must not be the username"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, s: &str) -> Result<String, AppError> {
+    let s = s.trim();
+    if s.chars().count() > 200 {
+        return Err(AppError::invalid(field, "must be at most 200 characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            "cannot contain control characters",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// An optional e-mail address: empty means none; otherwise `local@domain`, no spaces.
+pub fn check_email(s: &str) -> Result<Option<String>, AppError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let valid = s.len() <= 254
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && s.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if valid {
+        Ok(Some(s.to_owned()))
+    } else {
+        Err(AppError::invalid("email", "is not an e-mail address"))
+    }
+}
+
+/// An optional expiry date (`YYYY-MM-DD`, UTC; the account stops working at its start).
+pub fn check_expiry(s: &str) -> Result<Option<i64>, AppError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    crate::timefmt::parse_date(s)
+        .map(Some)
+        .ok_or_else(|| AppError::invalid("expires", "must be a date like 2030-12-31"))
+}
+
+async fn applied(state: &AppState, username: Option<&str>) -> Result<(), AppError> {
+    if let Some(u) = username {
+        state.accounts.forget_credentials(u);
+    }
+    state.accounts.reload(true).await?;
+    Ok(())
+}
+
+async fn audit(
+    state: &AppState,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: Option<String>,
+) {
+    state
+        .accounts
+        .audit(
+            Some(&actor.username),
+            action,
+            Some(target),
+            detail,
+            actor.remote,
+        )
+        .await;
+}
+
+/// What [`create_human`] needs.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHuman {
+    /// Login name.
+    pub username: String,
+    /// Initial password.
+    pub password: String,
+    /// Given name.
+    #[serde(default)]
+    pub first_name: String,
+    /// Family name.
+    #[serde(default)]
+    pub last_name: String,
+    /// E-mail address (empty for none).
+    #[serde(default)]
+    pub email: String,
+    /// Make them an administrator.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// Create a person's account with a password.
+pub async fn create_human(
+    state: &AppState,
+    actor: &Actor,
+    new: NewHuman,
+) -> Result<User, AppError> {
+    check_username("username", &new.username)?;
+    check_password("password", &new.username, &new.password)?;
+    let first = check_text("first_name", &new.first_name)?;
+    let last = check_text("last_name", &new.last_name)?;
+    let email = check_email(&new.email)?;
+    let hash = state.accounts.hash_password(&new.password).await?;
+    let mut nu = NewUser::new(new.username.clone(), UserKind::Human)
+        .password_hash(hash)
+        .admin(new.admin)
+        .names(first, last);
+    nu.email = email;
+    let user = state.accounts.store().create_user(&nu).await?;
+    audit(
+        state,
+        actor,
+        "user.create",
+        &user.username,
+        Some(format!("human admin={}", new.admin)),
+    )
+    .await;
+    applied(state, None).await?;
+    Ok(user)
+}
+
+/// Create a service account; returns it and its generated secret (shown once).
+pub async fn create_service(
+    state: &AppState,
+    actor: &Actor,
+    username: &str,
+    expires_at: Option<i64>,
+) -> Result<(User, String), AppError> {
+    check_username("username", username)?;
+    let secret = new_secret()?;
+    let hash = state.accounts.hash_password(&secret).await?;
+    let mut nu = NewUser::new(username, UserKind::Service).password_hash(hash);
+    nu.expires_at = expires_at;
+    let user = state.accounts.store().create_user(&nu).await?;
+    audit(
+        state,
+        actor,
+        "user.create",
+        &user.username,
+        Some(match expires_at {
+            Some(t) => format!("service expires={}", crate::timefmt::date(t)),
+            None => "service".to_owned(),
+        }),
+    )
+    .await;
+    applied(state, None).await?;
+    Ok((user, secret))
+}
+
+/// A user by id.
+pub async fn user(state: &AppState, id: i64) -> Result<User, AppError> {
+    Ok(state.accounts.store().get_user(id).await?)
+}
+
+/// A user by name.
+pub async fn user_named(state: &AppState, name: &str) -> Result<User, AppError> {
+    Ok(state.accounts.store().get_user_by_name(name).await?)
+}
+
+/// Change a user's names and e-mail address.
+pub async fn update_profile(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    first_name: &str,
+    last_name: &str,
+    email: &str,
+) -> Result<User, AppError> {
+    let update = UserUpdate {
+        first_name: Some(check_text("first_name", first_name)?),
+        last_name: Some(check_text("last_name", last_name)?),
+        email: Some(check_email(email)?),
+        ..UserUpdate::default()
+    };
+    let updated = state.accounts.store().update_user(user.id, &update).await?;
+    audit(state, actor, "user.update", &user.username, None).await;
+    Ok(updated)
+}
+
+fn not_yourself(actor: &Actor, user: &User, what: &str) -> Result<(), AppError> {
+    if actor.username == user.username {
+        return Err(AppError::Conflict(format!("you cannot {what} yourself")));
+    }
+    Ok(())
+}
+
+/// Disable or enable an account. Disabling ends its sessions and remembered credentials.
+pub async fn set_disabled(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    disabled: bool,
+) -> Result<(), AppError> {
+    if disabled {
+        not_yourself(actor, user, "disable")?;
+    }
+    let store = state.accounts.store();
+    store.set_disabled(user.id, disabled).await?;
+    if disabled {
+        store.delete_sessions_of_user(user.id).await?;
+    }
+    audit(
+        state,
+        actor,
+        if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        },
+        &user.username,
+        None,
+    )
+    .await;
+    applied(state, Some(&user.username)).await
+}
+
+/// Make a user an administrator, or not.
+pub async fn set_admin(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    admin: bool,
+) -> Result<(), AppError> {
+    if !admin {
+        not_yourself(actor, user, "remove the administrator role from")?;
+    }
+    state.accounts.store().set_admin(user.id, admin).await?;
+    audit(
+        state,
+        actor,
+        if admin { "user.admin" } else { "user.unadmin" },
+        &user.username,
+        None,
+    )
+    .await;
+    applied(state, Some(&user.username)).await
+}
+
+/// Set a person's password.
+pub async fn set_password(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    password: &str,
+) -> Result<(), AppError> {
+    if user.kind != UserKind::Human {
+        return Err(AppError::Conflict(
+            "a service account has a generated secret: rotate it instead".to_owned(),
+        ));
+    }
+    check_password("password", &user.username, password)?;
+    let hash = state.accounts.hash_password(password).await?;
+    state
+        .accounts
+        .store()
+        .set_password_hash(user.id, Some(&hash))
+        .await?;
+    audit(state, actor, "user.password", &user.username, None).await;
+    applied(state, Some(&user.username)).await
+}
+
+/// Give a service account a new generated secret; the old one stops working.
+pub async fn rotate_secret(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+) -> Result<String, AppError> {
+    if user.kind != UserKind::Service {
+        return Err(AppError::Conflict(
+            "only a service account has a generated secret".to_owned(),
+        ));
+    }
+    let secret = new_secret()?;
+    let hash = state.accounts.hash_password(&secret).await?;
+    state
+        .accounts
+        .store()
+        .set_password_hash(user.id, Some(&hash))
+        .await?;
+    audit(state, actor, "user.rotate_secret", &user.username, None).await;
+    applied(state, Some(&user.username)).await?;
+    Ok(secret)
+}
+
+/// Set or clear an account's expiry.
+pub async fn set_expiry(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    expires_at: Option<i64>,
+) -> Result<(), AppError> {
+    let update = UserUpdate {
+        expires_at: Some(expires_at),
+        ..UserUpdate::default()
+    };
+    state.accounts.store().update_user(user.id, &update).await?;
+    audit(
+        state,
+        actor,
+        "user.expiry",
+        &user.username,
+        Some(expires_at.map_or_else(|| "never".to_owned(), crate::timefmt::date)),
+    )
+    .await;
+    applied(state, Some(&user.username)).await
+}
+
+/// Delete an account with its memberships, tokens and sessions.
+pub async fn delete_user(state: &AppState, actor: &Actor, user: &User) -> Result<(), AppError> {
+    not_yourself(actor, user, "delete")?;
+    state.accounts.store().delete_user(user.id).await?;
+    audit(state, actor, "user.delete", &user.username, None).await;
+    applied(state, Some(&user.username)).await
+}
+
+/// Create a group.
+pub async fn create_group(state: &AppState, actor: &Actor, name: &str) -> Result<Group, AppError> {
+    check_username("name", name)?;
+    let g = state.accounts.store().create_group(name).await?;
+    audit(state, actor, "group.create", &g.name, None).await;
+    applied(state, None).await?;
+    Ok(g)
+}
+
+/// Delete a group.
+pub async fn delete_group(state: &AppState, actor: &Actor, group: &Group) -> Result<(), AppError> {
+    state.accounts.store().delete_group(group.id).await?;
+    audit(state, actor, "group.delete", &group.name, None).await;
+    applied(state, None).await
+}
+
+/// Add a user to a group; `false` if they were a member already.
+pub async fn add_member(
+    state: &AppState,
+    actor: &Actor,
+    group: &Group,
+    username: &str,
+) -> Result<bool, AppError> {
+    let user = match state
+        .accounts
+        .store()
+        .get_user_by_name(username.trim())
+        .await
+    {
+        Ok(u) => u,
+        Err(registryo_store::StoreError::NotFound(_)) => {
+            return Err(AppError::invalid("username", "no such user"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let added = state
+        .accounts
+        .store()
+        .add_group_member(group.id, user.id)
+        .await?;
+    if added {
+        audit(
+            state,
+            actor,
+            "group.add_member",
+            &group.name,
+            Some(format!("user={}", user.username)),
+        )
+        .await;
+        applied(state, None).await?;
+    }
+    Ok(added)
+}
+
+/// Remove a user from a group; `false` if they were not a member.
+pub async fn remove_member(
+    state: &AppState,
+    actor: &Actor,
+    group: &Group,
+    user: &User,
+) -> Result<bool, AppError> {
+    let removed = state
+        .accounts
+        .store()
+        .remove_group_member(group.id, user.id)
+        .await?;
+    if removed {
+        audit(
+            state,
+            actor,
+            "group.remove_member",
+            &group.name,
+            Some(format!("user={}", user.username)),
+        )
+        .await;
+        applied(state, None).await?;
+    }
+    Ok(removed)
+}
+
+/// Add an ACL rule, parsed by the same parser the server compiles rules with. A parse error
+/// names its field: `subject`, `pattern` or `actions`.
+pub async fn add_rule(
+    state: &AppState,
+    actor: &Actor,
+    subject: &str,
+    pattern: &str,
+    actions: &str,
+) -> Result<AclRule, AppError> {
+    let (subject, pattern, actions) = (subject.trim(), pattern.trim(), actions.trim());
+    let rule = parse_rule(0, subject, pattern, actions).map_err(|e| {
+        let (field, message) = match e.split_once(": ") {
+            Some((f @ ("subject" | "pattern" | "actions"), m)) => (f, m.to_owned()),
+            _ => ("pattern", e.clone()),
+        };
+        AppError::invalid(field, message)
+    })?;
+    let stored = state
+        .accounts
+        .store()
+        .add_acl_rule(&NewAclRule {
+            subject: rule.subject.to_string(),
+            pattern: rule.pattern.to_string(),
+            actions: rule.actions.to_string(),
+            created_by: Some(actor.username.clone()),
+        })
+        .await?;
+    audit(
+        state,
+        actor,
+        "acl.add",
+        &format!("rule {}", stored.id),
+        Some(format!(
+            "{} {} {}",
+            stored.subject, stored.pattern, stored.actions
+        )),
+    )
+    .await;
+    applied(state, None).await?;
+    Ok(stored)
+}
+
+/// Remove an ACL rule.
+pub async fn delete_rule(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
+    let rule = state
+        .accounts
+        .store()
+        .list_acl_rules()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("rule {id}")))?;
+    state.accounts.store().delete_acl_rule(id).await?;
+    audit(
+        state,
+        actor,
+        "acl.remove",
+        &format!("rule {id}"),
+        Some(format!(
+            "{} {} {}",
+            rule.subject, rule.pattern, rule.actions
+        )),
+    )
+    .await;
+    applied(state, None).await
+}
+
+/// One rule behind an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedRule {
+    /// The rule's id.
+    pub id: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its pattern.
+    pub pattern: String,
+    /// The actions it holds.
+    pub actions: String,
+    /// What it contributes to the request.
+    pub contributed: String,
+}
+
+/// Why a user (or anonymous) gets what they get for a scope.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    /// `anonymous` or the username.
+    pub principal: String,
+    /// The scope as parsed.
+    pub scope: String,
+    /// The actions asked for (`*` expanded).
+    pub requested: String,
+    /// The actions granted (empty: nothing).
+    pub granted: String,
+    /// The user is an administrator (granted everything).
+    pub admin: bool,
+    /// The user exists but is disabled or expired: in practice they get nothing.
+    pub inactive: bool,
+    /// The user's groups.
+    pub groups: Vec<String>,
+    /// The matching rules, in order.
+    pub rules: Vec<ExplainedRule>,
+}
+
+fn actions_text(a: Actions) -> String {
+    if a.is_empty() {
+        String::new()
+    } else {
+        a.to_string()
+    }
+}
+
+/// Explain the policy's answer for a user (empty: anonymous) and a scope.
+pub fn explain(state: &AppState, user: &str, scope: &str) -> Result<Explained, AppError> {
+    let scope_text = scope.trim();
+    if scope_text.is_empty() {
+        return Err(AppError::invalid(
+            "scope",
+            "enter a scope, e.g. repository:team/app:pull,push",
+        ));
+    }
+    let scope = Scope::parse(scope_text).map_err(|e| AppError::invalid("scope", e.to_string()))?;
+    let snap = state.accounts.snapshot();
+    let user = user.trim();
+    let (principal, inactive, name) = if user.is_empty() || user == "anonymous" {
+        (Principal::anonymous(), false, "anonymous".to_owned())
+    } else {
+        let entry = snap
+            .users
+            .get(user)
+            .ok_or_else(|| AppError::invalid("user", "no such user"))?;
+        let p = Principal::user(user)
+            .with_groups(entry.groups.iter().cloned())
+            .with_admin(entry.admin);
+        (p, !entry.active(now()), user.to_owned())
+    };
+    let ex = snap.acl.explain(&principal, &scope);
+    Ok(Explained {
+        principal: name,
+        scope: scope.to_string(),
+        requested: actions_text(ex.requested),
+        granted: actions_text(ex.granted),
+        admin: ex.admin,
+        inactive,
+        groups: principal.groups.clone(),
+        rules: ex
+            .matches
+            .iter()
+            .map(|m| ExplainedRule {
+                id: m.rule.id,
+                subject: m.rule.subject.to_string(),
+                pattern: m.rule.pattern.to_string(),
+                actions: m.rule.actions.to_string(),
+                contributed: actions_text(m.contributed),
+            })
+            .collect(),
+    })
+}
+
+/// A page of the audit log, newest first.
+pub async fn audit_page(
+    state: &AppState,
+    actor: Option<&str>,
+    action: Option<&str>,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, AppError> {
+    let clean = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let q = AuditQuery {
+        actor: clean(actor),
+        action: clean(action),
+        before_id,
+        limit: limit.clamp(1, 1000),
+    };
+    Ok(state.accounts.store().list_audit_events(&q).await?)
+}

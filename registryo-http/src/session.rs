@@ -1,0 +1,307 @@
+//! Web sessions, CSRF tokens and sign-in throttling.
+//!
+//! - A session cookie holds 256 random bits; the store keeps only its SHA-256 hash, with the
+//!   user, an expiry (fixed, [`WebConfig::session_ttl`] after sign-in) and a CSRF token, so
+//!   every replica sharing the database honours it. The store refuses sessions of disabled
+//!   or expired users, so disabling someone signs them out at once.
+//! - Every `POST` of the UI carries the session's CSRF token in a `csrf` form field, checked
+//!   by [`csrf_guard`] before any handler runs. The sign-in form, which has no session yet,
+//!   uses a double-submit cookie instead. The JSON API takes the token in `X-CSRF-Token`.
+//! - Failed sign-ins are counted in memory per username and per client address; past the
+//!   limit the sign-in page refuses for a while without checking the password.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use registryo_core::memory::random_token;
+use registryo_core::service::ClientAddr;
+use registryo_store::{NewSession, Session, User, UserKind};
+
+use crate::accounts::token_hash;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::timefmt::now;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "registryo_session";
+/// The double-submit cookie of the sign-in form.
+pub const SIGNIN_COOKIE: &str = "registryo_signin";
+/// The form field that carries the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+/// The header that carries the CSRF token on the JSON API.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Settings of the web UI.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (set when the public URL is https).
+    pub secure_cookies: bool,
+    /// How long a session lasts after sign-in.
+    pub session_ttl: Duration,
+    /// Failed sign-ins allowed per username within [`WebConfig::throttle_window`].
+    pub max_failures_per_user: u32,
+    /// Failed sign-ins allowed per client address within the window.
+    pub max_failures_per_addr: u32,
+    /// The window of the sign-in throttle.
+    pub throttle_window: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+            max_failures_per_user: 5,
+            max_failures_per_addr: 20,
+            throttle_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Counts of failed sign-ins, in memory.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Throttle {
+    fn count(&self, key: &str, window: Duration) -> u32 {
+        let Ok(map) = self.failures.lock() else {
+            return 0;
+        };
+        match map.get(key) {
+            Some((n, since)) if since.elapsed() < window => *n,
+            _ => 0,
+        }
+    }
+
+    /// Whether the username or the address is over its limit.
+    pub fn blocked(&self, config: &WebConfig, username: &str, addr: &str) -> bool {
+        self.count(&user_key(username), config.throttle_window) >= config.max_failures_per_user
+            || self.count(&addr_key(addr), config.throttle_window) >= config.max_failures_per_addr
+    }
+
+    /// Record a failure for the username and the address.
+    pub fn failed(&self, config: &WebConfig, username: &str, addr: &str) {
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| since.elapsed() < config.throttle_window);
+        }
+        for key in [user_key(username), addr_key(addr)] {
+            let e = map.entry(key).or_insert((0, Instant::now()));
+            if e.1.elapsed() >= config.throttle_window {
+                *e = (0, Instant::now());
+            }
+            e.0 += 1;
+        }
+    }
+
+    /// Forget the failures of a username (after a successful sign-in).
+    pub fn succeeded(&self, username: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&user_key(username));
+        }
+    }
+}
+
+fn user_key(username: &str) -> String {
+    format!("u:{}", username.to_lowercase())
+}
+
+fn addr_key(addr: &str) -> String {
+    format!("a:{addr}")
+}
+
+/// The client's address as text (`unknown` when the server did not record it).
+pub fn client_ip(parts_ext: &axum::http::Extensions) -> String {
+    remote(parts_ext).map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// The client's address, if recorded.
+pub fn remote(ext: &axum::http::Extensions) -> Option<SocketAddr> {
+    ext.get::<ClientAddr>().map(|c| c.0)
+}
+
+/// The value of a cookie.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> HeaderValue {
+    let mut s = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        s.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        s.push_str("; Secure");
+    }
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Compare secrets in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn random() -> Result<String, AppError> {
+    random_token().map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// A new random secret (256 bits, URL-safe base64).
+pub fn new_secret() -> Result<String, AppError> {
+    random()
+}
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The user, read from the store for this request.
+    pub user: User,
+    /// The session.
+    pub session: Session,
+    /// The client's address.
+    pub remote: Option<SocketAddr>,
+}
+
+impl Viewer {
+    /// The session's CSRF token.
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+/// The session of a request, if its cookie names a live one of an active human user.
+pub async fn load_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, AppError> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    if value.is_empty() || value.len() > 128 {
+        return Ok(None);
+    }
+    let store = state.accounts.store();
+    let Some(session) = store.get_session(&token_hash(value)).await? else {
+        return Ok(None);
+    };
+    let user = match store.get_user(session.user_id).await {
+        Ok(u) => u,
+        Err(registryo_store::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if user.kind != UserKind::Human || !user.is_active_at(now()) {
+        return Ok(None);
+    }
+    Ok(Some((session, user)))
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match load_session(state, &parts.headers).await? {
+            Some((session, user)) => Ok(Viewer {
+                user,
+                session,
+                remote: remote(&parts.extensions),
+            }),
+            None => Err(AppError::Unauthenticated),
+        }
+    }
+}
+
+/// Start a session for a user: the cookie value to send.
+pub async fn start_session(state: &AppState, user: &User) -> Result<String, AppError> {
+    let value = random()?;
+    let ttl = state.web.config.session_ttl.as_secs() as i64;
+    state
+        .accounts
+        .store()
+        .create_session(&NewSession {
+            id_hash: token_hash(&value),
+            user_id: user.id,
+            csrf_token: random()?,
+            expires_at: now() + ttl,
+        })
+        .await?;
+    Ok(value)
+}
+
+/// End the session a request names, if any.
+pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    if let Some(value) = cookie(headers, SESSION_COOKIE).filter(|v| v.len() <= 128) {
+        state
+            .accounts
+            .store()
+            .delete_session(&token_hash(value))
+            .await?;
+    }
+    Ok(())
+}
+
+/// A fresh double-submit token for the sign-in form.
+pub fn signin_token() -> Result<String, AppError> {
+    random()
+}
+
+const MAX_FORM: usize = 64 * 1024;
+
+/// Refuse every UI `POST` whose `csrf` field does not match the session's token (or, on
+/// `/signin`, the sign-in cookie), before the handler runs: `403` and a page that says so.
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let expected = if parts.uri.path() == "/signin" {
+        cookie(&parts.headers, SIGNIN_COOKIE).map(str::to_owned)
+    } else {
+        match load_session(&state, &parts.headers).await {
+            Ok(s) => s.map(|(session, _)| session.csrf_token),
+            Err(e) => return crate::ui::error_page(e, None),
+        }
+    };
+    let bytes = match axum::body::to_bytes(body, MAX_FORM).await {
+        Ok(b) => b,
+        Err(_) => {
+            return crate::ui::error_page(
+                AppError::Invalid {
+                    field: None,
+                    message: "the form is too large".to_owned(),
+                },
+                None,
+            );
+        }
+    };
+    let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
+        .map(|(_, v)| v);
+    let ok = matches!((&expected, &sent), (Some(e), Some(s)) if !e.is_empty() && same_secret(e, s));
+    if !ok {
+        tracing::warn!(path = %parts.uri.path(), "refused a form without a valid CSRF token");
+        return crate::ui::error_page(AppError::Csrf, None).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
