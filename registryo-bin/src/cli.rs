@@ -10,7 +10,7 @@ use registryo_core::acl::{Principal, Subject};
 use registryo_core::scope::Scope;
 use registryo_core::token::KidStyle;
 use registryo_http::accounts::{self, Accounts};
-use registryo_http::keys;
+use registryo_http::{keys, ops};
 use registryo_store::{NewAclRule, NewAuditEvent, NewUser, Store, StoreError, UserKind};
 
 use crate::config::{Overrides, Settings, example_toml};
@@ -366,33 +366,12 @@ fn read_password_stdin() -> Result<String> {
     Ok(pw)
 }
 
-/// A username that can sign in: not empty, at most 255 bytes, no ':' (HTTP Basic splits
-/// there), no whitespace or control characters.
-pub fn check_username(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 255 {
-        bail!("a username is 1 to 255 bytes long");
-    }
-    if name.contains(':') {
-        bail!("a username cannot contain ':' (HTTP Basic credentials split there)");
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("a username cannot contain spaces or control characters");
-    }
-    Ok(())
-}
-
-/// A password of at least 8 characters, at most 1024 bytes, other than the username.
-pub fn check_password(username: &str, pw: &str) -> Result<()> {
-    if pw.chars().count() < 8 {
-        bail!("the password must have at least 8 characters");
-    }
-    if pw.len() > 1024 {
-        bail!("the password must be at most 1024 bytes");
-    }
-    if pw == username {
-        bail!("the password must not be the username");
-    }
-    Ok(())
+/// The UI's and API's validation (registryo_http::ops), worded for the command line.
+fn valid(r: Result<(), registryo_http::error::AppError>) -> Result<()> {
+    r.map_err(|e| match e.field() {
+        Some(field) => anyhow::anyhow!("the {field} {}", e.message()),
+        None => anyhow::anyhow!("{}", e.message()),
+    })
 }
 
 async fn audit(store: &Store, action: &str, target: &str, detail: Option<String>) {
@@ -465,18 +444,21 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
             email,
             password_stdin,
         } => {
-            check_username(&name)?;
-            if let Some(e) = &email
-                && (!e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace))
-            {
-                bail!("{e:?} is not an e-mail address");
-            }
+            valid(ops::check_username("username", &name))?;
+            let email = match email {
+                Some(e) => Some(
+                    ops::check_email(&e)
+                        .map_err(|_| anyhow::anyhow!("{e:?} is not an e-mail address"))?
+                        .ok_or_else(|| anyhow::anyhow!("the e-mail address is empty"))?,
+                ),
+                None => None,
+            };
             let (pw, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
                 (server::generate_password()?, true)
             };
-            check_password(&name, &pw)?;
+            valid(ops::check_password("password", &name, &pw))?;
             let kind = if service {
                 UserKind::Service
             } else {
@@ -510,7 +492,7 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
         UserCmd::Passwd { name, .. } => {
             let u = user_named(store, &name).await?;
             let pw = read_password_stdin()?;
-            check_password(&name, &pw)?;
+            valid(ops::check_password("password", &name, &pw))?;
             store
                 .set_password_hash(u.id, Some(&hash(pw).await?))
                 .await?;
@@ -563,14 +545,7 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
 async fn group_cmd(store: &Store, cmd: GroupCmd) -> Result<()> {
     match cmd {
         GroupCmd::Add { name } => {
-            if name.is_empty()
-                || name.len() > 255
-                || name
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == ':')
-            {
-                bail!("a group name is 1 to 255 bytes, without spaces, control characters or ':'");
-            }
+            valid(ops::check_username("group name", &name))?;
             match store.create_group(&name).await {
                 Ok(_) => {}
                 Err(StoreError::Conflict(_)) => bail!("a group named {name:?} already exists"),
