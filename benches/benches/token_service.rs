@@ -1,6 +1,6 @@
-//! The cost of one `/token` request inside the tower service, without a socket: anonymous,
-//! and with credentials the backend knows (the in-memory backend, so no argon2), against the
-//! cost of signing alone.
+//! The cost of one `/token` request inside the tower service, without a socket: anonymous
+//! (with and without handing out a recent token again), and with credentials the backend knows
+//! (the in-memory backend, so no argon2), against the cost of signing alone.
 //!
 //! Run it: `cargo bench -p registryo-benches --bench token_service`
 
@@ -33,11 +33,15 @@ fn bench(c: &mut Criterion) {
         )
         .expect("keys"),
     );
+    let backend = Arc::new(backend);
     let svc = TokenService::new(
-        Arc::new(backend),
+        Arc::clone(&backend),
         Arc::clone(&keys),
         TokenConfig::new("bench", "bench"),
     );
+    let mut fresh = TokenConfig::new("bench", "bench");
+    fresh.token_reuse = std::time::Duration::ZERO;
+    let svc_fresh = TokenService::new(backend, Arc::clone(&keys), fresh);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -60,6 +64,14 @@ fn bench(c: &mut Criterion) {
                 .body(Full::<Bytes>::default())
                 .expect("request");
             black_box(rt.block_on(svc.handle(req)))
+        })
+    });
+    g.bench_function("get_anonymous_1_scope_no_reuse", |b| {
+        b.iter(|| {
+            let req = http::Request::get("/token?service=bench&scope=repository:public/x:pull")
+                .body(Full::<Bytes>::default())
+                .expect("request");
+            black_box(rt.block_on(svc_fresh.handle(req)))
         })
     });
     g.bench_function("get_basic_1_scope", |b| {

@@ -5,6 +5,7 @@
 //! SQL with argon2id hashes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
@@ -39,6 +40,7 @@ struct State {
 pub struct MemoryBackend {
     state: RwLock<State>,
     acl: RwLock<Arc<Acl>>,
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -47,6 +49,15 @@ impl std::fmt::Debug for MemoryBackend {
         f.debug_struct("MemoryBackend")
             .field("users", &users)
             .finish_non_exhaustive()
+    }
+}
+
+/// Moves the epoch on when dropped: after the change it guards is made.
+struct EpochBump<'a>(&'a AtomicU64);
+
+impl Drop for EpochBump<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -80,6 +91,7 @@ impl MemoryBackend {
 
     /// Add or replace a user.
     pub fn add_user(&self, username: &str, password: &str, groups: &[&str], admin: bool) {
+        let _bump = EpochBump(&self.epoch);
         if let Ok(mut s) = self.state.write() {
             s.users.insert(
                 username.to_owned(),
@@ -96,6 +108,7 @@ impl MemoryBackend {
     /// Disable or enable a user. A disabled user gets no token, by password or refresh token.
     /// Returns whether the user exists.
     pub fn set_disabled(&self, username: &str, disabled: bool) -> bool {
+        let _bump = EpochBump(&self.epoch);
         let Ok(mut s) = self.state.write() else {
             return false;
         };
@@ -110,6 +123,7 @@ impl MemoryBackend {
 
     /// Remove a user and every refresh token of theirs.
     pub fn remove_user(&self, username: &str) -> bool {
+        let _bump = EpochBump(&self.epoch);
         let Ok(mut s) = self.state.write() else {
             return false;
         };
@@ -119,6 +133,7 @@ impl MemoryBackend {
 
     /// Replace the rules.
     pub fn set_acl(&self, acl: Acl) {
+        let _bump = EpochBump(&self.epoch);
         if let Ok(mut a) = self.acl.write() {
             *a = Arc::new(acl);
         }
@@ -222,6 +237,10 @@ impl PolicySource for MemoryBackend {
             Ok(acl) => acl.grant(principal, scope),
             Err(_) => Actions::NONE,
         }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
     }
 }
 

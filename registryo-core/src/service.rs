@@ -67,12 +67,13 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -112,6 +113,11 @@ pub struct TokenConfig {
     pub max_body_bytes: usize,
     /// The longest query string accepted by `GET` (default 16 KiB).
     pub max_query_bytes: usize,
+    /// How long a signed token may be handed out again for an identical grant (same subject,
+    /// same access, same policy epoch), instead of signing a new one (default 10 s; zero turns
+    /// it off). Clients repeat the same request on every pull; the token handed out again
+    /// keeps its `issued_at` and expires at the same time, with `expires_in` counting down.
+    pub token_reuse: Duration,
 }
 
 impl TokenConfig {
@@ -125,6 +131,7 @@ impl TokenConfig {
             max_scopes: 64,
             max_body_bytes: 16 * 1024,
             max_query_bytes: 16 * 1024,
+            token_reuse: Duration::from_secs(10),
         }
     }
 }
@@ -195,6 +202,12 @@ pub trait PolicySource: Send + Sync + 'static {
     /// The granted actions: a subset of `scope.actions()`, with `*` expanded to the explicit
     /// actions for repositories.
     fn grant(&self, principal: &Principal, scope: &Scope) -> Actions;
+
+    /// A number that changes whenever the policy changes; tokens are handed out again only
+    /// within one epoch. The default, a constant, suits a policy that never changes.
+    fn epoch(&self) -> u64 {
+        0
+    }
 }
 
 impl PolicySource for Acl {
@@ -207,6 +220,12 @@ impl PolicySource for Acl {
 pub trait TokenSigner: Send + Sync + 'static {
     /// The compact JWT.
     fn sign(&self, claims: &Claims) -> Result<String, TokenError>;
+
+    /// A number that changes whenever the signing key changes; tokens are handed out again
+    /// only while it stays the same. The default, a constant, suits fixed keys.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 impl TokenSigner for KeySet {
@@ -219,11 +238,19 @@ impl<T: TokenSigner + ?Sized> TokenSigner for Arc<T> {
     fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         (**self).sign(claims)
     }
+
+    fn generation(&self) -> u64 {
+        (**self).generation()
+    }
 }
 
 impl<T: PolicySource + ?Sized> PolicySource for Arc<T> {
     fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
         (**self).grant(principal, scope)
+    }
+
+    fn epoch(&self) -> u64 {
+        (**self).epoch()
     }
 }
 
@@ -367,7 +394,19 @@ struct Inner<B, S> {
     backend: Arc<B>,
     signer: Arc<S>,
     config: TokenConfig,
+    reuse: Mutex<HashMap<String, Issued>>,
 }
+
+/// A token signed recently, for [`TokenConfig::token_reuse`].
+#[derive(Clone)]
+struct Issued {
+    jwt: Arc<str>,
+    iat: i64,
+    exp: i64,
+}
+
+/// The most tokens kept for reuse; past that the list starts afresh.
+const REUSE_MAX: usize = 10_000;
 
 impl<B, S> Clone for TokenService<B, S> {
     fn clone(&self) -> Self {
@@ -397,6 +436,7 @@ where
                 backend,
                 signer,
                 config,
+                reuse: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -570,10 +610,46 @@ where
             granted.insert(scope.with_actions(actions));
         }
         let subject = principal.account.as_deref().unwrap_or("");
+        let issued = self.token(subject, access)?;
+        let now = unix_now();
+        let reply = TokenReply {
+            token: &issued.jwt,
+            access_token: &issued.jwt,
+            expires_in: u64::try_from(issued.exp - now).unwrap_or(0).max(60),
+            issued_at: rfc3339(issued.iat),
+            scope: oauth.then(|| granted.to_string()),
+            refresh_token,
+        };
+        // Serialising a struct of strings and integers cannot fail.
+        let body = serde_json::to_vec(&reply).unwrap_or_default();
+        Ok(json_response(StatusCode::OK, Bytes::from(body)))
+    }
+
+    /// A token for this grant: one signed within the reuse window for the same subject, access
+    /// and policy epoch, or a new one.
+    fn token(&self, subject: &str, access: Vec<Access>) -> Result<Issued, TokenRequestError> {
+        let window = i64::try_from(self.config.token_reuse.as_secs()).unwrap_or(0);
+        let key = (window > 0).then(|| {
+            reuse_key(
+                self.backend.epoch(),
+                self.signer.generation(),
+                subject,
+                &access,
+            )
+        });
+        let now = unix_now();
+        if let Some(key) = &key
+            && let Ok(map) = self.reuse.lock()
+            && let Some(hit) = map.get(key)
+            && now - hit.iat < window
+            && now >= hit.iat
+        {
+            return Ok(hit.clone());
+        }
         let claims = Claims::new(
             &self.config.issuer,
             subject,
-            service,
+            &self.config.service,
             self.config.token_ttl,
             access,
         );
@@ -581,17 +657,23 @@ where
             .signer
             .sign(&claims)
             .map_err(TokenRequestError::Signing)?;
-        let reply = TokenReply {
-            token: &jwt,
-            access_token: &jwt,
-            expires_in: self.config.token_ttl.as_secs().max(60),
-            issued_at: rfc3339(claims.iat),
-            scope: oauth.then(|| granted.to_string()),
-            refresh_token,
+        let issued = Issued {
+            jwt: Arc::from(jwt),
+            iat: claims.iat,
+            exp: claims.exp,
         };
-        // Serialising a struct of strings and integers cannot fail.
-        let body = serde_json::to_vec(&reply).unwrap_or_default();
-        Ok(json_response(StatusCode::OK, Bytes::from(body)))
+        if let Some(key) = key
+            && let Ok(mut map) = self.reuse.lock()
+        {
+            if map.len() >= REUSE_MAX {
+                map.retain(|_, t| now - t.iat < window);
+                if map.len() >= REUSE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(key, issued.clone());
+        }
+        Ok(issued)
     }
 
     fn parse_get(&self, query: &str, headers: &HeaderMap) -> Result<Ask, TokenRequestError> {
@@ -724,6 +806,27 @@ where
         serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| TokenRequestError::BadRequest("malformed form body".to_owned()))
     }
+}
+
+/// The full grant, as text: equal keys mean equal tokens (apart from `jti` and times).
+fn reuse_key(epoch: u64, generation: u64, subject: &str, access: &[Access]) -> String {
+    let mut key = format!("{epoch}\u{0}{generation}\u{0}{subject}");
+    for a in access {
+        key.push('\u{0}');
+        key.push_str(&a.kind);
+        key.push(':');
+        key.push_str(&a.name);
+        key.push(':');
+        key.push_str(&a.actions.join(","));
+    }
+    key
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {

@@ -531,3 +531,62 @@ async fn the_service_trait_works_through_tower() {
     let resp = f.svc.call(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn identical_grants_reuse_a_recent_token_until_the_policy_changes() {
+    let f = fixture();
+    let alice = basic("alice", "alice-pw");
+    let q = "scope=repository:alice/a:pull";
+    let first = f.get(q, Some(&alice)).await;
+    let again = f.get(q, Some(&alice)).await;
+    assert_eq!(first.json["token"], again.json["token"]);
+    assert_eq!(first.json["issued_at"], again.json["issued_at"]);
+    // Another grant, another subject: another token.
+    let other = f
+        .get("scope=repository:alice/a:pull,push", Some(&alice))
+        .await;
+    assert_ne!(first.json["token"], other.json["token"]);
+    let anon = f.get("scope=repository:public/a:pull", None).await;
+    let bob = f
+        .get(
+            "scope=repository:public/a:pull",
+            Some(&basic("bob", "bob-pw")),
+        )
+        .await;
+    assert_ne!(anon.json["token"], bob.json["token"]);
+    // A policy change (here: a new user) ends the reuse.
+    f.backend.add_user("carol", "carol-pw", &[], false);
+    let after = f.get(q, Some(&alice)).await;
+    assert_ne!(first.json["token"], after.json["token"]);
+    assert_eq!(f.claims(&after).access, f.claims(&first).access);
+}
+
+#[tokio::test]
+async fn reuse_can_be_turned_off() {
+    let f = fixture();
+    let mut config = TokenConfig::new(ISSUER, SERVICE);
+    config.token_reuse = std::time::Duration::ZERO;
+    let svc = TokenService::new(Arc::clone(&f.backend), Arc::clone(&f.keys), config);
+    let req = || {
+        Request::get("/token?scope=repository:public/a:pull")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    let a = svc
+        .handle(req())
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let b = svc
+        .handle(req())
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_ne!(a, b);
+}

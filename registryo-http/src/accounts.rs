@@ -588,4 +588,9 @@ impl PolicySource for Accounts {
     fn grant(&self, principal: &Principal, scope: &Scope) -> Actions {
         self.snapshot().acl.grant(principal, scope)
     }
+
+    fn epoch(&self) -> u64 {
+        // Grows with every change of users, passwords, groups and rules.
+        u64::try_from(self.snapshot().revision).unwrap_or(0)
+    }
 }

@@ -5,6 +5,7 @@
 //! all are published (JWKS, certificate bundle), so tokens signed by the previous key stay
 //! valid while the registry learns the new certificate.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -205,6 +206,7 @@ pub async fn activate(store: &Store) -> Result<Vec<SigningKey>, KeyError> {
 pub struct SharedKeys {
     set: RwLock<Arc<KeySet>>,
     style: KidStyle,
+    generation: AtomicU64,
 }
 
 impl SharedKeys {
@@ -213,6 +215,7 @@ impl SharedKeys {
         Ok(SharedKeys {
             set: RwLock::new(Arc::new(KeySet::new(keys, style)?)),
             style,
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -230,6 +233,7 @@ impl SharedKeys {
         if let Ok(mut s) = self.set.write() {
             *s = set;
         }
+        self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -265,5 +269,9 @@ impl SharedKeys {
 impl TokenSigner for SharedKeys {
     fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         self.current().sign(claims)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 }
