@@ -1,0 +1,57 @@
+//! The server's credential check for credentials it remembers (no argon2): what a docker pull
+//! with Basic credentials costs on top of an anonymous token request.
+//!
+//! Run it: `cargo bench -p registryo-benches --bench accounts`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use registryo_core::scope::Scope;
+use registryo_core::service::{Authenticator, PolicySource, RequestContext};
+use registryo_http::accounts::{Accounts, hash_password_blocking};
+use registryo_store::{NewUser, Store, UserKind};
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let accounts = rt.block_on(async {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let hash = hash_password_blocking("bench-password").expect("hash");
+        store
+            .create_user(&NewUser::new("bench", UserKind::Human).password_hash(hash))
+            .await
+            .expect("user");
+        Accounts::new(store, Duration::from_secs(3600))
+            .await
+            .expect("accounts")
+    });
+    let ctx = RequestContext::default();
+    rt.block_on(accounts.authenticate("bench", "bench-password", &ctx))
+        .expect("auth")
+        .expect("known");
+    let scope: Scope = "repository:bench/app:pull,push".parse().expect("scope");
+    let mut g = c.benchmark_group("accounts");
+    g.bench_function("authenticate_remembered", |b| {
+        b.iter(|| {
+            black_box(
+                rt.block_on(accounts.authenticate("bench", "bench-password", &ctx))
+                    .expect("auth"),
+            )
+        })
+    });
+    let principal = rt
+        .block_on(accounts.authenticate("bench", "bench-password", &ctx))
+        .expect("auth")
+        .expect("known");
+    g.bench_function("grant", |b| b.iter(|| black_box(accounts.grant(&principal, &scope))));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
