@@ -12,6 +12,7 @@ use registryo_core::token::SigningKey;
 use registryo_http::accounts::Accounts;
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::{self, SharedKeys};
+use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
 use registryo_store::{NewUser, Store, UserKind};
 use tokio::net::TcpListener;
@@ -123,6 +124,29 @@ pub fn web_config(settings: &Settings) -> WebConfig {
     }
 }
 
+/// E-mail from the configuration, when `smtp_host` is set.
+pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
+    if settings.smtp_host.is_empty() {
+        return Ok(None);
+    }
+    let tls =
+        SmtpTls::parse(&settings.smtp_tls).context("smtp_tls must be none, starttls or tls")?;
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let smtp = SmtpConfig {
+        host: settings.smtp_host.clone(),
+        port: settings.smtp_port,
+        tls,
+        username: nonempty(&settings.smtp_username),
+        password: nonempty(&settings.smtp_password),
+    };
+    let sender = SmtpSender::new(&smtp).map_err(anyhow::Error::msg)?;
+    let mut ms = MailSettings::new(&settings.smtp_from, settings.public_url());
+    ms.reset_ttl = Duration::from_secs(settings.reset_token_ttl_secs);
+    ms.invite_ttl = Duration::from_secs(settings.invite_token_ttl_secs);
+    let mail = Mail::new(ms, Arc::new(sender)).map_err(anyhow::Error::msg)?;
+    Ok(Some(mail))
+}
+
 /// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
 pub struct Application {
     listener: TcpListener,
@@ -156,8 +180,14 @@ impl Application {
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
         ];
-        let state = AppState::new(accounts, shared, token_config(settings))
+        let mut state = AppState::new(accounts, shared, token_config(settings))
             .with_web_config(web_config(settings));
+        match mail(settings)? {
+            Some(mail) => state = state.with_mail(mail),
+            None => println!(
+                "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
+            ),
+        }
         let app = router(state);
         let listener = TcpListener::bind(settings.listen)
             .await
