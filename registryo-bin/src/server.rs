@@ -180,19 +180,24 @@ impl Application {
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
         ];
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
         let mut state = AppState::new(accounts, shared, token_config(settings))
             .with_web_config(web_config(settings));
-        match mail(settings)? {
+        // Links in e-mails need the real port when listening on port 0 without a public URL.
+        let mut link_settings = settings.clone();
+        if link_settings.public_url.is_empty() {
+            link_settings.listen = addr;
+        }
+        match mail(&link_settings)? {
             Some(mail) => state = state.with_mail(mail),
             None => println!(
                 "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
             ),
         }
         let app = router(state);
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let addr = listener.local_addr()?;
         println!("Registry configuration (auth.token):");
         println!("  realm: {}", settings.realm());
         println!("  service: {}", settings.service);
