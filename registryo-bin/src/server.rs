@@ -152,6 +152,9 @@ pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// SIGTERM, listened to from before "listening" is printed (no window where it kills).
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Application {
@@ -207,11 +210,15 @@ impl Application {
             "`registryo registry-config --realm {}` prints a whole config.yml.",
             settings.realm()
         );
+        #[cfg(unix)]
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         println!("registryo listening on http://{addr}");
         Ok(Application {
             listener,
             app,
             tasks,
+            #[cfg(unix)]
+            term,
         })
     }
 
@@ -221,7 +228,10 @@ impl Application {
             self.listener,
             self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal(
+            #[cfg(unix)]
+            self.term,
+        ))
         .await;
         for t in self.tasks {
             t.abort();
@@ -232,17 +242,17 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(#[cfg(unix)] term: Option<tokio::signal::unix::Signal>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+    let term = async move {
+        match term {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
