@@ -252,6 +252,9 @@ pub struct Mail {
     from: Mailbox,
     sender: Arc<dyn MailSender>,
     requests: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Held while a reset request counts an account's recent tokens and makes a new one, so
+    /// concurrent requests cannot both pass the per-account limit (within this process).
+    pub(crate) issuing: tokio::sync::Mutex<()>,
 }
 
 impl Mail {
@@ -267,6 +270,7 @@ impl Mail {
             from,
             sender,
             requests: Mutex::new(HashMap::new()),
+            issuing: tokio::sync::Mutex::new(()),
         })
     }
 

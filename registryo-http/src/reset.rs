@@ -208,6 +208,7 @@ pub async fn request_reset(
         if user.kind != UserKind::Human || !user.is_active_at(t) || user.email.is_none() {
             continue;
         }
+        let _issuing = mail.issuing.lock().await;
         let recent = store
             .count_password_tokens_since(user.id, t.saturating_sub(window))
             .await?;
