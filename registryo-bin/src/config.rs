@@ -44,6 +44,22 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How long a web UI session lasts after sign-in, in seconds.
     pub session_ttl_secs: u64,
+    /// The SMTP server for password reset and invitation e-mails; empty: no e-mail.
+    pub smtp_host: String,
+    /// Its port; 0 takes the TLS mode's usual one (25, 587, 465).
+    pub smtp_port: u16,
+    /// `none`, `starttls` (default) or `tls`.
+    pub smtp_tls: String,
+    /// The SMTP user name, if the server wants one.
+    pub smtp_username: String,
+    /// The SMTP password (secret: also `REGISTRYO_SMTP_PASSWORD_FILE`).
+    pub smtp_password: String,
+    /// The From address of the e-mails.
+    pub smtp_from: String,
+    /// How long a password reset link works, in seconds.
+    pub reset_token_ttl_secs: u64,
+    /// How long an invitation link works, in seconds.
+    pub invite_token_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -63,6 +79,14 @@ impl Default for Settings {
             registry_url: String::new(),
             secure_cookies: false,
             session_ttl_secs: 12 * 3600,
+            smtp_host: String::new(),
+            smtp_port: 0,
+            smtp_tls: "starttls".to_owned(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_from: String::new(),
+            reset_token_ttl_secs: 3600,
+            invite_token_ttl_secs: 7 * 86_400,
         }
     }
 }
@@ -91,6 +115,21 @@ impl fmt::Debug for Settings {
             .field("registry_url", &self.registry_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &if self.smtp_password.is_empty() {
+                    ""
+                } else {
+                    "<hidden>"
+                },
+            )
+            .field("smtp_from", &self.smtp_from)
+            .field("reset_token_ttl_secs", &self.reset_token_ttl_secs)
+            .field("invite_token_ttl_secs", &self.invite_token_ttl_secs)
             .finish()
     }
 }
@@ -137,7 +176,7 @@ pub struct Overrides {
 }
 
 /// The secrets that may come from `REGISTRYO_<NAME>_FILE`.
-const SECRET_KEYS: &[&str] = &["admin_password", "database_url"];
+const SECRET_KEYS: &[&str] = &["admin_password", "database_url", "smtp_password"];
 
 impl Settings {
     /// Load the settings: defaults, then the TOML file (`config`, or `registryo.toml` in the
@@ -255,6 +294,25 @@ impl Settings {
                 self.public_url
             ));
         }
+        if !matches!(self.smtp_tls.as_str(), "none" | "starttls" | "tls") {
+            return bad(format!(
+                "smtp_tls must be \"none\", \"starttls\" or \"tls\", not {:?}",
+                self.smtp_tls
+            ));
+        }
+        if !self.smtp_host.is_empty() && !self.smtp_from.contains('@') {
+            return bad(
+                "smtp_from (the From address of e-mails) must be set with smtp_host".to_owned(),
+            );
+        }
+        if self.smtp_password.is_empty() != self.smtp_username.is_empty() {
+            return bad("smtp_username and smtp_password go together".to_owned());
+        }
+        if self.reset_token_ttl_secs < 60 || self.invite_token_ttl_secs < 60 {
+            return bad(
+                "reset_token_ttl_secs and invite_token_ttl_secs must be at least 60".to_owned(),
+            );
+        }
         Ok(())
     }
 
@@ -308,6 +366,14 @@ const SETTING_NAMES: &[&str] = &[
     "registry_url",
     "secure_cookies",
     "session_ttl_secs",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
+    "reset_token_ttl_secs",
+    "invite_token_ttl_secs",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -317,7 +383,7 @@ fn is_setting(key: &str) -> bool {
 /// Numeric settings become numbers (when they parse; otherwise extraction reports the error),
 /// every other one stays text.
 fn env_value(key: &str, v: &str) -> figment::value::Value {
-    if key.ends_with("_secs")
+    if (key.ends_with("_secs") || key == "smtp_port")
         && let Ok(n) = v.trim().parse::<u64>()
     {
         return figment::value::Value::from(n);
@@ -365,6 +431,21 @@ registry_url = ""
 secure_cookies = false
 # Web UI session lifetime after sign-in, seconds.
 session_ttl_secs = {session}
+
+# E-mail ("forgot password" and invitations), over SMTP. Empty smtp_host: no e-mail.
+smtp_host = ""
+# 0 = the TLS mode's usual port (none: 25, starttls: 587, tls: 465).
+smtp_port = 0
+# "none" (a local relay only), "starttls" or "tls".
+smtp_tls = "{smtp_tls}"
+smtp_username = ""
+# Secret: prefer REGISTRYO_SMTP_PASSWORD_FILE.
+smtp_password = ""
+# The From address, e.g. "Registryo <registryo@example.com>".
+smtp_from = ""
+# How long a password reset link works, seconds; and an invitation link.
+reset_token_ttl_secs = {reset}
+invite_token_ttl_secs = {invite}
 "#,
         listen = d.listen,
         data = d.data.display(),
@@ -375,6 +456,9 @@ session_ttl_secs = {session}
         alg = d.key_algorithm,
         cache = d.credential_cache_secs,
         session = d.session_ttl_secs,
+        smtp_tls = d.smtp_tls,
+        reset = d.reset_token_ttl_secs,
+        invite = d.invite_token_ttl_secs,
     )
 }
 
@@ -441,6 +525,34 @@ mod tests {
         assert!(!dbg.contains("hunter2"));
         assert!(!dbg.contains("topsecret"));
         assert!(dbg.contains("postgres://u:***@h/db"));
+    }
+
+    #[test]
+    fn smtp_settings_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("smtp");
+        std::fs::write(&f, "mail-secret\n").unwrap();
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("REGISTRYO_SMTP_HOST", "mail.example.com"),
+                ("REGISTRYO_SMTP_PORT", "2525"),
+                ("REGISTRYO_SMTP_TLS", "tls"),
+                ("REGISTRYO_SMTP_USERNAME", "ro"),
+                ("REGISTRYO_SMTP_PASSWORD_FILE", f.to_str().unwrap()),
+                ("REGISTRYO_SMTP_FROM", "Registryo <ro@example.com>"),
+                ("REGISTRYO_RESET_TOKEN_TTL_SECS", "600"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((s.smtp_port, s.smtp_tls.as_str()), (2525, "tls"));
+        assert_eq!(s.smtp_password, "mail-secret");
+        assert_eq!(s.reset_token_ttl_secs, 600);
+        assert!(!format!("{s:?}").contains("mail-secret"));
+        for (k, v) in [("REGISTRYO_SMTP_TLS", "ssl"), ("REGISTRYO_SMTP_HOST", "h")] {
+            assert!(Settings::load_from(None, &Overrides::default(), env(&[(k, v)])).is_err());
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use registryo_core::token::SigningKey;
 use registryo_http::accounts::Accounts;
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::{self, SharedKeys};
+use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
 use registryo_store::{NewUser, Store, UserKind};
 use tokio::net::TcpListener;
@@ -123,11 +124,37 @@ pub fn web_config(settings: &Settings) -> WebConfig {
     }
 }
 
+/// E-mail from the configuration, when `smtp_host` is set.
+pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
+    if settings.smtp_host.is_empty() {
+        return Ok(None);
+    }
+    let tls =
+        SmtpTls::parse(&settings.smtp_tls).context("smtp_tls must be none, starttls or tls")?;
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let smtp = SmtpConfig {
+        host: settings.smtp_host.clone(),
+        port: settings.smtp_port,
+        tls,
+        username: nonempty(&settings.smtp_username),
+        password: nonempty(&settings.smtp_password),
+    };
+    let sender = SmtpSender::new(&smtp).map_err(anyhow::Error::msg)?;
+    let mut ms = MailSettings::new(&settings.smtp_from, settings.public_url());
+    ms.reset_ttl = Duration::from_secs(settings.reset_token_ttl_secs);
+    ms.invite_ttl = Duration::from_secs(settings.invite_token_ttl_secs);
+    let mail = Mail::new(ms, Arc::new(sender)).map_err(anyhow::Error::msg)?;
+    Ok(Some(mail))
+}
+
 /// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
 pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// SIGTERM, listened to from before "listening" is printed (no window where it kills).
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Application {
@@ -156,13 +183,24 @@ impl Application {
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
         ];
-        let state = AppState::new(accounts, shared, token_config(settings))
-            .with_web_config(web_config(settings));
-        let app = router(state);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let mut state = AppState::new(accounts, shared, token_config(settings))
+            .with_web_config(web_config(settings));
+        // Links in e-mails need the real port when listening on port 0 without a public URL.
+        let mut link_settings = settings.clone();
+        if link_settings.public_url.is_empty() {
+            link_settings.listen = addr;
+        }
+        match mail(&link_settings)? {
+            Some(mail) => state = state.with_mail(mail),
+            None => println!(
+                "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
+            ),
+        }
+        let app = router(state);
         println!("Registry configuration (auth.token):");
         println!("  realm: {}", settings.realm());
         println!("  service: {}", settings.service);
@@ -172,11 +210,15 @@ impl Application {
             "`registryo registry-config --realm {}` prints a whole config.yml.",
             settings.realm()
         );
+        #[cfg(unix)]
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         println!("registryo listening on http://{addr}");
         Ok(Application {
             listener,
             app,
             tasks,
+            #[cfg(unix)]
+            term,
         })
     }
 
@@ -186,7 +228,10 @@ impl Application {
             self.listener,
             self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal(
+            #[cfg(unix)]
+            self.term,
+        ))
         .await;
         for t in self.tasks {
             t.abort();
@@ -197,17 +242,17 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(#[cfg(unix)] term: Option<tokio::signal::unix::Signal>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+    let term = async move {
+        match term {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]

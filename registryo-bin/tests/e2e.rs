@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
+#[path = "e2e/mail.rs"]
+mod mail;
+
 const BIN: &str = env!("CARGO_BIN_EXE_registryo");
 /// How long one client command may take (a push of a tiny image takes about a second).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);

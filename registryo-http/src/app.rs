@@ -38,6 +38,8 @@ pub struct AppState {
     pub tokens: TokenService<Accounts, SharedKeys>,
     /// The web UI's settings and sign-in throttle.
     pub web: Arc<Web>,
+    /// E-mail (password reset, invitations), when configured.
+    pub mail: Option<Arc<crate::mail::Mail>>,
 }
 
 impl AppState {
@@ -49,7 +51,14 @@ impl AppState {
             keys,
             tokens,
             web: Arc::new(Web::default()),
+            mail: None,
         }
+    }
+
+    /// The same state with e-mail: "forgot password" and invitations.
+    pub fn with_mail(mut self, mail: crate::mail::Mail) -> AppState {
+        self.mail = Some(Arc::new(mail));
+        self
     }
 
     /// The same state with these web UI settings (and a fresh sign-in throttle).
@@ -65,10 +74,13 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let tokens = state.tokens.clone();
-    let ui = crate::ui::routes().layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::session::csrf_guard,
-    ));
+    let ui =
+        crate::ui::routes()
+            .merge(crate::reset::routes())
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::session::csrf_guard,
+            ));
     Router::new()
         .route_service("/token", tokens)
         .route("/healthz", get(healthz))

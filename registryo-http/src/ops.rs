@@ -132,7 +132,8 @@ async fn audit(
 pub struct NewHuman {
     /// Login name.
     pub username: String,
-    /// Initial password.
+    /// Initial password (empty with [`NewHuman::invite`]).
+    #[serde(default)]
     pub password: String,
     /// Given name.
     #[serde(default)]
@@ -146,15 +147,23 @@ pub struct NewHuman {
     /// Make them an administrator.
     #[serde(default)]
     pub admin: bool,
+    /// Instead of a password, send a set-your-password e-mail (needs the e-mail address and
+    /// e-mail configured on the server); the account has no password until the link is used.
+    #[serde(default)]
+    pub invite: bool,
 }
 
-/// Create a person's account with a password.
+/// Create a person's account with a password, or invite them: no password, and an e-mail
+/// with a link to choose one. If that e-mail cannot be sent, the account is removed again.
 pub async fn create_human(
     state: &AppState,
     actor: &Actor,
     new: NewHuman,
 ) -> Result<User, AppError> {
     check_username("username", &new.username)?;
+    if new.invite {
+        return invite_human(state, actor, new).await;
+    }
     check_password("password", &new.username, &new.password)?;
     let first = check_text("first_name", &new.first_name)?;
     let last = check_text("last_name", &new.last_name)?;
@@ -172,6 +181,55 @@ pub async fn create_human(
         "user.create",
         &user.username,
         Some(format!("human admin={}", new.admin)),
+    )
+    .await;
+    applied(state, None).await?;
+    Ok(user)
+}
+
+async fn invite_human(state: &AppState, actor: &Actor, new: NewHuman) -> Result<User, AppError> {
+    if state.mail.is_none() {
+        return Err(AppError::invalid(
+            "invite",
+            "e-mail is not set up on this server (smtp_host): set a password instead",
+        ));
+    }
+    if !new.password.is_empty() {
+        return Err(AppError::invalid(
+            "password",
+            "leave the password empty when sending an invitation",
+        ));
+    }
+    let first = check_text("first_name", &new.first_name)?;
+    let last = check_text("last_name", &new.last_name)?;
+    let Some(email) = check_email(&new.email)? else {
+        return Err(AppError::invalid(
+            "email",
+            "an invitation needs an e-mail address",
+        ));
+    };
+    let mut nu = NewUser::new(new.username.clone(), UserKind::Human)
+        .admin(new.admin)
+        .names(first, last);
+    nu.email = Some(email);
+    let store = state.accounts.store();
+    let user = store.create_user(&nu).await?;
+    if let Err(e) =
+        crate::reset::send_link(state, &user, registryo_store::TokenPurpose::Invite).await
+    {
+        e.log();
+        store.delete_user(user.id).await?;
+        return Err(AppError::invalid(
+            "email",
+            "the invitation could not be sent, so the account was not created: check the address, or try again later",
+        ));
+    }
+    audit(
+        state,
+        actor,
+        "user.create",
+        &user.username,
+        Some(format!("human admin={} invited", new.admin)),
     )
     .await;
     applied(state, None).await?;

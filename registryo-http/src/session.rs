@@ -273,7 +273,8 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let expected = if parts.uri.path() == "/signin" {
+    // Forms shown to visitors without a session use the sign-in form's double-submit cookie.
+    let expected = if matches!(parts.uri.path(), "/signin" | "/forgot" | "/reset") {
         cookie(&parts.headers, SIGNIN_COOKIE).map(str::to_owned)
     } else {
         match load_session(&state, &parts.headers).await {

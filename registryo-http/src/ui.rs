@@ -52,7 +52,8 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    fn anonymous() -> Chrome {
+    /// The chrome of a page for someone not signed in.
+    pub fn anonymous() -> Chrome {
         Chrome {
             css: css_href(),
             ..Chrome::default()
@@ -94,6 +95,7 @@ fn notice_text(code: &str) -> &'static str {
         "added" => "Added.",
         "removed" => "Removed.",
         "revoked" => "The login is revoked.",
+        "invited" => "The invitation is sent.",
         _ => "",
     }
 }
@@ -381,6 +383,8 @@ struct SignInPage {
     token: String,
     username: String,
     error: String,
+    /// E-mail is set up: show the "forgot password" link.
+    forgot: bool,
 }
 
 async fn signin_page(
@@ -418,6 +422,7 @@ fn signin_form(
         token: token.clone(),
         username,
         error,
+        forgot: state.mail.is_some(),
     };
     let mut resp = render_status(status, &page);
     resp.headers_mut().append(
@@ -880,6 +885,8 @@ struct HumanForm {
     email: String,
     #[serde(default)]
     admin: Option<String>,
+    #[serde(default)]
+    invite: Option<String>,
 }
 
 async fn users_create(
@@ -895,9 +902,14 @@ async fn users_create(
         last_name: f.last_name.clone(),
         email: f.email.clone(),
         admin: f.admin.is_some(),
+        invite: f.invite.is_some(),
     };
+    let invite = new.invite;
     match ops::create_human(&state, &admin.actor(), new).await {
-        Ok(u) => Ok(back(&format!("/admin/users/{}", u.id), "created")),
+        Ok(u) => Ok(back(
+            &format!("/admin/users/{}", u.id),
+            if invite { "invited" } else { "created" },
+        )),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
             let status = e.status();
             let page = UsersPage {

@@ -1,7 +1,7 @@
 //! # registryo-store
 //!
 //! SQL storage for Registryo: users, groups, ACL rules, refresh tokens, audit events, web
-//! sessions and settings.
+//! sessions, password reset and invitation tokens, and settings.
 //!
 //! Two backends, each a cargo feature with its own migrations, chosen at run time from the
 //! database URL by [`Store::connect`]:
@@ -76,6 +76,7 @@ mod audit;
 mod error;
 mod groups;
 mod model;
+mod password_tokens;
 mod sessions;
 mod settings;
 mod store;
@@ -85,7 +86,7 @@ mod users;
 pub use error::{DatabaseError, StoreError};
 pub use model::{
     AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, NewAclRule, NewAuditEvent,
-    NewRefreshToken, NewSession, NewUser, PolicyRevision, RefreshToken, Session, User, UserKind,
-    UserUpdate,
+    NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordToken, PolicyRevision,
+    RefreshToken, Session, TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};

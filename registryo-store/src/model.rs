@@ -415,3 +415,77 @@ pub struct PolicyRevision {
     /// When it last grew (unix seconds).
     pub changed_at: i64,
 }
+
+/// What a password token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPurpose {
+    /// "Forgot password": the user had a password and asked for a new one.
+    Reset,
+    /// An invitation: the account was created without a password.
+    Invite,
+}
+
+impl TokenPurpose {
+    /// The stored spelling: `reset` or `invite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Reset => "reset",
+            TokenPurpose::Invite => "invite",
+        }
+    }
+}
+
+impl FromStr for TokenPurpose {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reset" => Ok(TokenPurpose::Reset),
+            "invite" => Ok(TokenPurpose::Invite),
+            other => Err(StoreError::Invalid(format!(
+                "unknown token purpose {other:?} (expected \"reset\" or \"invite\")"
+            ))),
+        }
+    }
+}
+
+impl TryFrom<String> for TokenPurpose {
+    type Error = StoreError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// A password reset or invitation token (only its SHA-256 hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PasswordToken {
+    /// The store's id.
+    pub id: i64,
+    /// Whose password it sets.
+    pub user_id: i64,
+    /// SHA-256 of the token, 64 lower-case hex digits.
+    pub token_hash: String,
+    /// Reset or invitation.
+    #[sqlx(try_from = "String")]
+    pub purpose: TokenPurpose,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+    /// When it stops working (unix seconds).
+    pub expires_at: i64,
+    /// When it was used (it works once).
+    pub used_at: Option<i64>,
+}
+
+/// What [`Store::insert_password_token`](crate::Store::insert_password_token) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPasswordToken {
+    /// Whose password it sets.
+    pub user_id: i64,
+    /// SHA-256 of the token, 64 hex digits.
+    pub token_hash: String,
+    /// Reset or invitation.
+    pub purpose: TokenPurpose,
+    /// When it stops working (unix seconds).
+    pub expires_at: i64,
+}

@@ -152,7 +152,8 @@ impl Store {
     }
 
     /// Sets (or, with `None`, removes) the argon2id PHC string and the password change time.
-    /// Bumps the policy revision, so servers forget remembered credentials of the user.
+    /// Deletes the user's unused password reset and invitation tokens, and bumps the policy
+    /// revision (so servers forget remembered credentials of the user), in one transaction.
     pub async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), StoreError> {
         if let Some(hash) = hash {
             check_text("password hash", hash, 1024)?;
@@ -171,6 +172,11 @@ impl Store {
             .await?
             .rows_affected();
             if changed > 0 {
+                // A password change by any path ends outstanding reset and invitation links.
+                sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 // Servers drop remembered credentials when the revision moves.
                 bump_revision!(tx, now);
                 tx.commit().await?;

@@ -15,8 +15,8 @@
 #![allow(clippy::unwrap_used)]
 
 use registryo_store::{
-    AuditQuery, NewAclRule, NewAuditEvent, NewRefreshToken, NewSession, NewUser, Store, StoreError,
-    UserKind, UserUpdate,
+    AuditQuery, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
+    Store, StoreError, TokenPurpose, UserKind, UserUpdate,
 };
 
 /// The environment variable naming the PostgreSQL server used by the suite.
@@ -734,6 +734,152 @@ async fn sessions(ctx: &Ctx) {
     assert!(!store.delete_session(&hash(5)).await.unwrap(), "cascaded");
 }
 
+async fn password_tokens(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(
+            &NewUser::new("alice", UserKind::Human)
+                .password_hash("old-hash")
+                .email("Alice@Example.com"),
+        )
+        .await
+        .unwrap();
+    let token = |n: u32, purpose: TokenPurpose, expires_at: i64| NewPasswordToken {
+        user_id: alice.id,
+        token_hash: hash(n),
+        purpose,
+        expires_at,
+    };
+    let t1 = store
+        .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600))
+        .await
+        .unwrap();
+    assert_eq!((t1.purpose, t1.used_at), (TokenPurpose::Reset, None));
+    assert!(matches!(
+        store
+            .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .insert_password_token(&NewPasswordToken {
+                user_id: 999_999,
+                ..token(9, TokenPurpose::Reset, now() + 60)
+            })
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.find_password_token("short").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(
+        store
+            .count_password_tokens_since(alice.id, now() - 60)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Found while live; an expired one (a TTL of 1 s, elapsed) is not, nor redeemable.
+    let (found, user) = store.find_password_token(&hash(1)).await.unwrap().unwrap();
+    assert_eq!((found.id, user.id), (t1.id, alice.id));
+    store
+        .insert_password_token(&token(2, TokenPurpose::Reset, now() + 1))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(store.find_password_token(&hash(2)).await.unwrap(), None);
+    assert_eq!(
+        store.redeem_password_token(&hash(2), "h2").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_user(alice.id)
+            .await
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("old-hash")
+    );
+
+    // A disabled user's token is neither found nor redeemable.
+    store.set_disabled(alice.id, true).await.unwrap();
+    assert_eq!(store.find_password_token(&hash(1)).await.unwrap(), None);
+    assert_eq!(
+        store.redeem_password_token(&hash(1), "h").await.unwrap(),
+        None
+    );
+    store.set_disabled(alice.id, false).await.unwrap();
+
+    // Redeemed once: the password is set, the revision moves, other unused tokens die.
+    store
+        .insert_password_token(&token(3, TokenPurpose::Reset, now() + 3600))
+        .await
+        .unwrap();
+    let rev = store.policy_revision().await.unwrap().revision;
+    let (used, user) = store
+        .redeem_password_token(&hash(1), "new-hash")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((used.id, user.id), (t1.id, alice.id));
+    assert_eq!(user.password_hash.as_deref(), Some("new-hash"));
+    assert!(store.policy_revision().await.unwrap().revision > rev);
+    assert_eq!(
+        store
+            .redeem_password_token(&hash(1), "again")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.find_password_token(&hash(3)).await.unwrap(), None);
+    let listed = store.list_password_tokens(alice.id).await.unwrap();
+    assert!(listed.iter().any(|t| t.id == t1.id && t.used_at.is_some()));
+
+    // Any password change kills outstanding tokens.
+    store
+        .insert_password_token(&token(4, TokenPurpose::Invite, now() + 3600))
+        .await
+        .unwrap();
+    assert!(store.find_password_token(&hash(4)).await.unwrap().is_some());
+    store
+        .set_password_hash(alice.id, Some("other"))
+        .await
+        .unwrap();
+    assert_eq!(store.find_password_token(&hash(4)).await.unwrap(), None);
+    assert_eq!(
+        store.redeem_password_token(&hash(4), "x").await.unwrap(),
+        None
+    );
+
+    // Lookup by e-mail ignores ASCII case.
+    let by_mail = store
+        .find_users_by_email("alice@example.COM")
+        .await
+        .unwrap();
+    assert_eq!(by_mail.len(), 1);
+    assert!(
+        store
+            .find_users_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(store.purge_password_tokens(now() + 7200).await.unwrap() >= 1);
+    store.delete_user(alice.id).await.unwrap();
+    assert!(
+        store
+            .list_password_tokens(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn settings(ctx: &Ctx) {
     let store = &ctx.store;
     assert_eq!(store.get_setting("cookie_secret").await.unwrap(), None);
@@ -934,6 +1080,7 @@ conformance!(
     refresh_tokens,
     audit_events,
     sessions,
+    password_tokens,
     settings,
     policy_revision,
     concurrent_handles,

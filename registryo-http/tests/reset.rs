@@ -1,0 +1,573 @@
+//! "Forgot password" and invitations through `router(state)` with `oneshot`: a fresh SQLite
+//! store per test, e-mail kept in memory ([`MemorySender`]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use base64::Engine;
+use http_body_util::BodyExt;
+use registryo_core::service::TokenConfig;
+use registryo_core::token::{Algorithm, KidStyle, SigningKey};
+use registryo_http::accounts::{Accounts, hash_password_blocking};
+use registryo_http::app::{AppState, router};
+use registryo_http::keys::SharedKeys;
+use registryo_http::mail::{Email, Mail, MailSettings, MemorySender};
+use registryo_store::{AuditQuery, NewRefreshToken, NewSession, NewUser, Store, UserKind};
+use tower::ServiceExt;
+
+const ALICE_PW: &str = "alice-pass-1";
+const ADMIN_PW: &str = "admin-pass-1";
+
+struct T {
+    app: Router,
+    store: Store,
+    accounts: Accounts,
+    sent: Arc<MemorySender>,
+    _dir: tempfile::TempDir,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Resp {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    }
+}
+
+/// A store with `admin`, `alice` (e-mail), `robot` (service, e-mail) and `carol` (disabled,
+/// e-mail); e-mail configured unless `mail` is `None`.
+async fn setup(mail: Option<MailSettings>) -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    for (name, pw, kind, admin) in [
+        ("admin", ADMIN_PW, UserKind::Human, true),
+        ("alice", ALICE_PW, UserKind::Human, false),
+        ("robot", "robot-secret-1", UserKind::Service, false),
+        ("carol", "carol-pass-1", UserKind::Human, false),
+    ] {
+        let hash = hash_password_blocking(pw).unwrap();
+        let u = store
+            .create_user(
+                &NewUser::new(name, kind)
+                    .password_hash(hash)
+                    .admin(admin)
+                    .email(format!("{name}@example.test")),
+            )
+            .await
+            .unwrap();
+        if name == "carol" {
+            store.set_disabled(u.id, true).await.unwrap();
+        }
+    }
+    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let key = SigningKey::generate(Algorithm::ES256, "test").unwrap();
+    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
+    let mut state = AppState::new(
+        accounts.clone(),
+        keys,
+        TokenConfig::new("registryo", "registryo"),
+    );
+    let sent = Arc::new(MemorySender::default());
+    if let Some(settings) = mail {
+        state = state.with_mail(Mail::new(settings, sent.clone()).unwrap());
+    }
+    T {
+        app: router(state),
+        store,
+        accounts,
+        sent,
+        _dir: dir,
+    }
+}
+
+fn settings() -> MailSettings {
+    MailSettings::new(
+        "Registryo <registryo@example.test>",
+        "http://ro.example.test/",
+    )
+}
+
+impl T {
+    async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Resp {
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, format!("registryo_signin={c}"));
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Resp {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, format!("registryo_signin={c}"));
+        }
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// The double-submit token the forms use.
+    async fn csrf(&self) -> String {
+        let page = self.get("/forgot", None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        page.cookie("registryo_signin").unwrap()
+    }
+
+    async fn forgot(&self, login: &str) -> Resp {
+        let csrf = self.csrf().await;
+        let r = self
+            .post("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r
+    }
+
+    /// Wait until `n` messages were sent in all.
+    async fn wait_sent(&self, n: usize) -> Vec<Email> {
+        for _ in 0..100 {
+            let sent = self.sent.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} message(s) expected, {} sent", self.sent.sent().len());
+    }
+
+    /// Let background tasks finish, then the number of messages sent.
+    async fn settled_count(&self) -> usize {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.sent.sent().len()
+    }
+
+    async fn api(&self, method: &str, path: &str, body: serde_json::Value) -> Resp {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PW}"));
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+}
+
+/// The token in a message's link (checked in both bodies).
+fn token_of(email: &Email) -> String {
+    let prefix = "http://ro.example.test/reset?token=";
+    let start = email.text.find(prefix).expect("a link in the text") + prefix.len();
+    let token: String = email.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_eq!(token.len(), 43);
+    assert!(email.html.contains(&format!("{prefix}{token}")));
+    token
+}
+
+#[tokio::test]
+async fn without_smtp_there_is_no_link_and_no_page() {
+    let t = setup(None).await;
+    let signin = t.get("/signin", None).await;
+    assert!(!signin.body.contains("/forgot"), "{}", signin.body);
+    assert_eq!(t.get("/forgot", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.get("/reset?token=x", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Invitations need e-mail too.
+    let r = t
+        .api(
+            "POST",
+            "/api/v1/users",
+            serde_json::json!({"username": "dave", "email": "dave@example.test", "invite": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+
+    let t = setup(Some(settings())).await;
+    let signin = t.get("/signin", None).await;
+    assert!(signin.body.contains("href=\"/forgot\""), "{}", signin.body);
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins() {
+    let t = setup(Some(settings())).await;
+    let alice = t.store.get_user_by_name("alice").await.unwrap();
+    t.store
+        .create_session(&NewSession {
+            id_hash: format!("{:064x}", 1),
+            user_id: alice.id,
+            csrf_token: "c".into(),
+            expires_at: i64::MAX / 2,
+        })
+        .await
+        .unwrap();
+    t.store
+        .insert_refresh_token(&NewRefreshToken {
+            user_id: alice.id,
+            token_hash: format!("{:064x}", 2),
+            client_id: "docker".into(),
+            service: "registryo".into(),
+        })
+        .await
+        .unwrap();
+
+    t.forgot("alice").await;
+    let sent = t.wait_sent(1).await;
+    assert_eq!(sent[0].to, "alice@example.test");
+    let token = token_of(&sent[0]);
+
+    let form = t.get(&format!("/reset?token={token}"), None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("alice") && form.body.contains("keep_docker"));
+    let csrf = form.cookie("registryo_signin").unwrap();
+
+    // CSRF: no token, or a wrong one, is refused before anything happens.
+    let r = t
+        .post(
+            "/reset",
+            None,
+            &[
+                ("token", &token),
+                ("new", "n3w-password"),
+                ("confirm", "n3w-password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .post(
+            "/reset",
+            Some(&csrf),
+            &[
+                ("csrf", "wrong"),
+                ("token", &token),
+                ("new", "n3w-password"),
+                ("confirm", "n3w-password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Strength: at least 8 characters, not the username; both fields the same.
+    for (new, confirm, needle) in [
+        ("short", "short", "at least 8"),
+        ("alice", "alice", "at least 8"),
+        ("n3w-password", "other-password", "differ"),
+    ] {
+        let r = t
+            .post(
+                "/reset",
+                Some(&csrf),
+                &[
+                    ("csrf", &csrf),
+                    ("token", &token),
+                    ("new", new),
+                    ("confirm", confirm),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{new}");
+        assert!(r.body.contains(needle), "{new}: {}", r.body);
+    }
+    assert!(
+        t.accounts
+            .check_password("alice", ALICE_PW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let r = t
+        .post(
+            "/reset",
+            Some(&csrf),
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new", "n3w-password"),
+                ("confirm", "n3w-password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Your password is set"));
+    assert!(
+        t.accounts
+            .check_password("alice", ALICE_PW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        t.accounts
+            .check_password("alice", "n3w-password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        t.store.get_session(&format!("{:064x}", 1)).await.unwrap(),
+        None
+    );
+    assert!(
+        t.store
+            .list_refresh_tokens(alice.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.revoked_at.is_some()),
+        "docker logins revoked"
+    );
+    let events = t
+        .store
+        .list_audit_events(&AuditQuery {
+            action: Some("user.password.reset".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+
+    // Once only.
+    let again = t.get(&format!("/reset?token={token}"), None).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(again.body.contains("invalid or has expired"));
+    let r = t
+        .post(
+            "/reset",
+            Some(&csrf),
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new", "an0ther-pass"),
+                ("confirm", "an0ther-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(
+        t.accounts
+            .check_password("alice", "n3w-password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn keeping_docker_logins_is_a_choice() {
+    let t = setup(Some(settings())).await;
+    let alice = t.store.get_user_by_name("alice").await.unwrap();
+    t.store
+        .insert_refresh_token(&NewRefreshToken {
+            user_id: alice.id,
+            token_hash: format!("{:064x}", 2),
+            client_id: "docker".into(),
+            service: "registryo".into(),
+        })
+        .await
+        .unwrap();
+    t.forgot("alice@EXAMPLE.test").await;
+    let token = token_of(&t.wait_sent(1).await[0]);
+    let csrf = t.csrf().await;
+    let r = t
+        .post(
+            "/reset",
+            Some(&csrf),
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new", "n3w-password"),
+                ("confirm", "n3w-password"),
+                ("keep_docker", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        t.store.list_refresh_tokens(alice.id).await.unwrap()[0]
+            .revoked_at
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn unknown_accounts_service_accounts_and_disabled_users_get_nothing_and_the_same_page() {
+    let t = setup(Some(settings())).await;
+    let csrf = t.csrf().await;
+    let ask = |login: &'static str| {
+        let csrf = csrf.clone();
+        let t = &t;
+        async move {
+            t.post("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
+                .await
+        }
+    };
+    let known = ask("alice").await;
+    assert_eq!(t.wait_sent(1).await.len(), 1);
+    for login in [
+        "nobody",
+        "nobody@example.test",
+        "robot",
+        "robot@example.test",
+        "carol",
+        "carol@example.test",
+        "",
+    ] {
+        let r = ask(login).await;
+        assert_eq!(r.status, known.status, "{login}");
+        assert_eq!(r.body, known.body, "{login}: the same page");
+    }
+    assert_eq!(t.settled_count().await, 1, "only alice got a message");
+}
+
+#[tokio::test]
+async fn a_link_expires() {
+    let mut s = settings();
+    s.reset_ttl = Duration::from_secs(1);
+    let t = setup(Some(s)).await;
+    t.forgot("alice").await;
+    let email = &t.wait_sent(1).await[0];
+    assert!(email.text.contains("1 second"));
+    let token = token_of(email);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = t.get(&format!("/reset?token={token}"), None).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(r.body.contains("invalid or has expired"));
+}
+
+#[tokio::test]
+async fn a_link_dies_when_the_password_changes_another_way() {
+    let t = setup(Some(settings())).await;
+    t.forgot("alice").await;
+    let token = token_of(&t.wait_sent(1).await[0]);
+    assert_eq!(
+        t.get(&format!("/reset?token={token}"), None).await.status,
+        StatusCode::OK
+    );
+    // The admin API sets a password: the link dies.
+    let r = t
+        .api(
+            "PUT",
+            "/api/v1/users/alice/password",
+            serde_json::json!({"password": "admin-set-pw"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(
+        t.get(&format!("/reset?token={token}"), None).await.status,
+        StatusCode::GONE
+    );
+}
+
+#[tokio::test]
+async fn requests_are_throttled_per_account_and_per_address_silently() {
+    let mut s = settings();
+    s.max_per_addr = 5;
+    let t = setup(Some(s)).await;
+    let first = t.forgot("alice").await;
+    t.wait_sent(1).await;
+    for _ in 0..3 {
+        let r = t.forgot("alice").await;
+        assert_eq!(r.body, first.body);
+    }
+    assert_eq!(t.settled_count().await, 3, "3 per account");
+    // The address made 4 requests; the 5th passes, the 6th is dropped.
+    t.forgot("admin").await;
+    assert_eq!(t.wait_sent(4).await.len(), 4);
+    let r = t.forgot("admin").await;
+    assert_eq!(r.body, first.body);
+    assert_eq!(t.settled_count().await, 4, "the address is over its limit");
+}
+
+#[tokio::test]
+async fn an_invitation_leads_to_a_first_sign_in() {
+    let t = setup(Some(settings())).await;
+    // Needs an address; a password and an invitation exclude each other.
+    for body in [
+        serde_json::json!({"username": "dave", "invite": true}),
+        serde_json::json!({"username": "dave", "email": "dave@example.test", "password": "some-password", "invite": true}),
+    ] {
+        let r = t.api("POST", "/api/v1/users", body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    let r = t
+        .api(
+            "POST",
+            "/api/v1/users",
+            serde_json::json!({"username": "dave", "email": "dave@example.test", "invite": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let dave = t.store.get_user_by_name("dave").await.unwrap();
+    assert_eq!(dave.password_hash, None);
+    let email = &t.wait_sent(1).await[0];
+    assert_eq!(email.to, "dave@example.test");
+    assert!(email.subject.contains("choose your password"));
+    let token = token_of(email);
+    let tokens = t.store.list_password_tokens(dave.id).await.unwrap();
+    assert!(tokens[0].expires_at - tokens[0].created_at >= 7 * 86_400 - 1);
+
+    let form = t.get(&format!("/reset?token={token}"), None).await;
+    assert!(form.body.contains("Choose your password"));
+    assert!(!form.body.contains("keep_docker"));
+    let csrf = form.cookie("registryo_signin").unwrap();
+    let r = t
+        .post(
+            "/reset",
+            Some(&csrf),
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new", "dave-first-pw"),
+                ("confirm", "dave-first-pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let signin = t
+        .post(
+            "/signin",
+            Some(&csrf),
+            &[
+                ("csrf", &csrf),
+                ("username", "dave"),
+                ("password", "dave-first-pw"),
+            ],
+        )
+        .await;
+    assert_eq!(signin.status, StatusCode::SEE_OTHER, "{}", signin.body);
+    assert!(signin.cookie("registryo_session").is_some());
+}
