@@ -156,8 +156,15 @@ impl Application {
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
         ];
-        let state = AppState::new(accounts, shared, token_config(settings))
+        let mut state = AppState::new(accounts, shared, token_config(settings))
             .with_web_config(web_config(settings));
+        if !settings.registry_url.is_empty() {
+            state = state
+                .with_registry(&settings.registry_url, &settings.issuer, &settings.service)
+                .with_context(|| {
+                    format!("registry_url {:?} cannot be used", settings.registry_url)
+                })?;
+        }
         let app = router(state);
         let listener = TcpListener::bind(settings.listen)
             .await
