@@ -148,22 +148,42 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
 }
 
+/// The text of the page's `main`, retried while a new page is loading.
 async fn text(c: &Client) -> String {
-    c.find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let mut last = None;
+    for _ in 0..100 {
+        match c.find(Locator::Css("main")).await {
+            Ok(main) => match main.text().await {
+                Ok(t) => return t,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no readable <main>: {last:?}");
+}
+
+/// Clicks `el` and waits until the page it was on is gone (the click navigated).
+async fn click_and_wait(c: &Client, el: fantoccini::elements::Element) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    el.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while old.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the click did not navigate in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn click_link(c: &Client, text: &str) {
-    c.find(Locator::LinkText(text))
+    let link = c
+        .find(Locator::LinkText(text))
         .await
-        .unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
-        .click()
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("no link {text:?}: {e}"));
+    click_and_wait(c, link).await;
 }
 
 async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
@@ -176,12 +196,8 @@ async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
         input.clear().await.unwrap();
         input.send_keys(value).await.unwrap();
     }
-    f.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let button = f.find(Locator::Css("button[type=submit]")).await.unwrap();
+    click_and_wait(c, button).await;
 }
 
 // --- the test ----------------------------------------------------------------------------------
@@ -276,23 +292,18 @@ async fn walk(c: &Client, base: &str, admin_password: &str) {
     c.goto(&format!("{base}/registry/r/browser/trash"))
         .await
         .unwrap();
-    c.find(Locator::Css(
-        "a[href=\"/registry/r/browser/trash/-/tags/old/delete\"]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    let delete = c
+        .find(Locator::Css(
+            "a[href=\"/registry/r/browser/trash/-/tags/old/delete\"]",
+        ))
+        .await
+        .unwrap();
+    click_and_wait(c, delete).await;
     let t = text(c).await;
     assert!(t.contains("older") && t.contains("deleted too"), "{t}");
     shot(c, "08-delete-confirm").await;
-    c.find(Locator::Css("button.danger"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let confirm = c.find(Locator::Css("main button.danger")).await.unwrap();
+    click_and_wait(c, confirm).await;
     let t = text(c).await;
     assert!(t.contains("Deleted.") && t.contains("No tags."), "{t}");
 
