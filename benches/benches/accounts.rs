@@ -49,7 +49,9 @@ fn bench(c: &mut Criterion) {
         .block_on(accounts.authenticate("bench", "bench-password", &ctx))
         .expect("auth")
         .expect("known");
-    g.bench_function("grant", |b| b.iter(|| black_box(accounts.grant(&principal, &scope))));
+    g.bench_function("grant", |b| {
+        b.iter(|| black_box(accounts.grant(&principal, &scope)))
+    });
     g.finish();
 }
 

@@ -200,6 +200,13 @@ impl Application {
                 "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
             ),
         }
+        if !settings.registry_url.is_empty() {
+            state = state
+                .with_registry(&settings.registry_url, &settings.issuer, &settings.service)
+                .with_context(|| {
+                    format!("registry_url {:?} cannot be used", settings.registry_url)
+                })?;
+        }
         let app = router(state);
         println!("Registry configuration (auth.token):");
         println!("  realm: {}", settings.realm());

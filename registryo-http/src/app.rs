@@ -17,6 +17,8 @@ use tower_http::trace::TraceLayer;
 use crate::accounts::Accounts;
 use crate::keys::SharedKeys;
 use crate::session::{Throttle, WebConfig};
+use crate::ui::browse::RegistryBrowser;
+use registryo_core::client::RegistryError;
 
 /// The web UI's settings and in-memory state.
 #[derive(Debug, Default)]
@@ -40,6 +42,8 @@ pub struct AppState {
     pub web: Arc<Web>,
     /// E-mail (password reset, invitations), when configured.
     pub mail: Option<Arc<crate::mail::Mail>>,
+    /// The registry the UI browses (disabled unless [`AppState::with_registry`] was called).
+    pub registry: Arc<RegistryBrowser>,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             tokens,
             web: Arc::new(Web::default()),
             mail: None,
+            registry: Arc::new(RegistryBrowser::disabled()),
         }
     }
 
@@ -59,6 +64,20 @@ impl AppState {
     pub fn with_mail(mut self, mail: crate::mail::Mail) -> AppState {
         self.mail = Some(Arc::new(mail));
         self
+    }
+
+    /// The same state browsing the registry at `url` (`http(s)://host[:port]`) in the UI,
+    /// with tokens this server signs for itself for `issuer` and `service` (the registry's
+    /// `auth.token` settings).
+    pub fn with_registry(
+        mut self,
+        url: &str,
+        issuer: &str,
+        service: &str,
+    ) -> Result<AppState, RegistryError> {
+        let browser = RegistryBrowser::connect(url, Arc::clone(&self.keys), issuer, service)?;
+        self.registry = Arc::new(browser);
+        Ok(self)
     }
 
     /// The same state with these web UI settings (and a fresh sign-in throttle).

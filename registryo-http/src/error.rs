@@ -28,6 +28,9 @@ pub enum AppError {
     Conflict(String),
     /// Too many failed sign-ins: `429`.
     Throttled,
+    /// The registry failed or refused (down, timeout, refused token, deleting disabled):
+    /// `502`, with a message for the user.
+    Upstream(String),
     /// A server fault: `500`; the detail is logged, never shown.
     Internal(String),
 }
@@ -50,6 +53,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,7 +69,7 @@ impl AppError {
                     .to_owned()
             }
             AppError::NotFound(what) => format!("{what} not found"),
-            AppError::Conflict(m) => m.clone(),
+            AppError::Conflict(m) | AppError::Upstream(m) => m.clone(),
             AppError::Throttled => {
                 "too many failed sign-ins: wait a few minutes and try again".to_owned()
             }

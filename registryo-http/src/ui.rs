@@ -5,6 +5,8 @@
 //! [`crate::session::csrf_guard`]. Anonymous visitors are sent to `/signin`; non-admins get a
 //! `403` page on `/admin/…`.
 
+pub mod browse;
+
 use std::sync::LazyLock;
 
 use askama::Template;
@@ -165,6 +167,7 @@ pub fn error_page(err: AppError, chrome: Option<Chrome>) -> Response {
         AppError::Forbidden(_) => "Not allowed",
         AppError::NotFound(_) => "Not found",
         AppError::Throttled => "Slow down",
+        AppError::Upstream(_) => "The registry did not answer as expected",
         AppError::Internal(_) => "Something went wrong",
         _ => "That did not work",
     };
@@ -237,7 +240,6 @@ pub fn routes() -> Router<AppState> {
         .route("/profile", get(profile))
         .route("/profile/password", post(profile_password))
         .route("/profile/tokens/{id}/revoke", post(profile_revoke))
-        .route("/registry", get(registry))
         .route("/admin/users", get(users).post(users_create))
         .route("/admin/service-accounts", post(service_create))
         .route("/admin/users/{id}", get(user_page))
@@ -268,6 +270,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/rules/{id}/delete", post(rules_delete))
         .route("/admin/explain", get(explain))
         .route("/admin/audit", get(audit))
+        .merge(browse::routes())
 }
 
 /// `GET /static/style.css`: cached for a year when asked for by its current version.
@@ -534,7 +537,7 @@ async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     Ok(resp)
 }
 
-// ---------------------------------------------------------------- home, profile, registry
+// ---------------------------------------------------------------- home, profile
 
 struct RuleLine {
     subject: String,
@@ -778,18 +781,6 @@ async fn profile_revoke(
         )
         .await;
     Ok(back("/profile", "revoked"))
-}
-
-#[derive(Template)]
-#[template(path = "registry.html")]
-struct RegistryPage {
-    chrome: Chrome,
-}
-
-async fn registry(viewer: Viewer) -> Response {
-    render(&RegistryPage {
-        chrome: Chrome::of(&viewer, "registry"),
-    })
 }
 
 // ---------------------------------------------------------------- users

@@ -1,0 +1,746 @@
+//! Registry browsing in the UI, through `router(state)` with `oneshot`, against the real
+//! registry: Debian's `docker-registry` (distribution 2.8), started here on 127.0.0.1 with
+//! token auth trusting the test's signing key. A fresh SQLite store per test.
+//!
+//! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use registryo_core::client::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_CONFIG,
+    OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Platform, RegistryAuth, RegistryClient,
+    ReqwestTransport, SelfSignedTokens,
+};
+use registryo_core::scope::RepositoryName;
+use registryo_core::service::TokenConfig;
+use registryo_core::token::{Algorithm, KidStyle, SigningKey};
+use registryo_http::accounts::{Accounts, hash_password_blocking};
+use registryo_http::app::{AppState, router};
+use registryo_http::keys::SharedKeys;
+use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
+use serde_json::json;
+use tower::ServiceExt;
+
+const ISSUER: &str = "registryo";
+const SERVICE: &str = "registryo-test";
+const PW: &str = "a-good-password-1";
+
+// --- the registry child -------------------------------------------------------------------------
+
+/// A `docker-registry serve` child; killed on drop.
+struct Registry {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            eprintln!("--- registry log (newest first) ---\n{}", tail.join("\n"));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_registry(bundle_pem: &str) -> Registry {
+    match Command::new("docker-registry").arg("--version").output() {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "docker-registry is not installed: run scripts/e2e/install (Debian's docker-registry \
+             package) before these tests"
+        ),
+        Err(e) => panic!("cannot run docker-registry: {e}"),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, bundle_pem).unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: {data}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  secret: browse-test-secret
+auth:
+  token:
+    realm: \"http://127.0.0.1:1/token\"
+    service: \"{SERVICE}\"
+    issuer: \"{ISSUER}\"
+    rootcertbundle: \"{bundle}\"
+",
+            data = dir.path().join("data").display(),
+            bundle = bundle.display(),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("registry.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new("docker-registry");
+    cmd.arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("REGISTRY_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut registry = Registry {
+        child: cmd.spawn().unwrap(),
+        url: format!("http://127.0.0.1:{port}"),
+        log,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return registry;
+        }
+        if let Some(status) = registry.child.try_wait().unwrap() {
+            panic!("docker-registry exited during start-up: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docker-registry not ready in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// --- the app -----------------------------------------------------------------------------------
+
+type Pusher = RegistryClient<RegistryAuth<ReqwestTransport, SelfSignedTokens>>;
+
+struct T {
+    app: Router,
+    store: Store,
+    accounts: Accounts,
+    pusher: Pusher,
+    _registry: Option<Registry>,
+    _dir: tempfile::TempDir,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Resp {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+}
+
+#[derive(Clone)]
+struct Browser {
+    cookie: String,
+    csrf: String,
+}
+
+/// Users `admin` (admin), `alice`, `bob`, `carol` (all with e-mails); group `devs` = bob.
+async fn setup() -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let hash = hash_password_blocking(PW).unwrap();
+    for (name, admin) in [
+        ("admin", true),
+        ("alice", false),
+        ("bob", false),
+        ("carol", false),
+    ] {
+        store
+            .create_user(
+                &NewUser::new(name, UserKind::Human)
+                    .password_hash(hash.clone())
+                    .admin(admin)
+                    .email(format!("{name}@mail.example")),
+            )
+            .await
+            .unwrap();
+    }
+    let devs = store.create_group("devs").await.unwrap();
+    let bob = store.get_user_by_name("bob").await.unwrap();
+    store.add_group_member(devs.id, bob.id).await.unwrap();
+    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
+    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
+    let registry = start_registry(&keys.current().cert_bundle_pem()).await;
+    let pusher = RegistryClient::connect(
+        &registry.url,
+        SelfSignedTokens::new(keys.current(), ISSUER, SERVICE),
+    )
+    .unwrap();
+    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
+        .with_registry(&registry.url, ISSUER, SERVICE)
+        .unwrap();
+    T {
+        app: router(state),
+        store,
+        accounts,
+        pusher,
+        _registry: Some(registry),
+        _dir: dir,
+    }
+}
+
+fn csrf_of(body: &str) -> String {
+    let i = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    body[i..i + body[i..].find('"').unwrap()].to_owned()
+}
+
+fn name(s: &str) -> RepositoryName {
+    s.parse().unwrap()
+}
+
+impl T {
+    async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, b: Option<&Browser>) -> Resp {
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(b) = b {
+            req = req.header(header::COOKIE, format!("registryo_session={}", b.cookie));
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, b: &Browser, form: &[(&str, &str)]) -> Resp {
+        let mut pairs: Vec<(&str, &str)> = form.to_vec();
+        if !form.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(("csrf", &b.csrf));
+        }
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("registryo_session={}", b.cookie))
+            .body(Body::from(serde_urlencoded::to_string(&pairs).unwrap()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn signin(&self, user: &str) -> Browser {
+        let page = self.get("/signin", None).await;
+        let token = page
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find_map(|c| c.strip_prefix("registryo_signin="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .unwrap();
+        let body =
+            serde_urlencoded::to_string([("username", user), ("password", PW), ("csrf", &token)])
+                .unwrap();
+        let req = Request::post("/signin")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("registryo_signin={token}"))
+            .body(Body::from(body))
+            .unwrap();
+        let r = self.send(req).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-in of {user}");
+        let cookie = r
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find_map(|c| c.strip_prefix("registryo_session="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .unwrap();
+        let mut b = Browser {
+            cookie,
+            csrf: String::new(),
+        };
+        b.csrf = csrf_of(&self.get("/", Some(&b)).await.body);
+        b
+    }
+
+    async fn rule(&self, subject: &str, pattern: &str, actions: &str) {
+        self.store
+            .add_acl_rule(&NewAclRule {
+                subject: subject.to_owned(),
+                pattern: pattern.to_owned(),
+                actions: actions.to_owned(),
+                created_by: Some("test".to_owned()),
+            })
+            .await
+            .unwrap();
+        self.accounts.reload(true).await.unwrap();
+    }
+
+    /// Pushes a one-layer image (OCI or Docker schema 2) whose config is `config`; returns the
+    /// manifest's descriptor.
+    async fn push_image(&self, repo: &str, tag: &str, docker: bool, config: Bytes) -> Descriptor {
+        let repo = name(repo);
+        let (mt, ct, lt) = if docker {
+            (DOCKER_MANIFEST_V2, DOCKER_CONFIG, DOCKER_LAYER_GZIP)
+        } else {
+            (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP)
+        };
+        let p = &self.pusher;
+        let layer = p
+            .push_blob(&repo, lt, Bytes::from(vec![7u8; 3000]))
+            .await
+            .unwrap();
+        let config = p.push_blob(&repo, ct, config).await.unwrap();
+        let manifest = Bytes::from(
+            serde_json::to_vec(&json!({
+                "schemaVersion": 2, "mediaType": mt, "config": config, "layers": [layer],
+            }))
+            .unwrap(),
+        );
+        p.push_manifest(&repo, tag, mt, manifest.clone())
+            .await
+            .unwrap();
+        Descriptor::of(mt, &manifest)
+    }
+}
+
+fn config(arch: &str, label: &str, env: &str, history: &str) -> Bytes {
+    Bytes::from(
+        serde_json::to_vec(&json!({
+            "created": "2024-05-01T12:00:00Z",
+            "architecture": arch, "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin", env], "Labels": {"evil": label, "team": "platform"}, "Cmd": ["/app"]},
+            "rootfs": {"type": "layers", "diff_ids": [Digest::sha256(b"tar").to_string()]},
+            "history": [
+                {"created": "2024-05-01T12:00:00Z", "created_by": history},
+                {"created": "2024-05-01T12:00:01Z", "created_by": "LABEL team=platform", "empty_layer": true}
+            ]
+        }))
+        .unwrap(),
+    )
+}
+
+fn plain_config() -> Bytes {
+    config("amd64", "x", "A=b", "ADD rootfs.tar /")
+}
+
+// --- the tests ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn repositories_are_filtered_by_the_acl_searched_and_paginated() {
+    let t = setup().await;
+    for i in 0..55 {
+        t.push_image(&format!("pub/p{i:02}"), "1", false, plain_config())
+            .await;
+    }
+    for repo in ["team/app", "alice/own", "secret/x"] {
+        t.push_image(repo, "1", false, plain_config()).await;
+    }
+    t.rule("user:alice", "team/*", "pull").await;
+    t.rule("authenticated", "pub/**", "pull").await;
+    t.rule("authenticated", "${account}/**", "*").await;
+
+    // Anonymous: sign in first.
+    let r = t.get("/registry", None).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/signin"));
+
+    // The admin sees all 58, 50 a page.
+    let admin = t.signin("admin").await;
+    let r = t.get("/registry", Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("1–50 of 58"), "{}", r.body);
+    assert!(r.body.contains("/registry/r/alice/own"));
+    let r = t.get("/registry?page=2", Some(&admin)).await;
+    assert!(r.body.contains("51–58 of 58"));
+    assert!(r.body.contains("/registry/r/secret/x"));
+
+    // Alice: pub/** (55), team/app, alice/own; never secret/x, whose pages are 404 for her.
+    let alice = t.signin("alice").await;
+    let r = t.get("/registry?page=2", Some(&alice)).await;
+    assert!(r.body.contains("51–57 of 57"), "{}", r.body);
+    assert!(r.body.contains("/registry/r/team/app"));
+    let first = t.get("/registry", Some(&alice)).await;
+    assert!(first.body.contains("/registry/r/alice/own"));
+    assert!(!r.body.contains("secret/x"));
+    assert_eq!(
+        t.get("/registry/r/secret/x", Some(&alice)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Search: a case-insensitive substring; the pager keeps it.
+    let r = t.get("/registry?q=TEAM", Some(&alice)).await;
+    assert!(r.body.contains("1–1 of 1") && r.body.contains("team/app"));
+    let r = t.get("/registry?q=p0", Some(&alice)).await;
+    assert!(r.body.contains("1–10 of 10"));
+    let r = t.get("/registry?q=secret", Some(&alice)).await;
+    assert!(r.body.contains("No repository matches"));
+    let r = t.get("/registry?q=p", Some(&alice)).await;
+    assert!(
+        r.body.contains("href=\"/registry?q=p&#38;page=2\""),
+        "{}",
+        r.body
+    );
+
+    // Bob sees pub/** only.
+    let bob = t.signin("bob").await;
+    let r = t.get("/registry", Some(&bob)).await;
+    assert!(r.body.contains("1–50 of 55"));
+    assert!(!r.body.contains("team/app") && !r.body.contains("alice/own"));
+}
+
+#[tokio::test]
+async fn repository_page_lists_tags_and_who_may_do_what() {
+    let t = setup().await;
+    let d = t
+        .push_image("team/app", "t000", false, plain_config())
+        .await;
+    let repo = name("team/app");
+    let manifest = t.pusher.manifest(&repo, "t000").await.unwrap();
+    for i in 1..150 {
+        t.pusher
+            .push_manifest(
+                &repo,
+                &format!("t{i:03}"),
+                OCI_MANIFEST,
+                manifest.raw.clone(),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(manifest.digest, d.digest);
+    t.rule("user:alice", "team/app", "pull").await;
+    t.rule("group:devs", "team/*", "pull,push").await;
+    t.rule("anonymous", "team/**", "pull").await;
+    t.rule("authenticated", "team/app", "pull").await;
+    t.rule("authenticated", "${account}/**", "*").await;
+    t.rule("user:carol", "other/*", "delete").await;
+    t.push_image("carol/tools", "1", false, plain_config())
+        .await;
+
+    let alice = t.signin("alice").await;
+    let r = t.get("/registry/r/team/app", Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let b = &r.body;
+    assert!(b.contains("all administrators"));
+    assert!(b.contains("#1 user:alice team/app pull"), "{b}");
+    assert!(b.contains("#2 group:devs team/* pull,push"));
+    assert!(b.contains("anyone, without signing in") && b.contains("#3 anonymous team/** pull"));
+    assert!(b.contains("every signed-in user") && b.contains("#4 authenticated team/app pull"));
+    assert!(
+        !b.contains("other/*"),
+        "a rule that does not match is not listed"
+    );
+    assert!(!b.contains("@mail.example"), "no e-mails for non-admins");
+    assert!(
+        !b.contains("/admin/users/"),
+        "no admin links for non-admins"
+    );
+    // 150 tags, 100 a page; alice may not delete.
+    assert!(b.contains("1–100 of 150") && b.contains("t099") && !b.contains("t100"));
+    assert!(!b.contains("/delete"));
+    let r = t.get("/registry/r/team/app?page=2", Some(&alice)).await;
+    assert!(
+        r.body.contains("101–150 of 150") && r.body.contains("/registry/r/team/app/-/tags/t149")
+    );
+
+    // ${account}: carol's namespace names carol, through the authenticated rule.
+    let admin = t.signin("admin").await;
+    let r = t.get("/registry/r/carol/tools", Some(&admin)).await;
+    assert!(
+        r.body
+            .contains("#5 authenticated ${account}/** pull,push,delete"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("${account} is carol"));
+    assert!(!r.body.contains("${account} is alice"));
+    assert!(
+        r.body.contains("/admin/users/"),
+        "admins get links to users"
+    );
+    assert!(!r.body.contains("@mail.example"));
+}
+
+#[tokio::test]
+async fn tag_pages_show_images_indexes_and_escape_what_the_registry_says() {
+    let t = setup().await;
+    let xss = config(
+        "amd64",
+        "<script>alert('label')</script>",
+        "EVIL=<img src=x onerror=alert(1)>",
+        "/bin/sh -c echo \"<b>history</b>\" && rm -rf /tmp/x",
+    );
+    let oci = t.push_image("team/oci", "1.0", false, xss.clone()).await;
+    t.pusher
+        .push_manifest(&name("team/oci"), "same", OCI_MANIFEST, {
+            let m = t.pusher.manifest(&name("team/oci"), "1.0").await.unwrap();
+            m.raw
+        })
+        .await
+        .unwrap();
+    let docker = t
+        .push_image("team/docker", "v2", true, plain_config())
+        .await;
+    // A multi-arch index of amd64 and arm64/v8.
+    let mut entries = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&config(arch, "m", "M=1", "ADD m /")).unwrap();
+        if let Some(v) = variant {
+            cfg["variant"] = json!(v);
+        }
+        let mut d = t
+            .push_image(
+                "team/multi",
+                &format!("tmp-{arch}"),
+                false,
+                Bytes::from(serde_json::to_vec(&cfg).unwrap()),
+            )
+            .await;
+        d.platform = Some(Platform {
+            os: "linux".into(),
+            architecture: arch.into(),
+            variant: variant.map(Into::into),
+            os_version: None,
+        });
+        entries.push(d);
+    }
+    let index = Bytes::from(
+        serde_json::to_vec(
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}),
+        )
+        .unwrap(),
+    );
+    t.pusher
+        .push_manifest(&name("team/multi"), "latest", OCI_INDEX, index)
+        .await
+        .unwrap();
+    t.rule("authenticated", "team/*", "pull").await;
+    let alice = t.signin("alice").await;
+
+    let r = t.get("/registry/r/team/oci/-/tags/1.0", Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let b = &r.body;
+    assert!(b.contains(OCI_MANIFEST) && b.contains(oci.digest.as_str()));
+    assert!(b.contains("linux/amd64") && b.contains("2024-05-01 12:00:00 UTC"));
+    assert!(b.contains("2.9 KiB"), "3000 B of layer + the config: {b}");
+    assert!(b.contains(OCI_LAYER_GZIP) && b.contains("team") && b.contains("platform"));
+    assert!(b.contains("LABEL team=platform") && b.contains(">empty<"));
+    for raw in ["<script>alert(", "<img src=x", "<b>history</b>"] {
+        assert!(!b.contains(raw), "{raw} must be escaped");
+    }
+    assert!(b.contains("&#60;script&#62;alert(") && b.contains("&#60;img src=x"));
+    assert!(b.contains("&#60;b&#62;history&#60;/b&#62;"));
+    assert!(!b.contains("Delete this tag"), "alice may not delete");
+
+    let r = t
+        .get("/registry/r/team/docker/-/tags/v2", Some(&alice))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(DOCKER_MANIFEST_V2) && r.body.contains(docker.digest.as_str()));
+    assert!(r.body.contains(DOCKER_LAYER_GZIP) && r.body.contains("linux/amd64"));
+
+    let r = t
+        .get("/registry/r/team/multi/-/tags/latest", Some(&alice))
+        .await;
+    assert!(r.body.contains(OCI_INDEX) && r.body.contains("linux/arm64/v8"));
+    let link = format!("/registry/r/team/multi/-/manifests/{}", entries[1].digest);
+    assert!(r.body.contains(&link), "{}", r.body);
+    let r = t.get(&link, Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("linux/arm64/v8") && r.body.contains(OCI_LAYER_GZIP));
+
+    // Missing things are 404 pages, odd paths too.
+    for path in [
+        "/registry/r/team/oci/-/tags/nope",
+        "/registry/r/team/none",
+        "/registry/r/team/oci/-/tags/%3Cx%3E",
+        "/registry/r/team/oci/-/manifests/sha256:00",
+    ] {
+        let r = t.get(path, Some(&alice)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_tag_needs_the_right_and_the_csrf_token_and_names_its_siblings() {
+    let t = setup().await;
+    let d = t.push_image("team/app", "1.0", false, plain_config()).await;
+    let raw = t
+        .pusher
+        .manifest(&name("team/app"), "1.0")
+        .await
+        .unwrap()
+        .raw;
+    for tag in ["latest", "stable"] {
+        t.pusher
+            .push_manifest(&name("team/app"), tag, OCI_MANIFEST, raw.clone())
+            .await
+            .unwrap();
+    }
+    t.push_image("team/app", "other", false, config("arm64", "o", "O=1", "x"))
+        .await;
+    t.rule("authenticated", "team/*", "pull").await;
+    t.rule("user:carol", "team/*", "delete").await;
+
+    // Alice: no button, 403 on the confirmation and the POST; nothing deleted.
+    let alice = t.signin("alice").await;
+    let path = "/registry/r/team/app/-/tags/latest/delete";
+    assert!(
+        !t.get("/registry/r/team/app", Some(&alice))
+            .await
+            .body
+            .contains("/delete")
+    );
+    assert_eq!(
+        t.get(path, Some(&alice)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        t.post(path, &alice, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Carol: the button, the confirmation naming the other tags on that digest.
+    let carol = t.signin("carol").await;
+    let page = t.get("/registry/r/team/app", Some(&carol)).await;
+    assert!(page.body.contains(path));
+    let r = t.get(path, Some(&carol)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(d.digest.as_str()));
+    assert!(r.body.contains("<code>1.0</code>") && r.body.contains("<code>stable</code>"));
+    assert!(!r.body.contains("<code>other</code>"));
+    // A POST without the CSRF token is refused before anything happens.
+    let r = t.post(path, &carol, &[("csrf", "forged")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.pusher.tags_all(&name("team/app")).await.unwrap().len(), 4);
+    // A stale confirmation (the tag moved) is refused.
+    let r = t
+        .post(path, &carol, &[("digest", Digest::sha256(b"x").as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = t.post(path, &carol, &[("digest", d.digest.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/registry/r/team/app?ok=deleted");
+    assert_eq!(
+        t.pusher.tags_all(&name("team/app")).await.unwrap(),
+        ["other"]
+    );
+    let events = t
+        .store
+        .list_audit_events(&AuditQuery {
+            action: Some("registry.tag.delete".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor.as_deref(), Some("carol"));
+    assert_eq!(events[0].target.as_deref(), Some("team/app:latest"));
+    assert!(
+        events[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("1.0, latest, stable")
+    );
+    // Gone: a clear 404.
+    assert_eq!(
+        t.get("/registry/r/team/app/-/tags/latest", Some(&carol))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let hash = hash_password_blocking(PW).unwrap();
+    store
+        .create_user(
+            &NewUser::new("admin", UserKind::Human)
+                .password_hash(hash)
+                .admin(true),
+        )
+        .await
+        .unwrap();
+    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
+    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let pusher = RegistryClient::connect(
+        &down,
+        SelfSignedTokens::new(keys.current(), ISSUER, SERVICE),
+    )
+    .unwrap();
+    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
+        .with_registry(&down, ISSUER, SERVICE)
+        .unwrap();
+    let t = T {
+        app: router(state),
+        store,
+        accounts,
+        pusher,
+        _registry: None,
+        _dir: dir,
+    };
+    let admin = t.signin("admin").await;
+    for path in [
+        "/registry",
+        "/registry/r/team/app",
+        "/registry/r/team/app/-/tags/1",
+    ] {
+        let r = t.get(path, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{path}");
+        assert!(r.body.contains("cannot be reached"), "{path}: {}", r.body);
+        assert!(r.body.contains(&down));
+    }
+}
