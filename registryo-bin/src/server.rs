@@ -107,6 +107,51 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
     Ok(generated.then_some(password))
 }
 
+/// What [`tidy`] removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tidied {
+    /// Expired web sessions.
+    pub sessions: u64,
+    /// Expired password reset and invitation tokens.
+    pub password_tokens: u64,
+    /// Refresh tokens revoked more than [`KEEP_REVOKED_SECS`] ago.
+    pub refresh_tokens: u64,
+}
+
+/// How long revoked refresh tokens stay listed (a user's profile shows them) before removal.
+pub const KEEP_REVOKED_SECS: i64 = 30 * 86_400;
+
+/// Remove what can never be used again: expired sessions and password tokens, and refresh
+/// tokens revoked long ago. Audit events are kept.
+pub async fn tidy(store: &Store, now: i64) -> Result<Tidied> {
+    Ok(Tidied {
+        sessions: store.delete_expired_sessions().await?,
+        password_tokens: store.purge_password_tokens(now).await?,
+        refresh_tokens: store
+            .purge_revoked_refresh_tokens(now - KEEP_REVOKED_SECS)
+            .await?,
+    })
+}
+
+/// Run [`tidy`] at start-up and then every `every`.
+fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            match tidy(&store, now).await {
+                Ok(t) if t != Tidied::default() => tracing::info!(?t, "removed expired records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired records"),
+            }
+        }
+    })
+}
+
 /// Token settings from the configuration.
 pub fn token_config(settings: &Settings) -> TokenConfig {
     let mut c = TokenConfig::new(&settings.issuer, &settings.service);
@@ -182,6 +227,7 @@ impl Application {
         let tasks = vec![
             accounts.spawn_watcher(Duration::from_secs(1)),
             shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
+            spawn_janitor(store.clone(), Duration::from_secs(3600)),
         ];
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -269,4 +315,57 @@ async fn shutdown_signal(#[cfg(unix)] term: Option<tokio::signal::unix::Signal>)
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registryo_store::{NewPasswordToken, NewSession, TokenPurpose};
+
+    #[tokio::test]
+    async fn tidy_removes_only_what_can_never_be_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let user = store
+            .create_user(&NewUser::new("alice", UserKind::Human))
+            .await
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let hex = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
+        for (id, expires_at) in [(hex('a'), now - 10), (hex('b'), now + 3600)] {
+            store
+                .create_session(&NewSession {
+                    id_hash: id,
+                    user_id: user.id,
+                    csrf_token: "csrf".into(),
+                    expires_at,
+                })
+                .await
+                .unwrap();
+        }
+        for (hash, expires_at) in [(hex('c'), now - 10), (hex('d'), now + 3600)] {
+            store
+                .insert_password_token(&NewPasswordToken {
+                    user_id: user.id,
+                    token_hash: hash,
+                    purpose: TokenPurpose::Reset,
+                    expires_at,
+                })
+                .await
+                .unwrap();
+        }
+        let t = tidy(&store, now).await.unwrap();
+        assert_eq!(t.sessions, 1);
+        assert_eq!(t.password_tokens, 1);
+        assert!(store.get_session(&hex('b')).await.unwrap().is_some());
+        let left = store.list_password_tokens(user.id).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].expires_at, now + 3600);
+        // Nothing more to do the second time.
+        assert_eq!(tidy(&store, now).await.unwrap(), Tidied::default());
+    }
 }
