@@ -48,20 +48,9 @@ impl Store {
     /// Deletes a rule. [`StoreError::NotFound`] if there is none with this id. Bumps the
     /// policy revision.
     pub async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let changed = sqlx::query("DELETE FROM acl_rules WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await?;
-            }
-            changed
-        });
+        let changed = self
+            .delete_by_id_bumping_revision("DELETE FROM acl_rules WHERE id = $1", id)
+            .await?;
         if changed == 0 {
             return Err(StoreError::NotFound(format!("ACL rule {id}")));
         }

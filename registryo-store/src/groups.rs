@@ -74,20 +74,9 @@ impl Store {
     /// Deletes a group and its memberships. Bumps the policy revision. ACL rules naming the
     /// group stay (they match nobody until a group of that name exists again).
     pub async fn delete_group(&self, id: i64) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let changed = sqlx::query("DELETE FROM groups WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await?;
-            }
-            changed
-        });
+        let changed = self
+            .delete_by_id_bumping_revision("DELETE FROM groups WHERE id = $1", id)
+            .await?;
         if changed == 0 {
             return Err(group_missing(id));
         }

@@ -371,6 +371,32 @@ pub(crate) fn redact_url(url: &str) -> String {
     out
 }
 
+impl Store {
+    /// Runs `sql`, a `DELETE … WHERE id = $1`, in a write transaction that also bumps the
+    /// policy revision when a row went; returns how many rows went.
+    pub(crate) async fn delete_by_id_bumping_revision(
+        &self,
+        sql: &'static str,
+        id: i64,
+    ) -> Result<u64, StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                bump_revision!(tx, now);
+                tx.commit().await?;
+            }
+            changed
+        });
+        Ok(changed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,20 +236,9 @@ impl Store {
     /// Deletes an account with its memberships, refresh tokens and sessions. Bumps the
     /// policy revision. Audit events keep the username.
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let changed = sqlx::query("DELETE FROM users WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await?;
-            }
-            changed
-        });
+        let changed = self
+            .delete_by_id_bumping_revision("DELETE FROM users WHERE id = $1", id)
+            .await?;
         if changed == 0 {
             return Err(user_missing(id));
         }
