@@ -581,7 +581,7 @@ async fn group_cmd(store: &Store, cmd: GroupCmd) -> Result<()> {
             if added {
                 audit(
                     store,
-                    "group.member.add",
+                    "group.add_member",
                     &group,
                     Some(format!("user={user}")),
                 )
@@ -598,7 +598,7 @@ async fn group_cmd(store: &Store, cmd: GroupCmd) -> Result<()> {
             if store.remove_group_member(g.id, u.id).await? {
                 audit(
                     store,
-                    "group.member.remove",
+                    "group.remove_member",
                     &group,
                     Some(format!("user={user}")),
                 )
