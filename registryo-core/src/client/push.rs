@@ -72,6 +72,46 @@ where
         Ok(descriptor)
     }
 
+    /// Mounts the blob `digest` of `from` into `name` without uploading it
+    /// (`POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<from>`; the token then needs
+    /// `pull` on `from` too). `true` when mounted; `false` when the registry started an upload
+    /// instead (it does not have the blob in `from`, or may not mount it), which is then
+    /// cancelled.
+    pub async fn mount_blob(
+        &self,
+        name: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let query =
+            serde_urlencoded::to_string([("mount", digest.as_str()), ("from", from.as_str())])
+                .map_err(|e| RegistryError::InvalidInput(e.to_string()))?;
+        let start = self.request(
+            Method::POST,
+            &format!("/v2/{name}/blobs/uploads/?{query}"),
+            HeaderMap::new(),
+            Bytes::new(),
+            1 << 16,
+        )?;
+        let resp = self.send_ok(start).await?;
+        if resp.status() == StatusCode::CREATED {
+            return Ok(true);
+        }
+        // An upload session was opened instead: close it, the blob stays unmounted.
+        if let Some(location) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+            let location = self.same_origin_path(location)?;
+            let cancel = self.request(
+                Method::DELETE,
+                &location,
+                HeaderMap::new(),
+                Bytes::new(),
+                1 << 16,
+            )?;
+            let _ = self.send(cancel).await;
+        }
+        Ok(false)
+    }
+
     /// Puts `bytes` as the manifest `reference` (a tag or a digest) of `name`, with
     /// `media_type` as its `Content-Type`. Returns its digest, checked against the registry's
     /// `Docker-Content-Digest`.
