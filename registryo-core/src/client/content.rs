@@ -27,6 +27,9 @@ pub struct DeletedManifest {
     pub tags: Vec<String>,
 }
 
+/// How many tag look-ups [`RegistryClient::tags_sharing`] keeps in flight.
+const TAG_LOOKUPS_IN_FLIGHT: usize = 8;
+
 impl<S> RegistryClient<S>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = RegistryError> + Clone,
@@ -132,22 +135,29 @@ where
         self.send_ok(req).await.map(drop)
     }
 
-    /// The tags of `name` whose manifest is `digest`, sorted.
+    /// The tags of `name` whose manifest is `digest`, sorted. Resolves the tags
+    /// eight at a time (one `HEAD` each: the registry has no reverse index).
     pub async fn tags_sharing(
         &self,
         name: &RepositoryName,
         digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
-        let mut sharing = Vec::new();
-        for tag in self.tags_all(name).await? {
-            match self.manifest_digest(name, &tag).await {
-                Ok(d) if d == *digest => sharing.push(tag),
-                Ok(_) => {}
-                // Deleted meanwhile.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let tags = self.tags_all(name).await?;
+        let mut sharing: Vec<String> = stream::iter(tags)
+            .map(|tag| async move {
+                match self.manifest_digest(name, &tag).await {
+                    Ok(d) if d == *digest => Ok(Some(tag)),
+                    Ok(_) => Ok(None),
+                    // Deleted meanwhile.
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(TAG_LOOKUPS_IN_FLIGHT)
+            .try_filter_map(|t| async move { Ok(t) })
+            .try_collect()
+            .await?;
         sharing.sort();
         Ok(sharing)
     }
