@@ -308,9 +308,9 @@ impl Settings {
         if self.smtp_password.is_empty() != self.smtp_username.is_empty() {
             return bad("smtp_username and smtp_password go together".to_owned());
         }
-        if self.reset_token_ttl_secs < 60 || self.invite_token_ttl_secs < 60 {
+        if self.reset_token_ttl_secs == 0 || self.invite_token_ttl_secs == 0 {
             return bad(
-                "reset_token_ttl_secs and invite_token_ttl_secs must be at least 60".to_owned(),
+                "reset_token_ttl_secs and invite_token_ttl_secs must be at least 1".to_owned(),
             );
         }
         Ok(())

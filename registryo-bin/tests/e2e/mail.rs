@@ -69,6 +69,7 @@ fn token_in(message: &str) -> String {
 struct Browser {
     http: reqwest::Client,
     csrf: Option<String>,
+    base: String,
 }
 
 fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
@@ -82,21 +83,27 @@ fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 
 impl Browser {
     fn new() -> Browser {
+        Browser::at(env().registryo_url())
+    }
+
+    /// A browser of another registryo server.
+    fn at(base: &str) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
             csrf: None,
+            base: base.to_owned(),
         }
     }
 
-    fn url(path: &str) -> String {
-        format!("{}{path}", env().registryo_url())
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 
     async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let mut req = self.http.get(Self::url(path));
+        let mut req = self.http.get(self.url(path));
         if let Some(c) = &self.csrf {
             req = req.header(reqwest::header::COOKIE, format!("registryo_signin={c}"));
         }
@@ -114,7 +121,7 @@ impl Browser {
         let mut pairs = form.to_vec();
         pairs.push(("csrf", &csrf));
         self.http
-            .post(Self::url(path))
+            .post(self.url(path))
             .header(reqwest::header::COOKIE, format!("registryo_signin={csrf}"))
             .form(&pairs)
             .send()
@@ -273,4 +280,109 @@ async fn an_invitation_leads_to_a_first_sign_in_and_a_token() {
         .grant(Some((&name, &password)), "repository:x/y:pull")
         .await;
     assert_eq!(code, 200);
+}
+
+/// A second `registryo serve` of the test's own, on the same real SMTP server, whose reset
+/// links live two seconds. Killed when dropped.
+struct ShortLived {
+    child: std::process::Child,
+    url: String,
+    data: tempfile::TempDir,
+}
+
+impl Drop for ShortLived {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ShortLived {
+    fn command(data: &std::path::Path) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_registryo"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REGISTRYO_DATA", data)
+            .env("REGISTRYO_SMTP_HOST", "127.0.0.1")
+            .env("REGISTRYO_SMTP_PORT", env().get("REGISTRYO_E2E_SMTP_PORT"))
+            .env("REGISTRYO_SMTP_TLS", "none")
+            .env("REGISTRYO_SMTP_FROM", "Registryo <short@example.test>")
+            .env("REGISTRYO_RESET_TOKEN_TTL_SECS", "2")
+            .env("REGISTRYO_ADMIN_PASSWORD", "short-lived-admin")
+            .env("REGISTRYO_LOG", "warn")
+            .current_dir(data);
+        c
+    }
+
+    fn start() -> ShortLived {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Self::command(data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the server printed its address")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("registryo listening on ") {
+                break addr.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ShortLived { child, url, data }
+    }
+
+    fn add_user(&self, name: &str, email: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Self::command(self.data.path())
+            .args(["user", "add", name, "--email", email, "--password-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs ./scripts/test (REGISTRYO_E2E_ENV)"]
+async fn an_expired_reset_link_fails() {
+    let t = T::new("mail-expired");
+    let server = ShortLived::start();
+    let name = format!("{}-eve", t.prefix);
+    let email = format!("{name}@example.test");
+    server.add_user(&name, &email, "eve-first-password");
+    let mut b = Browser::at(&server.url);
+    b.forgot(&email).await;
+    let token = token_in(&wait_message(&email).await);
+    // Valid at first …
+    let (status, _) = b.get(&format!("/reset?token={token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // … and dead once its two seconds are over.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = b.get(&format!("/reset?token={token}")).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert!(body.contains("invalid or has expired"));
+    let resp = b
+        .post(
+            "/reset",
+            &[
+                ("token", &token),
+                ("new", "too-late-pw1"),
+                ("confirm", "too-late-pw1"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::GONE);
 }
