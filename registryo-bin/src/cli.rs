@@ -697,7 +697,7 @@ async fn acl_cmd(_settings: &Settings, store: &Store, cmd: AclCmd) -> Result<()>
                 || snap
                     .users
                     .get(&user)
-                    .is_some_and(|u| u.active(chrono_now()));
+                    .is_some_and(|u| u.active(registryo_http::timefmt::now()));
             let ex = snap.acl.explain(&principal, &scope);
             println!("{user} asks {scope}");
             if !active {
@@ -739,13 +739,6 @@ async fn acl_cmd(_settings: &Settings, store: &Store, cmd: AclCmd) -> Result<()>
             Ok(())
         }
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()> {

@@ -140,10 +140,7 @@ fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            match tidy(&store, now).await {
+            match tidy(&store, registryo_http::timefmt::now()).await {
                 Ok(t) if t != Tidied::default() => tracing::info!(?t, "removed expired records"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired records"),

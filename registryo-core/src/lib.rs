@@ -9,6 +9,7 @@
 //! - [`service`]: the `/token` endpoint as a tower `Service` over `http` types.
 //! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
 //! - [`memory`]: an in-memory backend for the token service, for tests and examples.
+//! - [`time`]: unix time and RFC 3339 dates.
 //! - [`envelope`]: the Docker error envelope.
 //! - `client` (feature `client`): a registry client that mints its own tokens, as tower services.
 //!
@@ -24,4 +25,5 @@ pub mod layer;
 pub mod memory;
 pub mod scope;
 pub mod service;
+pub mod time;
 pub mod token;

@@ -89,6 +89,7 @@ use tower_service::Service;
 use crate::acl::{Acl, Principal};
 use crate::envelope::{error_body, oauth_error_body};
 use crate::scope::{Actions, Scope, ScopeError, ScopeSet};
+use crate::time::{rfc3339, unix_now};
 use crate::token::{Access, Claims, KeySet, TokenError};
 
 /// A boxed error, as tower and hyper use for bodies.
@@ -822,13 +823,6 @@ fn reuse_key(epoch: u64, generation: u64, subject: &str, access: &[Access]) -> S
     key
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
@@ -893,39 +887,4 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Caller, TokenRequestError> {
         username: username.to_owned(),
         password: password.to_owned(),
     })
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (`2026-11-29T07:26:57Z`).
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_values() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_937_217), "2026-11-29T07:26:57Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
 }

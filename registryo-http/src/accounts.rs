@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::passwords::PasswordPool;
+use crate::timefmt::now;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -161,13 +162,6 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
     dummy_hash: String,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// SHA-256 of a token, as 64 lower-case hex digits (what the store keeps).

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::timefmt::now;
 use registryo_core::service::TokenSigner;
 use registryo_core::token::{Algorithm, Claims, KeySet, KidStyle, SigningKey, TokenError};
 use registryo_store::{Store, StoreError};
@@ -67,13 +68,6 @@ pub fn kid_style(name: &str) -> Option<KidStyle> {
         "rfc7638" => Some(KidStyle::Rfc7638),
         _ => None,
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn encode(keys: &[StoredKey]) -> Result<String, KeyError> {
