@@ -1,11 +1,14 @@
-//! Architecture invariant: registryo-core depends on no web framework and no database.
+//! Architecture invariants: which crate may depend on which.
 //!
-//! Asks cargo for the crate's normal (non-dev) dependency tree, with every feature on, and fails
-//! if a framework or database crate appears anywhere in it.
+//! Asks cargo for each crate's normal (non-dev) dependency tree, with every feature on, and fails
+//! if a forbidden crate appears anywhere in it:
+//! - registryo-core depends on no web framework and no database;
+//! - registryo-store never on registryo-http;
+//! - no library depends on registryo-bin.
 
 use std::process::Command;
 
-const FORBIDDEN: &[&str] = &[
+const WEB_AND_DATABASE: &[&str] = &[
     "axum",
     "axum-core",
     "actix-web",
@@ -23,14 +26,14 @@ const FORBIDDEN: &[&str] = &[
     "libsqlite3-sys",
 ];
 
-#[test]
-fn core_depends_on_no_web_framework_or_database() {
+/// The names of every crate in a package's normal dependency tree, the package included.
+fn tree(package: &str) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args([
             "tree",
             "-p",
-            "registryo-core",
+            package,
             "-e",
             "normal",
             "--all-features",
@@ -38,32 +41,70 @@ fn core_depends_on_no_web_framework_or_database() {
             "none",
             "--format",
             "{p}",
-            "--offline",
+            // Not --offline: with --all-features the tree holds crates of features that no
+            // build has used yet (e.g. client-rustls), which a fresh CARGO_HOME lacks.
+            "--locked",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
     assert!(
         out.status.success(),
-        "cargo tree failed: {}",
+        "cargo tree -p {package} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8(out.stdout).expect("utf-8");
-    let names: Vec<&str> = tree
+    let names: Vec<String> = tree
         .lines()
         .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
         .collect();
     assert!(
-        names.contains(&"registryo-core"),
-        "the tree should start at registryo-core: {tree}"
+        names.first().is_some_and(|n| n == package),
+        "the tree should start at {package}: {tree}"
     );
+    names
+}
+
+fn assert_free_of(package: &str, forbidden: &[&str], why: &str) {
+    let names = tree(package);
+    let bad: Vec<&String> = names
+        .iter()
+        .filter(|n| forbidden.contains(&n.as_str()))
+        .collect();
+    assert!(bad.is_empty(), "{package} must not depend on {bad:?}: {why}");
+}
+
+#[test]
+fn core_depends_on_no_web_framework_or_database() {
+    let names = tree("registryo-core");
     assert!(
-        names.contains(&"http"),
-        "http should be a dependency: {tree}"
+        names.iter().any(|n| n == "http"),
+        "http should be a dependency: {names:?}"
     );
-    let bad: Vec<&&str> = names.iter().filter(|n| FORBIDDEN.contains(n)).collect();
-    assert!(
-        bad.is_empty(),
-        "registryo-core must not depend on {bad:?} (ARCHITECTURE.md, invariant 1)"
+    assert_free_of(
+        "registryo-core",
+        WEB_AND_DATABASE,
+        "the core holds no web framework and no database (ARCHITECTURE.md)",
     );
+}
+
+#[test]
+fn the_store_does_not_depend_on_the_web_layer() {
+    assert_free_of(
+        "registryo-store",
+        &["registryo-http", "registryo-bin", "axum", "axum-core"],
+        "store → core only (ARCHITECTURE.md)",
+    );
+}
+
+#[test]
+fn no_library_depends_on_the_binary() {
+    for package in ["registryo-core", "registryo-store", "registryo-http"] {
+        assert_free_of(
+            package,
+            &["registryo-bin"],
+            "registryo-bin is the composition root (ARCHITECTURE.md)",
+        );
+    }
 }
