@@ -393,6 +393,12 @@ impl T {
         run(cmd, stdin)
     }
 
+    fn buildah(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new(env().wrapper("buildah"));
+        cmd.args(args);
+        run(cmd, None)
+    }
+
     fn ctr(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(env().wrapper("ctr"));
         cmd.args(args);
@@ -578,6 +584,107 @@ async fn anonymous_pull_only_where_a_rule_allows_it() {
         .ok();
     t.docker("anon", &["pull", &t.image("private/app:1")], None)
         .fails_with("denied");
+}
+
+/// A login never reduces access: after logging in, docker, podman, skopeo and buildah still
+/// pull what anonymous may pull (they send the stored login on every request), and ctr pushes
+/// an image built on a public one (its cross-repo mount needs `pull` on the public source).
+#[tokio::test]
+#[ignore = "needs the real registry and clients: run ./scripts/test"]
+async fn a_login_never_reduces_access() {
+    let t = T::new("login");
+    t.seed("public/base:1");
+    let (user, pw) = t.user("alice");
+    t.acl("anonymous", &format!("{}/public/**", t.prefix), "pull");
+    t.acl(
+        &format!("user:{user}"),
+        &format!("{}/mine/**", t.prefix),
+        "pull,push",
+    );
+    t.wait_grant(
+        Some((&user, &pw)),
+        &format!("repository:{}/public/base:pull", t.prefix),
+        "pull",
+    )
+    .await;
+    let base = t.image("public/base:1");
+
+    // explain names the anonymous rule for a signed-in user.
+    let out = t
+        .cli(
+            &[
+                "acl",
+                "explain",
+                &user,
+                &format!("repository:{}/public/base:pull", t.prefix),
+            ],
+            None,
+        )
+        .ok();
+    assert!(
+        out.stdout.contains("anonymous") && out.stdout.contains("granted: pull"),
+        "{}",
+        out.describe()
+    );
+
+    // docker: login stores a refresh token, the pull then uses it.
+    t.docker_login("d", &user, &pw).ok();
+    t.docker("d", &["pull", &base], None).ok();
+
+    // podman, skopeo, buildah with the login in their auth file.
+    let auth = t.authfile("alice");
+    t.podman(
+        &[
+            "login",
+            "--authfile",
+            &auth,
+            "-u",
+            &user,
+            "--password-stdin",
+            env().host(),
+        ],
+        Some(&pw),
+    )
+    .ok();
+    t.podman(&["pull", "--authfile", &auth, &base], None).ok();
+    t.skopeo(&["inspect", "--authfile", &auth, &format!("docker://{base}")])
+        .ok();
+    t.buildah(&["pull", "--authfile", &auth, &base]).ok();
+    // Still no push where only anonymous pull is allowed.
+    t.skopeo(&[
+        "copy",
+        "--dest-authfile",
+        &auth,
+        env().get("E2E_IMAGE_SINGLE"),
+        &format!("docker://{}", t.image("public/base:2")),
+    ])
+    .fails_with("denied");
+
+    // ctr: the public base pulled anonymously, then pushed into alice's namespace; the layers
+    // are mounted from the public repository with alice's token.
+    let mine = t.image("mine/app:1");
+    t.ctr(&["images", "pull", "--plain-http", &base]).ok();
+    t.ctr(&["images", "tag", &base, &mine]).ok();
+    let creds = format!("{user}:{pw}");
+    t.ctr(&["images", "push", "--plain-http", "--user", &creds, &mine])
+        .ok();
+    t.ctr(&["images", "rm", "--sync", &base, &mine]).ok();
+    let out = t
+        .skopeo(&[
+            "inspect",
+            "--creds",
+            &creds,
+            "--format",
+            "{{.Digest}}",
+            &format!("docker://{mine}"),
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout.trim(),
+        env().get("E2E_IMAGE_SINGLE_DIGEST"),
+        "{}",
+        out.describe()
+    );
 }
 
 /// `${account}/**` for `authenticated`: everyone pushes to their own namespace only.

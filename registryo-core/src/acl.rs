@@ -7,8 +7,10 @@
 //! # Semantics
 //!
 //! - **Subjects.** `user:NAME` is one account, `group:NAME` every member of a group,
-//!   `anonymous` a request without credentials and `authenticated` anyone signed in (never an
-//!   anonymous request).
+//!   `authenticated` anyone signed in (never an anonymous request) and `anonymous` **every**
+//!   request, with or without credentials: a login never reduces access. Clients that hold a
+//!   login send it on every request, public images included (`../shared/PROTOCOL.md` §6b), so
+//!   what an anonymous caller may do, every signed-in caller may do too.
 //! - **Union.** There are no deny rules and the order of the rules does not matter: a principal
 //!   holds the union of the actions of every rule that matches it and the repository. A request
 //!   is granted the intersection of what it asked for (`*` meaning pull, push and delete) and
@@ -172,7 +174,7 @@ pub enum Subject {
     User(String),
     /// Every member of a group.
     Group(String),
-    /// A request without credentials.
+    /// Every request, with or without credentials (a login never reduces access).
     Anonymous,
     /// Any signed-in account (never an anonymous request).
     Authenticated,
@@ -184,7 +186,7 @@ impl Subject {
         match self {
             Subject::User(name) => p.account.as_deref() == Some(name.as_str()),
             Subject::Group(group) => p.groups.iter().any(|g| g == group),
-            Subject::Anonymous => p.account.is_none(),
+            Subject::Anonymous => true,
             Subject::Authenticated => p.account.is_some(),
         }
     }
@@ -913,10 +915,11 @@ impl Acl {
         let mut visit = |bucket: Option<&Bucket>| -> bool {
             bucket.is_some_and(|b| self.visit_bucket(b, &q, v))
         };
-        let done = match p.account.as_deref() {
-            None => visit(Some(&self.anonymous)),
-            Some(account) => visit(self.users.get(account)) || visit(Some(&self.authenticated)),
-        };
+        // `anonymous` rules hold for everyone: a login never reduces access.
+        let done = visit(Some(&self.anonymous))
+            || p.account.as_deref().is_some_and(|account| {
+                visit(self.users.get(account)) || visit(Some(&self.authenticated))
+            });
         if done {
             return;
         }
@@ -1318,6 +1321,13 @@ mod tests {
             "repository:alice/x:pull",
             "-",
         ),
+        // `anonymous` holds for everyone; `${account}` then stands for the signed-in name.
+        (
+            &["anonymous ${account}/** pull"],
+            "alice",
+            "repository:alice/x:pull",
+            "pull",
+        ),
         (
             &["authenticated users/${account}/** pull"],
             "bob",
@@ -1527,11 +1537,30 @@ mod tests {
             "repository:public/x:pull",
             "pull",
         ),
+        // A login never reduces access: what anonymous may do, everyone signed in may do.
         (
             &["anonymous public/** pull"],
             "alice",
             "repository:public/x:pull",
-            "-",
+            "pull",
+        ),
+        (
+            &["anonymous public/** pull", "user:alice public/mine push"],
+            "alice",
+            "repository:public/mine:pull,push",
+            "pull,push",
+        ),
+        (
+            &["anonymous public/** pull"],
+            "alice+devs",
+            "repository:public/x:pull,push",
+            "pull",
+        ),
+        (
+            &["anonymous public/** pull"],
+            "!root",
+            "repository:public/x:pull",
+            "pull",
         ),
         (
             &["authenticated internal/** pull"],
@@ -1818,7 +1847,7 @@ mod tests {
         assert!(Subject::Group("devs".into()).matches(&alice));
         assert!(!Subject::Group("ops".into()).matches(&alice));
         assert!(Subject::Authenticated.matches(&alice));
-        assert!(!Subject::Anonymous.matches(&alice));
+        assert!(Subject::Anonymous.matches(&alice));
         assert!(Subject::Anonymous.matches(&anon));
         assert!(!Subject::Authenticated.matches(&anon));
     }

@@ -72,7 +72,10 @@ fn assert_free_of(package: &str, forbidden: &[&str], why: &str) {
         .iter()
         .filter(|n| forbidden.contains(&n.as_str()))
         .collect();
-    assert!(bad.is_empty(), "{package} must not depend on {bad:?}: {why}");
+    assert!(
+        bad.is_empty(),
+        "{package} must not depend on {bad:?}: {why}"
+    );
 }
 
 #[test]

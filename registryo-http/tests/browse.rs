@@ -466,7 +466,7 @@ async fn repository_page_lists_tags_and_who_may_do_what() {
     assert!(b.contains("all administrators"));
     assert!(b.contains("#1 user:alice team/app pull"), "{b}");
     assert!(b.contains("#2 group:devs team/* pull,push"));
-    assert!(b.contains("anyone, without signing in") && b.contains("#3 anonymous team/** pull"));
+    assert!(b.contains("everyone, signed in or not") && b.contains("#3 anonymous team/** pull"));
     assert!(b.contains("every signed-in user") && b.contains("#4 authenticated team/app pull"));
     assert!(
         !b.contains("other/*"),

@@ -513,8 +513,8 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
             let member = match &rule.subject {
                 Subject::User(n) => n == *name,
                 Subject::Group(g) => entry.groups.iter().any(|x| x == g),
-                Subject::Authenticated => true,
-                Subject::Anonymous => false,
+                // `anonymous` holds for everyone, signed-in users included.
+                Subject::Authenticated | Subject::Anonymous => true,
             };
             if member && rule.pattern.matches(repo, Some(name)) {
                 let note = format!("{} is {name}", "${account}");
