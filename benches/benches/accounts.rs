@@ -19,12 +19,13 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
+    let bench: registryo_core::names::Username = "bench".parse().expect("name");
     let accounts = rt.block_on(async {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
         let store = Store::connect(&url).await.expect("store");
         let hash = hash_password_blocking("bench-password").expect("hash");
         store
-            .create_user(&NewUser::new("bench", UserKind::Human).password_hash(hash))
+            .create_user(&NewUser::new(bench.clone(), UserKind::Human).password_hash(hash))
             .await
             .expect("user");
         Accounts::new(store, Duration::from_secs(3600))
@@ -32,7 +33,7 @@ fn bench(c: &mut Criterion) {
             .expect("accounts")
     });
     let ctx = RequestContext::default();
-    rt.block_on(accounts.authenticate("bench", "bench-password", &ctx))
+    rt.block_on(accounts.authenticate(&bench, "bench-password", &ctx))
         .expect("auth")
         .expect("known");
     let scope: Scope = "repository:bench/app:pull,push".parse().expect("scope");
@@ -40,13 +41,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("authenticate_remembered", |b| {
         b.iter(|| {
             black_box(
-                rt.block_on(accounts.authenticate("bench", "bench-password", &ctx))
+                rt.block_on(accounts.authenticate(&bench, "bench-password", &ctx))
                     .expect("auth"),
             )
         })
     });
     let principal = rt
-        .block_on(accounts.authenticate("bench", "bench-password", &ctx))
+        .block_on(accounts.authenticate(&bench, "bench-password", &ctx))
         .expect("auth")
         .expect("known");
     g.bench_function("grant", |b| {

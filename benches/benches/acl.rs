@@ -46,9 +46,24 @@ fn rule(id: u64, subject: Subject, pattern: &str, actions: Actions) -> Rule {
 fn rules(n: usize) -> Vec<Rule> {
     let mut rng = Rng(2024);
     let mut out = vec![
-        rule(0, Subject::User("u1".into()), "ns1/**", Actions::PULL),
-        rule(1, Subject::Group("g1".into()), "ns1/app1", Actions::PUSH),
-        rule(2, Subject::Group("g2".into()), "ns1/*", Actions::PULL),
+        rule(
+            0,
+            Subject::User("u1".parse().expect("name")),
+            "ns1/**",
+            Actions::PULL,
+        ),
+        rule(
+            1,
+            Subject::Group("g1".parse().expect("name")),
+            "ns1/app1",
+            Actions::PUSH,
+        ),
+        rule(
+            2,
+            Subject::Group("g2".parse().expect("name")),
+            "ns1/*",
+            Actions::PULL,
+        ),
         rule(3, Subject::Authenticated, "${account}/**", Actions::ANY),
     ];
     let all = [
@@ -60,8 +75,8 @@ fn rules(n: usize) -> Vec<Rule> {
     while out.len() < n {
         let id = out.len() as u64;
         let subject = match rng.below(100) {
-            0..=54 => Subject::User(format!("u{}", rng.below(USERS))),
-            55..=94 => Subject::Group(format!("g{}", rng.below(GROUPS))),
+            0..=54 => Subject::User(format!("u{}", rng.below(USERS)).parse().expect("name")),
+            55..=94 => Subject::Group(format!("g{}", rng.below(GROUPS)).parse().expect("name")),
             95..=97 => Subject::Authenticated,
             _ => Subject::Anonymous,
         };

@@ -23,7 +23,12 @@ fn bench(c: &mut Criterion) {
         Rule::new(id, s, p.parse().expect("pattern"), a).expect("rule")
     };
     backend.set_acl(Acl::new([
-        rule(1, Subject::User("bench".into()), "bench/**", Actions::ALL),
+        rule(
+            1,
+            Subject::User("bench".parse().expect("name")),
+            "bench/**",
+            Actions::ALL,
+        ),
         rule(2, Subject::Anonymous, "public/**", Actions::PULL),
     ]));
     let keys = Arc::new(

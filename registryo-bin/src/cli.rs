@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use registryo_core::acl::{Principal, Subject};
 use registryo_core::scope::Scope;
 use registryo_core::token::KidStyle;
-use registryo_http::accounts::{self, Accounts};
-use registryo_http::{keys, ops};
-use registryo_store::{NewAclRule, NewAuditEvent, NewUser, Store, StoreError, UserKind};
+use registryo_http::app::AppState;
+use registryo_http::error::AppError;
+use registryo_http::keys;
+use registryo_http::ops::{self, Actor};
+use registryo_store::{NewAuditEvent, Store};
 
 use crate::config::{Overrides, Settings, example_toml};
 use crate::server::{self, Application};
@@ -99,6 +100,10 @@ enum UserCmd {
         /// Read the password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Create the account even though `${account}` rules would give it repositories that
+        /// already exist (the registry is asked when `registry_url` is set).
+        #[arg(long)]
+        force: bool,
     },
     /// Set a user's password, read from standard input.
     Passwd {
@@ -366,76 +371,64 @@ fn read_password_stdin() -> Result<String> {
     Ok(pw)
 }
 
-/// The UI's and API's validation (registryo_http::ops), worded for the command line.
-fn valid(r: Result<(), registryo_http::error::AppError>) -> Result<()> {
-    r.map_err(|e| match e.field() {
-        Some(field) => anyhow::anyhow!("the {field} {}", e.message()),
-        None => anyhow::anyhow!("{}", e.message()),
-    })
-}
-
-async fn audit(store: &Store, action: &str, target: &str, detail: Option<String>) {
-    let ev = NewAuditEvent {
-        actor: Some("cli".to_owned()),
-        action: action.to_owned(),
-        target: Some(target.to_owned()),
-        detail,
-        remote_addr: None,
-    };
-    if let Err(e) = store.insert_audit_event(&ev).await {
-        eprintln!("warning: could not write the audit event: {e}");
+/// An operation's error, worded for the command line.
+fn cli_error(e: AppError) -> anyhow::Error {
+    match (&e, e.field()) {
+        (_, Some(field)) => anyhow::anyhow!("the {} {}", field.replace('_', " "), e.message()),
+        (AppError::NeedsConfirmation(m), None) => anyhow::anyhow!("{m} (--force)"),
+        (AppError::Internal(detail), None) => anyhow::anyhow!("internal error: {detail}"),
+        _ => anyhow::anyhow!("{}", e.message()),
     }
 }
 
-async fn user_named(store: &Store, name: &str) -> Result<registryo_store::User> {
-    match store.get_user_by_name(name).await {
+/// Run an operation; its error worded for the command line.
+async fn op<T>(f: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T> {
+    f.await.map_err(cli_error)
+}
+
+async fn user_named(state: &AppState, name: &str) -> Result<registryo_store::User> {
+    match ops::user_named(state, name).await {
         Ok(u) => Ok(u),
-        Err(StoreError::NotFound(_)) => bail!("no user named {name:?}"),
-        Err(e) => Err(e.into()),
+        Err(AppError::NotFound(_)) => bail!("no user named {name:?}"),
+        Err(e) => Err(cli_error(e)),
     }
 }
 
-async fn group_named(store: &Store, name: &str) -> Result<registryo_store::Group> {
-    match store.get_group_by_name(name).await {
+async fn group_named(state: &AppState, name: &str) -> Result<registryo_store::Group> {
+    match ops::group_named(state, name).await {
         Ok(g) => Ok(g),
-        Err(StoreError::NotFound(_)) => bail!("no group named {name:?}"),
-        Err(e) => Err(e.into()),
+        Err(AppError::NotFound(_)) => bail!("no group named {name:?}"),
+        Err(e) => Err(cli_error(e)),
     }
-}
-
-async fn hash(pw: String) -> Result<String> {
-    Ok(tokio::task::spawn_blocking(move || accounts::hash_password_blocking(&pw)).await??)
 }
 
 async fn admin(settings: &Settings, store: &Store, cmd: Command) -> Result<()> {
+    if let Command::Keys(c) = cmd {
+        return keys_cmd(settings, store, c).await;
+    }
+    // The same application as `serve`: every command runs the operation the UI and the API
+    // run, with the same validation, audit event and policy change.
+    let state = server::app_state(settings, store).await?;
+    let actor = Actor::cli();
     match cmd {
-        Command::User(c) => user_cmd(store, c).await,
-        Command::Group(c) => group_cmd(store, c).await,
-        Command::Acl(c) => acl_cmd(settings, store, c).await,
+        Command::User(c) => user_cmd(&state, &actor, c).await,
+        Command::Group(c) => group_cmd(&state, &actor, c).await,
+        Command::Acl(c) => acl_cmd(&state, &actor, c).await,
         Command::Token(TokenCmd::Revoke { user, client_id }) => {
-            let u = user_named(store, &user).await?;
-            let n = store
-                .revoke_refresh_tokens_of_user(u.id, client_id.as_deref())
-                .await?;
-            audit(
-                store,
-                "token.revoke",
-                &user,
-                client_id.map(|c| format!("client_id={c}")),
-            )
-            .await;
-            println!("revoked {n} refresh token(s) of {user}");
+            let u = user_named(&state, &user).await?;
+            let n = op(ops::revoke_logins(&state, &actor, &u, client_id.as_deref())).await?;
+            println!("revoked {n} refresh token(s) of {}", u.username);
             Ok(())
         }
-        Command::Keys(c) => keys_cmd(settings, store, c).await,
-        Command::Serve { .. }
+        Command::Keys(_)
+        | Command::Serve { .. }
         | Command::RegistryConfig { .. }
         | Command::Healthcheck { .. }
         | Command::ConfigExample => Ok(()),
     }
 }
 
-async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
+async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
     match cmd {
         UserCmd::Add {
             name,
@@ -443,46 +436,41 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
             service,
             email,
             password_stdin,
+            force,
         } => {
-            valid(ops::check_username("username", &name))?;
-            let email = match email {
-                Some(e) => Some(
-                    ops::check_email(&e)
-                        .map_err(|_| anyhow::anyhow!("{e:?} is not an e-mail address"))?
-                        .ok_or_else(|| anyhow::anyhow!("the e-mail address is empty"))?,
-                ),
-                None => None,
-            };
+            if email.as_deref().is_some_and(|e| e.trim().is_empty()) {
+                bail!("the e-mail address is empty");
+            }
+            // Refuse a bad name before asking for a password.
+            ops::username("username", &name).map_err(cli_error)?;
             let (pw, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
                 (server::generate_password()?, true)
             };
-            valid(ops::check_password("password", &name, &pw))?;
-            let kind = if service {
-                UserKind::Service
+            let email = email.unwrap_or_default();
+            let user = if service {
+                let new = ops::NewService {
+                    username: name.clone(),
+                    secret: Some(pw.clone()),
+                    admin,
+                    email,
+                    force,
+                    ..ops::NewService::default()
+                };
+                op(ops::create_service(state, actor, new)).await?.0
             } else {
-                UserKind::Human
+                let new = ops::NewHuman {
+                    username: name.clone(),
+                    password: pw.clone(),
+                    email,
+                    admin,
+                    force,
+                    ..ops::NewHuman::default()
+                };
+                op(ops::create_human(state, actor, new)).await?
             };
-            let mut new = NewUser::new(&name, kind)
-                .password_hash(hash(pw.clone()).await?)
-                .admin(admin);
-            if let Some(e) = email {
-                new = new.email(e);
-            }
-            match store.create_user(&new).await {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_)) => bail!("a user named {name:?} already exists"),
-                Err(e) => return Err(e.into()),
-            }
-            audit(
-                store,
-                "user.create",
-                &name,
-                Some(format!("kind={kind} admin={admin}")),
-            )
-            .await;
-            println!("added user {name}");
+            println!("added user {}", user.username);
             if generated {
                 println!("password: {pw}");
                 println!("(shown once)");
@@ -490,32 +478,33 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Passwd { name, .. } => {
-            let u = user_named(store, &name).await?;
+            let u = user_named(state, &name).await?;
             let pw = read_password_stdin()?;
-            valid(ops::check_password("password", &name, &pw))?;
-            store
-                .set_password_hash(u.id, Some(&hash(pw).await?))
-                .await?;
-            audit(store, "user.password", &name, None).await;
-            println!("password of {name} changed");
+            op(ops::set_password(state, actor, &u, &pw)).await?;
+            println!(
+                "password of {} changed; their web sessions and docker logins ended",
+                u.username
+            );
             Ok(())
         }
         UserCmd::Disable { name } => {
-            let u = user_named(store, &name).await?;
-            store.set_disabled(u.id, true).await?;
-            audit(store, "user.disable", &name, None).await;
-            println!("disabled {name}: no more tokens, and their refresh tokens are refused");
+            let u = user_named(state, &name).await?;
+            op(ops::set_disabled(state, actor, &u, true)).await?;
+            println!(
+                "disabled {}: no more tokens, their refresh tokens are refused and their web \
+                 sessions ended",
+                u.username
+            );
             Ok(())
         }
         UserCmd::Enable { name } => {
-            let u = user_named(store, &name).await?;
-            store.set_disabled(u.id, false).await?;
-            audit(store, "user.enable", &name, None).await;
-            println!("enabled {name}");
+            let u = user_named(state, &name).await?;
+            op(ops::set_disabled(state, actor, &u, false)).await?;
+            println!("enabled {}", u.username);
             Ok(())
         }
         UserCmd::List => {
-            let users = store.list_users().await?;
+            let users = op(ops::users(state)).await?;
             println!(
                 "{:<24} {:<8} {:<6} {:<9} EMAIL",
                 "USERNAME", "KIND", "ADMIN", "DISABLED"
@@ -533,122 +522,95 @@ async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Rm { name } => {
-            let u = user_named(store, &name).await?;
-            store.delete_user(u.id).await?;
-            audit(store, "user.delete", &name, None).await;
-            println!("removed {name}");
+            let u = user_named(state, &name).await?;
+            let removed = op(ops::delete_user(state, actor, &u)).await?;
+            println!("removed {}", u.username);
+            for r in removed {
+                println!(
+                    "removed rule {}: {} {} {}",
+                    r.id, r.subject, r.pattern, r.actions
+                );
+            }
             Ok(())
         }
     }
 }
 
-async fn group_cmd(store: &Store, cmd: GroupCmd) -> Result<()> {
+async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()> {
     match cmd {
         GroupCmd::Add { name } => {
-            valid(ops::check_username("group name", &name))?;
-            match store.create_group(&name).await {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_)) => bail!("a group named {name:?} already exists"),
-                Err(e) => return Err(e.into()),
-            }
-            audit(store, "group.create", &name, None).await;
-            println!("added group {name}");
+            let g = op(ops::create_group(state, actor, &name)).await?;
+            println!("added group {}", g.name);
             Ok(())
         }
         GroupCmd::Rm { name } => {
-            let g = group_named(store, &name).await?;
-            store.delete_group(g.id).await?;
-            audit(store, "group.delete", &name, None).await;
-            println!("removed group {name}");
+            let g = group_named(state, &name).await?;
+            let removed = op(ops::delete_group(state, actor, &g)).await?;
+            println!("removed group {}", g.name);
+            for r in removed {
+                println!(
+                    "removed rule {}: {} {} {}",
+                    r.id, r.subject, r.pattern, r.actions
+                );
+            }
             Ok(())
         }
         GroupCmd::List => {
-            let memberships = store.list_memberships().await?;
-            for g in store.list_groups().await? {
-                let members: Vec<&str> = memberships
-                    .iter()
-                    .filter(|(group, _)| *group == g.name)
-                    .map(|(_, u)| u.as_str())
-                    .collect();
+            for (g, members) in op(ops::groups(state)).await? {
                 println!("{}: {}", g.name, members.join(", "));
             }
             Ok(())
         }
         GroupCmd::Member(MemberCmd::Add { group, user }) => {
-            let g = group_named(store, &group).await?;
-            let u = user_named(store, &user).await?;
-            let added = store.add_group_member(g.id, u.id).await?;
-            if added {
-                audit(
-                    store,
-                    "group.add_member",
-                    &group,
-                    Some(format!("user={user}")),
-                )
-                .await;
-                println!("{user} is now a member of {group}");
+            let g = group_named(state, &group).await?;
+            let u = user_named(state, &user).await?;
+            if op(ops::add_member(state, actor, &g, &u.username)).await? {
+                println!("{} is now a member of {}", u.username, g.name);
             } else {
-                println!("{user} was already a member of {group}");
+                println!("{} was already a member of {}", u.username, g.name);
             }
             Ok(())
         }
         GroupCmd::Member(MemberCmd::Rm { group, user }) => {
-            let g = group_named(store, &group).await?;
-            let u = user_named(store, &user).await?;
-            if store.remove_group_member(g.id, u.id).await? {
-                audit(
-                    store,
-                    "group.remove_member",
-                    &group,
-                    Some(format!("user={user}")),
-                )
-                .await;
-                println!("{user} is no longer a member of {group}");
+            let g = group_named(state, &group).await?;
+            let u = user_named(state, &user).await?;
+            if op(ops::remove_member(state, actor, &g, &u)).await? {
+                println!("{} is no longer a member of {}", u.username, g.name);
                 Ok(())
             } else {
-                bail!("{user} is not a member of {group}")
+                bail!("{} is not a member of {}", u.username, g.name)
             }
         }
     }
 }
 
-async fn acl_cmd(_settings: &Settings, store: &Store, cmd: AclCmd) -> Result<()> {
+async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
     match cmd {
         AclCmd::Add {
             subject,
             pattern,
             actions,
         } => {
-            // Validate with the same parser the server compiles rules with.
-            let rule = accounts::parse_rule(0, &subject, &pattern, &actions)
-                .map_err(|e| anyhow::anyhow!("invalid rule: {e}"))?;
-            if let Subject::User(name) | Subject::Group(name) = &rule.subject {
-                let exists = match &rule.subject {
-                    Subject::User(_) => store.get_user_by_name(name).await.is_ok(),
-                    _ => store.get_group_by_name(name).await.is_ok(),
-                };
-                if !exists {
-                    eprintln!("warning: {subject} does not exist (yet); the rule is kept");
-                }
+            let stored = match ops::add_rule(state, actor, &subject, &pattern, &actions).await {
+                Ok(r) => r,
+                Err(e @ AppError::Invalid { .. }) => match e.field() {
+                    Some(field) => bail!("invalid rule ({field}): {}", e.message()),
+                    None => bail!("invalid rule: {}", e.message()),
+                },
+                Err(e) => return Err(cli_error(e)),
+            };
+            let snap = state.accounts.snapshot();
+            let exists = match stored.subject.split_once(':') {
+                Some(("user", name)) => snap.user(name).is_some(),
+                Some(("group", name)) => ops::group_named(state, name).await.is_ok(),
+                _ => true,
+            };
+            if !exists {
+                eprintln!(
+                    "warning: {} does not exist (yet); the rule is kept",
+                    stored.subject
+                );
             }
-            let stored = store
-                .add_acl_rule(&NewAclRule {
-                    subject: rule.subject.to_string(),
-                    pattern: rule.pattern.to_string(),
-                    actions: rule.actions.to_string(),
-                    created_by: Some("cli".to_owned()),
-                })
-                .await?;
-            audit(
-                store,
-                "acl.add",
-                &format!("rule {}", stored.id),
-                Some(format!(
-                    "{} {} {}",
-                    stored.subject, stored.pattern, stored.actions
-                )),
-            )
-            .await;
             println!(
                 "added rule {}: {} {} {}",
                 stored.id, stored.subject, stored.pattern, stored.actions
@@ -657,7 +619,7 @@ async fn acl_cmd(_settings: &Settings, store: &Store, cmd: AclCmd) -> Result<()>
         }
         AclCmd::List => {
             println!("{:<6} {:<24} {:<32} ACTIONS", "ID", "SUBJECT", "PATTERN");
-            for r in store.list_acl_rules().await? {
+            for r in op(ops::rules(state)).await? {
                 println!(
                     "{:<6} {:<24} {:<32} {}",
                     r.id, r.subject, r.pattern, r.actions
@@ -666,78 +628,73 @@ async fn acl_cmd(_settings: &Settings, store: &Store, cmd: AclCmd) -> Result<()>
             Ok(())
         }
         AclCmd::Rm { id } => {
-            match store.delete_acl_rule(id).await {
+            match ops::delete_rule(state, actor, id).await {
                 Ok(()) => {}
-                Err(StoreError::NotFound(_)) => bail!("no rule with id {id}"),
-                Err(e) => return Err(e.into()),
+                Err(AppError::NotFound(_)) => bail!("no rule with id {id}"),
+                Err(e) => return Err(cli_error(e)),
             }
-            audit(store, "acl.remove", &format!("rule {id}"), None).await;
             println!("removed rule {id}");
             Ok(())
         }
         AclCmd::Explain { user, scope } => {
-            let scope: Scope = scope
-                .parse()
-                .map_err(|e| anyhow::anyhow!("invalid scope: {e}"))?;
-            let accounts = Accounts::new(store.clone(), std::time::Duration::ZERO).await?;
-            let snap = accounts.snapshot();
-            let principal = if user == "anonymous" {
-                Principal::anonymous()
-            } else {
-                let Some(entry) = snap.users.get(&user) else {
-                    bail!("no user named {user:?}");
-                };
-                Principal {
-                    account: Some(user.clone()),
-                    groups: entry.groups.clone(),
-                    admin: entry.admin,
+            let scope = scope.trim();
+            Scope::parse(scope).map_err(|e| anyhow::anyhow!("invalid scope: {e}"))?;
+            let ex = match ops::explain(state, &user, scope) {
+                Ok(ex) => ex,
+                Err(AppError::Invalid { field: Some(f), .. }) if f == "user" => {
+                    bail!("no user named {user:?}")
                 }
+                Err(e) => return Err(cli_error(e)),
             };
-            let active = user == "anonymous"
-                || snap
-                    .users
-                    .get(&user)
-                    .is_some_and(|u| u.active(registryo_http::timefmt::now()));
-            let ex = snap.acl.explain(&principal, &scope);
-            println!("{user} asks {scope}");
-            if !active {
+            println!("{} asks {}", ex.principal, ex.scope);
+            if ex.inactive {
                 println!("  the account is disabled or expired: it gets no token at all");
             }
             if ex.admin {
                 println!("  administrator: everything is allowed");
             }
-            for m in &ex.matches {
+            for m in &ex.rules {
                 println!(
                     "  rule {}: {} {} {} -> {}",
-                    m.rule.id,
-                    m.rule.subject,
-                    m.rule.pattern,
-                    m.rule.actions,
+                    m.id,
+                    m.subject,
+                    m.pattern,
+                    m.actions,
                     if m.contributed.is_empty() {
-                        "nothing asked".to_owned()
+                        "nothing asked"
                     } else {
-                        m.contributed.to_string()
+                        &m.contributed
                     }
                 );
             }
-            if ex.matches.is_empty() && !ex.admin {
+            if ex.rules.is_empty() && !ex.admin {
                 println!("  no rule matches");
             }
-            let granted = if active {
-                ex.granted
-            } else {
-                registryo_core::scope::Actions::NONE
-            };
+            let granted = if ex.inactive { "" } else { &ex.granted };
             println!(
                 "granted: {}",
                 if granted.is_empty() {
-                    "nothing".to_owned()
+                    "nothing"
                 } else {
-                    granted.to_string()
+                    granted
                 }
             );
             Ok(())
         }
+    }
+}
+
+/// An audit event for a key change (the keys' operations are not yet shared with the UI).
+async fn audit_keys(store: &Store, action: &str) {
+    let ev = NewAuditEvent {
+        actor: Some("cli".to_owned()),
+        action: action.to_owned(),
+        target: Some("signing keys".to_owned()),
+        detail: None,
+        remote_addr: None,
+    };
+    if let Err(e) = store.insert_audit_event(&ev).await {
+        eprintln!("warning: could not write the audit event: {e}");
     }
 }
 
@@ -766,7 +723,7 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
         KeysCmd::Rotate { activate: false } => {
             let ks = keys::stage(store, alg, &settings.issuer).await?;
             let bundle = server::write_bundle(settings, &ks)?;
-            audit(store, "keys.stage", "signing keys", None).await;
+            audit_keys(store, "keys.stage").await;
             println!("staged a new signing key; {} key(s) published", ks.len());
             println!(
                 "1. Restart the registry so it reads {} (it now holds the new certificate).",
@@ -778,7 +735,7 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
         KeysCmd::Rotate { activate: true } => {
             let ks = keys::activate(store).await?;
             let bundle = server::write_bundle(settings, &ks)?;
-            audit(store, "keys.activate", "signing keys", None).await;
+            audit_keys(store, "keys.activate").await;
             if let Some(k) = ks.first() {
                 println!(
                     "key {} signs now; {} key(s) published in {}",

@@ -60,6 +60,16 @@ pub struct Settings {
     pub reset_token_ttl_secs: u64,
     /// How long an invitation link works, in seconds.
     pub invite_token_ttl_secs: u64,
+    /// Guessing limit: failed password checks one client address may make on one account
+    /// within about a minute (0: no limit).
+    pub max_failures_per_account_and_address: u32,
+    /// Guessing limit: failed password checks all addresses together may make on one account
+    /// within about a minute; the account's usual addresses are spared (0: no limit).
+    pub max_failures_per_account: u32,
+    /// A docker login (refresh token) unused for this many days stops working.
+    pub refresh_token_idle_days: u64,
+    /// Audit events older than this many days are removed (0: kept forever).
+    pub audit_retention_days: u64,
 }
 
 impl Default for Settings {
@@ -87,6 +97,10 @@ impl Default for Settings {
             smtp_from: String::new(),
             reset_token_ttl_secs: 3600,
             invite_token_ttl_secs: 7 * 86_400,
+            max_failures_per_account_and_address: 10,
+            max_failures_per_account: 100,
+            refresh_token_idle_days: 90,
+            audit_retention_days: 400,
         }
     }
 }
@@ -130,6 +144,13 @@ impl fmt::Debug for Settings {
             .field("smtp_from", &self.smtp_from)
             .field("reset_token_ttl_secs", &self.reset_token_ttl_secs)
             .field("invite_token_ttl_secs", &self.invite_token_ttl_secs)
+            .field(
+                "max_failures_per_account_and_address",
+                &self.max_failures_per_account_and_address,
+            )
+            .field("max_failures_per_account", &self.max_failures_per_account)
+            .field("refresh_token_idle_days", &self.refresh_token_idle_days)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
@@ -308,6 +329,9 @@ impl Settings {
         if self.smtp_password.is_empty() != self.smtp_username.is_empty() {
             return bad("smtp_username and smtp_password go together".to_owned());
         }
+        if self.refresh_token_idle_days == 0 {
+            return bad("refresh_token_idle_days must be at least 1".to_owned());
+        }
         if self.reset_token_ttl_secs == 0 || self.invite_token_ttl_secs == 0 {
             return bad(
                 "reset_token_ttl_secs and invite_token_ttl_secs must be at least 1".to_owned(),
@@ -374,24 +398,34 @@ const SETTING_NAMES: &[&str] = &[
     "smtp_from",
     "reset_token_ttl_secs",
     "invite_token_ttl_secs",
+    "max_failures_per_account_and_address",
+    "max_failures_per_account",
+    "refresh_token_idle_days",
+    "audit_retention_days",
 ];
 
 fn is_setting(key: &str) -> bool {
     SETTING_NAMES.contains(&key)
 }
 
-/// Numeric settings become numbers (when they parse; otherwise extraction reports the error),
-/// every other one stays text.
+/// A setting whose default is a number becomes a number, a flag a boolean (when they parse;
+/// otherwise extraction reports the error), every other one stays text.
 fn env_value(key: &str, v: &str) -> figment::value::Value {
-    if (key.ends_with("_secs") || key == "smtp_port")
-        && let Ok(n) = v.trim().parse::<u64>()
-    {
-        return figment::value::Value::from(n);
-    }
-    if key == "secure_cookies"
-        && let Ok(b) = v.trim().parse::<bool>()
-    {
-        return figment::value::Value::from(b);
+    let default = serde_json::to_value(Settings::default())
+        .ok()
+        .and_then(|d| d.get(key).cloned());
+    match default {
+        Some(serde_json::Value::Number(_)) => {
+            if let Ok(n) = v.trim().parse::<u64>() {
+                return figment::value::Value::from(n);
+            }
+        }
+        Some(serde_json::Value::Bool(_)) => {
+            if let Ok(b) = v.trim().parse::<bool>() {
+                return figment::value::Value::from(b);
+            }
+        }
+        _ => {}
     }
     figment::value::Value::from(v.to_owned())
 }
@@ -446,6 +480,16 @@ smtp_from = ""
 # How long a password reset link works, seconds; and an invitation link.
 reset_token_ttl_secs = {reset}
 invite_token_ttl_secs = {invite}
+
+# Guessing limits (per about a minute): failed password checks one address may make on one
+# account, and all addresses together on one account (the account's usual addresses, where it
+# signed in before, are spared). Past a limit: HTTP 429 with Retry-After. 0 = no limit.
+max_failures_per_account_and_address = {per_pair}
+max_failures_per_account = {per_account}
+# A docker login (refresh token) unused for this many days stops working.
+refresh_token_idle_days = {idle}
+# Audit events older than this many days are removed (0 = kept forever).
+audit_retention_days = {retention}
 "#,
         listen = d.listen,
         data = d.data.display(),
@@ -459,6 +503,10 @@ invite_token_ttl_secs = {invite}
         smtp_tls = d.smtp_tls,
         reset = d.reset_token_ttl_secs,
         invite = d.invite_token_ttl_secs,
+        per_pair = d.max_failures_per_account_and_address,
+        per_account = d.max_failures_per_account,
+        idle = d.refresh_token_idle_days,
+        retention = d.audit_retention_days,
     )
 }
 

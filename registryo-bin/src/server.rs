@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use registryo_core::service::TokenConfig;
+use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
-use registryo_http::accounts::Accounts;
+use registryo_http::accounts::{Accounts, AccountsConfig};
 use registryo_http::app::{AppState, router};
+use registryo_http::attempts::USUAL_ADDRESS_DAYS;
 use registryo_http::keys::{self, SharedKeys};
 use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
@@ -95,7 +97,8 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
     let hash =
         tokio::task::spawn_blocking(move || registryo_http::accounts::hash_password_blocking(&pw))
             .await??;
-    let user = NewUser::new("admin", UserKind::Human)
+    let admin = registryo_core::names::Username::new("admin")?;
+    let user = NewUser::new(admin, UserKind::Human)
         .password_hash(hash)
         .admin(true);
     match store.create_user(&user).await {
@@ -116,31 +119,54 @@ pub struct Tidied {
     pub password_tokens: u64,
     /// Refresh tokens revoked more than [`KEEP_REVOKED_SECS`] ago.
     pub refresh_tokens: u64,
+    /// Audit events older than the retention (`audit_retention_days`).
+    pub audit_events: u64,
+    /// Failed password counts older than an hour (the guessing limits look at two minutes).
+    pub auth_failures: u64,
+    /// Sign-in addresses not seen for [`USUAL_ADDRESS_DAYS`].
+    pub addresses: u64,
 }
 
 /// How long revoked refresh tokens stay listed (a user's profile shows them) before removal.
 pub const KEEP_REVOKED_SECS: i64 = 30 * 86_400;
 
-/// Remove what can never be used again: expired sessions and password tokens, and refresh
-/// tokens revoked long ago. Audit events are kept.
-pub async fn tidy(store: &Store, now: i64) -> Result<Tidied> {
+/// Remove what can never be used again: expired sessions and password tokens, refresh tokens
+/// revoked long ago, failure counts past the guessing limits' window, stale sign-in addresses,
+/// and audit events past `audit_retention_days` (0 keeps them forever).
+pub async fn tidy(store: &Store, now: i64, audit_retention_days: u64) -> Result<Tidied> {
+    let audit_events = match i64::try_from(audit_retention_days) {
+        Ok(days) if days > 0 => {
+            store
+                .prune_audit_events(now.saturating_sub(days.saturating_mul(86_400)))
+                .await?
+        }
+        _ => 0,
+    };
     Ok(Tidied {
         sessions: store.delete_expired_sessions().await?,
         password_tokens: store.purge_password_tokens(now).await?,
         refresh_tokens: store
             .purge_revoked_refresh_tokens(now - KEEP_REVOKED_SECS)
             .await?,
+        audit_events,
+        auth_failures: store
+            .prune_auth_failures(registryo_core::throttle::bucket(now) - 60)
+            .await?,
+        addresses: store
+            .prune_user_addresses(now - USUAL_ADDRESS_DAYS * 86_400)
+            .await?,
     })
 }
 
 /// Run [`tidy`] at start-up and then every `every`.
-fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match tidy(&store, registryo_http::timefmt::now()).await {
+            let now = registryo_http::timefmt::now();
+            match tidy(&store, now, settings.audit_retention_days).await {
                 Ok(t) if t != Tidied::default() => tracing::info!(?t, "removed expired records"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired records"),
@@ -189,6 +215,38 @@ pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
     Ok(Some(mail))
 }
 
+/// The accounts' settings from the configuration.
+pub fn accounts_config(settings: &Settings) -> AccountsConfig {
+    let mut c = AccountsConfig::new(Duration::from_secs(settings.credential_cache_secs));
+    c.limits = GuessLimits {
+        per_account_and_address: settings.max_failures_per_account_and_address,
+        per_account: settings.max_failures_per_account,
+    };
+    c.refresh_idle = Duration::from_secs(settings.refresh_token_idle_days.saturating_mul(86_400));
+    c
+}
+
+/// The application over a store: accounts, keys, the token service and, when configured, the
+/// registry the UI browses. `serve` and every admin command build it here, so the CLI runs
+/// the same operations as the UI and the API.
+pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
+    let alg = keys::algorithm(&settings.key_algorithm)
+        .context("key_algorithm must be ES256, ES384 or RS256")?;
+    let style =
+        keys::kid_style(&settings.kid_style).context("kid_style must be libtrust or rfc7638")?;
+    let signing = keys::load_or_generate(store, alg, &settings.issuer).await?;
+    let shared = Arc::new(SharedKeys::new(signing, style)?);
+    let accounts = Accounts::with_config(store.clone(), accounts_config(settings)).await?;
+    let mut state = AppState::new(accounts, shared, token_config(settings))
+        .with_web_config(web_config(settings));
+    if !settings.registry_url.is_empty() {
+        state = state
+            .with_registry(&settings.registry_url, &settings.issuer, &settings.service)
+            .with_context(|| format!("registry_url {:?} cannot be used", settings.registry_url))?;
+    }
+    Ok(state)
+}
+
 /// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
 pub struct Application {
     listener: TcpListener,
@@ -209,29 +267,19 @@ impl Application {
             println!("  password: {pw}");
             println!("  (shown once: change it after signing in)");
         }
-        let alg = keys::algorithm(&settings.key_algorithm)
-            .context("key_algorithm must be ES256, ES384 or RS256")?;
-        let style = keys::kid_style(&settings.kid_style)
-            .context("kid_style must be libtrust or rfc7638")?;
-        let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
-        let bundle = write_bundle(settings, &signing)?;
-        let shared = Arc::new(SharedKeys::new(signing, style)?);
-        let accounts = Accounts::new(
-            store.clone(),
-            Duration::from_secs(settings.credential_cache_secs),
-        )
-        .await?;
+        let mut state = app_state(settings, &store).await?;
+        let bundle = write_bundle(settings, state.keys.current().keys())?;
         let tasks = vec![
-            accounts.spawn_watcher(Duration::from_secs(1)),
-            shared.spawn_watcher(store.clone(), Duration::from_secs(5)),
-            spawn_janitor(store.clone(), Duration::from_secs(3600)),
+            state.accounts.spawn_watcher(Duration::from_secs(1)),
+            state
+                .keys
+                .spawn_watcher(store.clone(), Duration::from_secs(5)),
+            spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
         ];
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
-        let mut state = AppState::new(accounts, shared, token_config(settings))
-            .with_web_config(web_config(settings));
         // Links in e-mails need the real port when listening on port 0 without a public URL.
         let mut link_settings = settings.clone();
         if link_settings.public_url.is_empty() {
@@ -242,13 +290,6 @@ impl Application {
             None => println!(
                 "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
             ),
-        }
-        if !settings.registry_url.is_empty() {
-            state = state
-                .with_registry(&settings.registry_url, &settings.issuer, &settings.service)
-                .with_context(|| {
-                    format!("registry_url {:?} cannot be used", settings.registry_url)
-                })?;
         }
         let app = router(state);
         println!("Registry configuration (auth.token):");
@@ -325,7 +366,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
         let store = Store::connect(&url).await.unwrap();
         let user = store
-            .create_user(&NewUser::new("alice", UserKind::Human))
+            .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human))
             .await
             .unwrap();
         let now = std::time::SystemTime::now()
@@ -355,7 +396,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let t = tidy(&store, now).await.unwrap();
+        let t = tidy(&store, now, 400).await.unwrap();
         assert_eq!(t.sessions, 1);
         assert_eq!(t.password_tokens, 1);
         assert!(store.get_session(&hex('b')).await.unwrap().is_some());
@@ -363,6 +404,6 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].expires_at, now + 3600);
         // Nothing more to do the second time.
-        assert_eq!(tidy(&store, now).await.unwrap(), Tidied::default());
+        assert_eq!(tidy(&store, now, 400).await.unwrap(), Tidied::default());
     }
 }

@@ -348,6 +348,28 @@ async fn cli_refuses_bad_input_with_a_message_and_no_change() {
             Some("longenough"),
             "already exists",
         ),
+        // Names are unique without regard to case, and only ASCII letters, digits, . _ -.
+        (
+            &["user", "add", "Admin", "--password-stdin"],
+            Some("longenough"),
+            "already exists",
+        ),
+        (
+            &["user", "add", "\u{430}dmin", "--password-stdin"],
+            Some("longenough"),
+            "U+0430",
+        ),
+        (
+            &["user", "add", "ad\u{200b}min", "--password-stdin"],
+            Some("longenough"),
+            "U+200B",
+        ),
+        (
+            &["user", "add", "\u{202e}nimda", "--password-stdin"],
+            Some("longenough"),
+            "U+202E",
+        ),
+        (&["group", "add", "dev\u{200d}s"], None, "U+200D"),
         (
             &["user", "add", "e", "--email", "nope", "--password-stdin"],
             Some("longenough"),

@@ -63,6 +63,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::names::{GroupName, NameError, Username};
 use crate::scope::{Actions, MAX_NAME_LEN, RepositoryName, Resource, Scope};
 
 /// The longest pattern accepted, in bytes of pattern text.
@@ -92,13 +93,15 @@ pub enum AclError {
         /// `anonymous` or `authenticated`.
         kind: &'static str,
     },
-    /// A user or group name holds a control character.
-    #[error("{kind} name {name:?} holds a control character")]
-    ControlCharacter {
+    /// A user or group name that is not a valid name ([`crate::names`]).
+    #[error("{kind} name {name:?} {reason}")]
+    InvalidName {
         /// `user` or `group`.
         kind: &'static str,
-        /// The offending name (truncated).
+        /// The offending name (truncated, invisible characters escaped).
         name: String,
+        /// What is wrong with it.
+        reason: NameError,
     },
     /// The pattern is empty.
     #[error("pattern is empty")]
@@ -166,14 +169,14 @@ fn truncate(s: &str) -> String {
 /// Whom a rule applies to.
 ///
 /// Written `user:NAME`, `group:NAME`, `anonymous` or `authenticated`. The name is everything
-/// after the first `:` and may itself hold `:`; it must not be empty nor hold control
-/// characters.
+/// after the first `:`, a [`Username`] or a [`GroupName`]; like the names themselves, it is
+/// compared without regard to case (`user:Alice` is the rule of the account `alice`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     /// One account, by name.
-    User(String),
+    User(Username),
     /// Every member of a group.
-    Group(String),
+    Group(GroupName),
     /// Every request, with or without credentials (a login never reduces access).
     Anonymous,
     /// Any signed-in account (never an anonymous request).
@@ -184,25 +187,27 @@ impl Subject {
     /// Whether this subject covers the principal (admin status plays no part).
     pub fn matches(&self, p: &Principal) -> bool {
         match self {
-            Subject::User(name) => p.account.as_deref() == Some(name.as_str()),
-            Subject::Group(group) => p.groups.iter().any(|g| g == group),
+            Subject::User(name) => p.account.as_deref().is_some_and(|a| name.eq_ignore_case(a)),
+            Subject::Group(group) => p.groups.iter().any(|g| group.eq_ignore_case(g)),
             Subject::Anonymous => true,
             Subject::Authenticated => p.account.is_some(),
         }
     }
 }
 
-fn check_name(kind: &'static str, name: &str) -> Result<String, AclError> {
+fn check_name<N>(
+    kind: &'static str,
+    name: &str,
+    parse: fn(&str) -> Result<N, NameError>,
+) -> Result<N, AclError> {
     if name.is_empty() {
         return Err(AclError::EmptySubjectName { kind });
     }
-    if name.chars().any(char::is_control) {
-        return Err(AclError::ControlCharacter {
-            kind,
-            name: truncate(name),
-        });
-    }
-    Ok(name.to_owned())
+    parse(name).map_err(|reason| AclError::InvalidName {
+        kind,
+        name: truncate(name).escape_debug().to_string(),
+        reason,
+    })
 }
 
 impl FromStr for Subject {
@@ -220,8 +225,12 @@ impl FromStr for Subject {
             ("authenticated", Some(_)) => Err(AclError::SubjectTakesNoName {
                 kind: "authenticated",
             }),
-            ("user", n) => Ok(Subject::User(check_name("user", n.unwrap_or(""))?)),
-            ("group", n) => Ok(Subject::Group(check_name("group", n.unwrap_or(""))?)),
+            ("user", n) => Ok(Subject::User(check_name("user", n.unwrap_or(""), |s| {
+                Username::new(s)
+            })?)),
+            ("group", n) => Ok(Subject::Group(check_name("group", n.unwrap_or(""), |s| {
+                GroupName::new(s)
+            })?)),
             _ => Err(AclError::UnknownSubjectKind(truncate(s))),
         }
     }
@@ -763,6 +772,36 @@ impl Bucket {
     }
 }
 
+/// A user or group name in lower case, on the stack: the index's keys are folded names, and a
+/// decision does not allocate.
+struct Folded {
+    buf: [u8; crate::names::MAX_NAME_LEN],
+    len: usize,
+}
+
+impl Folded {
+    /// `None` for a text that is no valid name (too long, or not ASCII): it names no rule.
+    fn new(name: &str) -> Option<Folded> {
+        let bytes = name.as_bytes();
+        if bytes.len() > crate::names::MAX_NAME_LEN || !name.is_ascii() {
+            return None;
+        }
+        let mut buf = [0u8; crate::names::MAX_NAME_LEN];
+        for (b, c) in buf.iter_mut().zip(bytes) {
+            *b = c.to_ascii_lowercase();
+        }
+        Some(Folded {
+            buf,
+            len: bytes.len(),
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII in, ASCII out.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
 /// A query: the repository name, its first and last segments and the account for
 /// `${account}`.
 struct Query<'a> {
@@ -814,8 +853,8 @@ impl Acl {
                 break;
             };
             let bucket = match &rule.subject {
-                Subject::User(u) => acl.users.entry(u.as_str().into()).or_default(),
-                Subject::Group(g) => acl.groups.entry(g.as_str().into()).or_default(),
+                Subject::User(u) => acl.users.entry(u.folded().into()).or_default(),
+                Subject::Group(g) => acl.groups.entry(g.folded().into()).or_default(),
                 Subject::Anonymous => &mut acl.anonymous,
                 Subject::Authenticated => &mut acl.authenticated,
             };
@@ -918,13 +957,15 @@ impl Acl {
         // `anonymous` rules hold for everyone: a login never reduces access.
         let done = visit(Some(&self.anonymous))
             || p.account.as_deref().is_some_and(|account| {
-                visit(self.users.get(account)) || visit(Some(&self.authenticated))
+                let rules = Folded::new(account).and_then(|f| self.users.get(f.as_str()));
+                visit(rules) || visit(Some(&self.authenticated))
             });
         if done {
             return;
         }
         for group in &p.groups {
-            if visit(self.groups.get(group.as_str())) {
+            let rules = Folded::new(group).and_then(|f| self.groups.get(f.as_str()));
+            if visit(rules) {
                 return;
             }
         }
@@ -1055,6 +1096,14 @@ mod tests {
             actions.parse().unwrap_or_else(|e| panic!("{line}: {e}")),
         )
         .unwrap()
+    }
+
+    fn user(name: &str) -> Username {
+        Username::new(name).unwrap()
+    }
+
+    fn group(name: &str) -> GroupName {
+        GroupName::new(name).unwrap()
     }
 
     fn acl(lines: &[&str]) -> Acl {
@@ -1502,8 +1551,8 @@ mod tests {
         // Users: only the named account.
         (&["user:alice a pull"], "bob", "repository:a:pull", "-"),
         (&["user:alice a pull"], "-", "repository:a:pull", "-"),
-        (&["user:x* a pull"], "xy", "repository:a:pull", "-"),
-        (&["user:x* a pull"], "x*", "repository:a:pull", "pull"),
+        (&["user:x a pull"], "x*", "repository:a:pull", "-"),
+        (&["user:x a pull"], "xy", "repository:a:pull", "-"),
         // Groups.
         (
             &["group:devs team/** pull,push"],
@@ -1530,6 +1579,16 @@ mod tests {
             "-",
         ),
         (&["group:ci a pull"], "-+ci", "repository:a:pull", "pull"),
+        // Names are compared without regard to case, as the names themselves.
+        (&["user:Alice a pull"], "alice", "repository:a:pull", "pull"),
+        (&["user:alice a pull"], "ALICE", "repository:a:pull", "pull"),
+        (
+            &["group:Devs a pull"],
+            "bob+devs",
+            "repository:a:pull",
+            "pull",
+        ),
+        (&["user:alice a pull"], "alicee", "repository:a:pull", "-"),
         // Anonymous vs authenticated.
         (
             &["anonymous public/** pull"],
@@ -1798,11 +1857,9 @@ mod tests {
     #[test]
     fn subjects_parse_and_print() {
         for (text, subject) in [
-            ("user:alice", Subject::User("alice".into())),
-            ("user:a:b", Subject::User("a:b".into())),
-            ("user:x*", Subject::User("x*".into())),
-            ("user:Alice Smith", Subject::User("Alice Smith".into())),
-            ("group:devs", Subject::Group("devs".into())),
+            ("user:alice", Subject::User(user("alice"))),
+            ("user:Alice.Smith", Subject::User(user("Alice.Smith"))),
+            ("group:devs", Subject::Group(group("devs"))),
             ("anonymous", Subject::Anonymous),
             ("authenticated", Subject::Authenticated),
         ] {
@@ -1828,7 +1885,34 @@ mod tests {
             ("User:x", |e| matches!(e, UnknownSubjectKind(_))),
             (":x", |e| matches!(e, UnknownSubjectKind(_))),
             ("user:a\nb", |e| {
-                matches!(e, ControlCharacter { kind: "user", .. })
+                matches!(
+                    e,
+                    InvalidName {
+                        kind: "user",
+                        reason: NameError::BadCharacter('\n'),
+                        ..
+                    }
+                )
+            }),
+            ("user:a:b", |e| {
+                matches!(
+                    e,
+                    InvalidName {
+                        kind: "user",
+                        reason: NameError::BadCharacter(':'),
+                        ..
+                    }
+                )
+            }),
+            ("user:x*", |e| matches!(e, InvalidName { kind: "user", .. })),
+            ("user:Alice Smith", |e| {
+                matches!(e, InvalidName { kind: "user", .. })
+            }),
+            ("user:\u{430}dmin", |e| {
+                matches!(e, InvalidName { kind: "user", .. })
+            }),
+            ("group:a\u{200b}", |e| {
+                matches!(e, InvalidName { kind: "group", .. })
             }),
         ];
         for (input, check) in cases {
@@ -1842,10 +1926,12 @@ mod tests {
     fn subject_matches() {
         let alice = Principal::user("alice").with_groups(["devs"]);
         let anon = Principal::anonymous();
-        assert!(Subject::User("alice".into()).matches(&alice));
-        assert!(!Subject::User("bob".into()).matches(&alice));
-        assert!(Subject::Group("devs".into()).matches(&alice));
-        assert!(!Subject::Group("ops".into()).matches(&alice));
+        assert!(Subject::User(user("alice")).matches(&alice));
+        assert!(Subject::User(user("Alice")).matches(&alice));
+        assert!(!Subject::User(user("bob")).matches(&alice));
+        assert!(Subject::Group(group("devs")).matches(&alice));
+        assert!(Subject::Group(group("DEVS")).matches(&alice));
+        assert!(!Subject::Group(group("ops")).matches(&alice));
         assert!(Subject::Authenticated.matches(&alice));
         assert!(Subject::Anonymous.matches(&alice));
         assert!(Subject::Anonymous.matches(&anon));
@@ -2035,7 +2121,10 @@ mod tests {
             .fold(Actions::NONE, |a, r| a | r.actions)
     }
 
+    /// Principals' account names: embedders may hand any text, glob characters included.
     const USERS: &[&str] = &["u1", "u2", "a", "b", "a.b", "x*", "ab", "a?"];
+    /// Rule subjects' user names: valid [`Username`]s, some differing only in case.
+    const SUBJECT_USERS: &[&str] = &["u1", "U2", "a", "b", "a.b", "X", "ab", "A"];
     const GROUPS: &[&str] = &["g1", "g2", "g3"];
     const NAME_SEGS: &[&str] = &["a", "b", "ab", "a.b", "axb", "x", "u1", "u2", "c-d", "ba"];
     const PATTERN_SEGS: &[&str] = &[
@@ -2075,8 +2164,8 @@ mod tests {
 
     fn random_rule(rng: &mut Rng, id: u64) -> Rule {
         let subject = match rng.below(10) {
-            0..=3 => Subject::User(rng.pick(USERS).into()),
-            4..=6 => Subject::Group(rng.pick(GROUPS).into()),
+            0..=3 => Subject::User(user(rng.pick(SUBJECT_USERS))),
+            4..=6 => Subject::Group(group(rng.pick(GROUPS))),
             7 => Subject::Anonymous,
             _ => Subject::Authenticated,
         };

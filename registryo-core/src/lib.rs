@@ -4,8 +4,10 @@
 //! (CNCF *distribution*) token authentication:
 //!
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
+//! - [`names`]: account and group names ([`names::Username`], [`names::GroupName`]).
 //! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
 //! - [`token`]: signing keys, certificates, key ids, JWKS, signing and verifying tokens.
+//! - [`throttle`]: guessing limits for password checks.
 //! - [`service`]: the `/token` endpoint as a tower `Service` over `http` types.
 //! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
 //! - [`memory`]: an in-memory backend for the token service, for tests and examples.
@@ -23,7 +25,9 @@ pub mod client;
 pub mod envelope;
 pub mod layer;
 pub mod memory;
+pub mod names;
 pub mod scope;
 pub mod service;
+pub mod throttle;
 pub mod time;
 pub mod token;

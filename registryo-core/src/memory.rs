@@ -11,11 +11,16 @@ use std::sync::{Arc, RwLock};
 use base64::Engine as _;
 
 use crate::acl::{Acl, Principal};
+use crate::names::Username;
 use crate::scope::{Actions, Scope};
-use crate::service::{Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext};
+use crate::service::{
+    AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
+};
 
 #[derive(Clone)]
 struct User {
+    /// The name as added (the users map is keyed by its lower case).
+    name: String,
     password: String,
     groups: Vec<String>,
     admin: bool,
@@ -24,6 +29,7 @@ struct User {
 
 #[derive(Clone)]
 struct RefreshEntry {
+    /// The user's name in lower case (the users map's key).
     username: String,
     client_id: String,
     service: String,
@@ -89,13 +95,14 @@ impl MemoryBackend {
         MemoryBackend::default()
     }
 
-    /// Add or replace a user.
+    /// Add or replace a user (names are compared without regard to case).
     pub fn add_user(&self, username: &str, password: &str, groups: &[&str], admin: bool) {
         let _bump = EpochBump(&self.epoch);
         if let Ok(mut s) = self.state.write() {
             s.users.insert(
-                username.to_owned(),
+                username.to_ascii_lowercase(),
                 User {
+                    name: username.to_owned(),
                     password: password.to_owned(),
                     groups: groups.iter().map(|g| (*g).to_owned()).collect(),
                     admin,
@@ -112,7 +119,7 @@ impl MemoryBackend {
         let Ok(mut s) = self.state.write() else {
             return false;
         };
-        match s.users.get_mut(username) {
+        match s.users.get_mut(&username.to_ascii_lowercase()) {
             Some(u) => {
                 u.disabled = disabled;
                 true
@@ -127,8 +134,9 @@ impl MemoryBackend {
         let Ok(mut s) = self.state.write() else {
             return false;
         };
-        s.refresh.retain(|_, e| e.username != username);
-        s.users.remove(username).is_some()
+        let key = username.to_ascii_lowercase();
+        s.refresh.retain(|_, e| e.username != key);
+        s.users.remove(&key).is_some()
     }
 
     /// Replace the rules.
@@ -153,14 +161,15 @@ impl MemoryBackend {
             return 0;
         };
         let before = s.refresh.len();
+        let key = username.to_ascii_lowercase();
         s.refresh
-            .retain(|_, e| !(e.username == username && client_id.is_none_or(|c| c == e.client_id)));
+            .retain(|_, e| !(e.username == key && client_id.is_none_or(|c| c == e.client_id)));
         before - s.refresh.len()
     }
 
-    fn principal(user: &User, username: &str) -> Principal {
+    fn principal(user: &User) -> Principal {
         Principal {
-            account: Some(username.to_owned()),
+            account: Some(user.name.clone()),
             groups: user.groups.clone(),
             admin: user.admin,
         }
@@ -174,14 +183,14 @@ impl MemoryBackend {
 impl Authenticator for MemoryBackend {
     async fn authenticate(
         &self,
-        username: &str,
+        username: &Username,
         password: &str,
         _ctx: &RequestContext,
-    ) -> Result<Option<Principal>, BackendError> {
+    ) -> Result<Option<Principal>, AuthError> {
         let s = self.state.read().map_err(|_| Self::poisoned())?;
-        Ok(s.users.get(username).and_then(|u| {
+        Ok(s.users.get(&username.folded()).and_then(|u| {
             (constant_time_eq(u.password.as_bytes(), password.as_bytes()) && !u.disabled)
-                .then(|| Self::principal(u, username))
+                .then(|| Self::principal(u))
         }))
     }
 }
@@ -196,7 +205,8 @@ impl RefreshTokens for MemoryBackend {
     ) -> Result<String, BackendError> {
         let username = principal
             .account
-            .clone()
+            .as_deref()
+            .map(str::to_ascii_lowercase)
             .ok_or_else(|| BackendError("no refresh token for anonymous".to_owned()))?;
         let token = random_token()?;
         let mut s = self.state.write().map_err(|_| Self::poisoned())?;
@@ -214,19 +224,19 @@ impl RefreshTokens for MemoryBackend {
     async fn resolve_refresh_token(
         &self,
         token: &str,
-        _client_id: &str,
+        client_id: &str,
         service: &str,
         _ctx: &RequestContext,
     ) -> Result<Option<Principal>, BackendError> {
         let s = self.state.read().map_err(|_| Self::poisoned())?;
         Ok(s.refresh
             .get(&hash(token))
-            .filter(|e| e.service == service)
+            .filter(|e| e.service == service && e.client_id == client_id)
             .and_then(|e| {
                 s.users
                     .get(&e.username)
                     .filter(|u| !u.disabled)
-                    .map(|u| Self::principal(u, &e.username))
+                    .map(Self::principal)
             }))
     }
 }

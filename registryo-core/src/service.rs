@@ -40,7 +40,7 @@
 //! backend.add_user("alice", "s3cret", &[], false);
 //! backend.set_acl(Acl::new([Rule::new(
 //!     1,
-//!     Subject::User("alice".into()),
+//!     Subject::User("alice".parse().unwrap()),
 //!     "alice/**".parse().unwrap(),
 //!     Actions::ALL,
 //! )
@@ -88,6 +88,7 @@ use tower_service::Service;
 
 use crate::acl::{Acl, Principal};
 use crate::envelope::{error_body, oauth_error_body};
+use crate::names::Username;
 use crate::scope::{Actions, Scope, ScopeError, ScopeSet};
 use crate::time::{rfc3339, unix_now};
 use crate::token::{Access, Claims, KeySet, TokenError};
@@ -163,16 +164,32 @@ pub struct RequestContext {
 #[error("backend unavailable: {0}")]
 pub struct BackendError(pub String);
 
+/// Why [`Authenticator::authenticate`] gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The backend failed: answered with `503`.
+    #[error(transparent)]
+    Unavailable(#[from] BackendError),
+    /// Too many failed attempts for this account from this client: answered with `429` and
+    /// `Retry-After`, without the password having been checked (see [`crate::throttle`]).
+    #[error("too many failed sign-ins: try again in {} s", .retry_after.as_secs())]
+    Throttled {
+        /// How long until the client may try again.
+        retry_after: Duration,
+    },
+}
+
 /// Checks a username and password.
 pub trait Authenticator: Send + Sync + 'static {
     /// The principal, or `None` when the credentials are wrong, the user unknown or disabled.
-    /// An unknown user should cost as much time as a known one.
+    /// An unknown user should cost as much time as a known one. Names are compared without
+    /// regard to case ([`crate::names`]); the principal carries the account's own spelling.
     fn authenticate(
         &self,
-        username: &str,
+        username: &Username,
         password: &str,
         ctx: &RequestContext,
-    ) -> impl Future<Output = Result<Option<Principal>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<Principal>, AuthError>> + Send;
 }
 
 /// Issues and resolves refresh tokens (docker's identity tokens). They must stay valid until
@@ -277,6 +294,12 @@ pub enum TokenRequestError {
     /// `415`: a POST body that is not `application/x-www-form-urlencoded`.
     #[error("POST /token takes an application/x-www-form-urlencoded body")]
     UnsupportedMediaType,
+    /// `429`: too many failed sign-ins for this account from this client.
+    #[error(
+        "too many failed sign-ins for this account: try again in {} seconds",
+        .0.as_secs()
+    )]
+    Throttled(Duration),
     /// `503`: the backend failed.
     #[error("the token service is temporarily unavailable")]
     Unavailable(#[source] BackendError),
@@ -296,6 +319,7 @@ impl TokenRequestError {
             TokenRequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TokenRequestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             TokenRequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TokenRequestError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             TokenRequestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             TokenRequestError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -305,6 +329,7 @@ impl TokenRequestError {
     pub fn code(&self) -> &'static str {
         match self {
             TokenRequestError::Unauthorized(_) => "UNAUTHORIZED",
+            TokenRequestError::Throttled(_) => "TOOMANYREQUESTS",
             TokenRequestError::MethodNotAllowed => "UNSUPPORTED",
             TokenRequestError::Unavailable(_) => "UNAVAILABLE",
             TokenRequestError::Signing(_) => "UNKNOWN",
@@ -316,7 +341,9 @@ impl TokenRequestError {
         match self {
             TokenRequestError::Unauthorized(_) => "invalid_grant",
             TokenRequestError::Scope(_) => "invalid_scope",
-            TokenRequestError::Unavailable(_) => "temporarily_unavailable",
+            TokenRequestError::Unavailable(_) | TokenRequestError::Throttled(_) => {
+                "temporarily_unavailable"
+            }
             TokenRequestError::Signing(_) => "server_error",
             _ => "invalid_request",
         }
@@ -324,10 +351,14 @@ impl TokenRequestError {
 
     fn into_response(self, realm: &str, oauth: bool) -> Response<Full<Bytes>> {
         let status = self.status();
+        let message = self.to_string();
         if status.is_server_error() {
             tracing::error!(error = ?self, "token request failed");
+        } else {
+            // Clients show only the status ("400 (Bad Request)"): the reason reaches the person
+            // through this log. Messages never hold a secret (no password, no token).
+            tracing::info!(status = status.as_u16(), reason = %message, "token request refused");
         }
-        let message = self.to_string();
         let body = if oauth {
             oauth_error_body(self.code(), self.oauth_error(), &message)
         } else {
@@ -344,6 +375,12 @@ impl TokenRequestError {
             TokenRequestError::MethodNotAllowed => {
                 resp.headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            TokenRequestError::Throttled(wait) => {
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
             }
             // The body is left unread, so the connection cannot carry another request: say
             // so, or a keep-alive client sends its next request into a closing socket.
@@ -487,7 +524,10 @@ where
 /// Who is asking, once credentials are checked.
 enum Caller {
     Anonymous,
-    Password { username: String, password: String },
+    Password {
+        username: Username,
+        password: String,
+    },
 }
 
 /// The parsed request, GET or POST alike.
@@ -566,7 +606,12 @@ where
                     .backend
                     .authenticate(&username, &password, &ctx)
                     .await
-                    .map_err(TokenRequestError::Unavailable)?
+                    .map_err(|e| match e {
+                        AuthError::Unavailable(e) => TokenRequestError::Unavailable(e),
+                        AuthError::Throttled { retry_after } => {
+                            TokenRequestError::Throttled(retry_after)
+                        }
+                    })?
                     .ok_or(TokenRequestError::Unauthorized(
                         "invalid username or password",
                     ))?;
@@ -683,7 +728,7 @@ where
         let caller = basic_credentials(headers)?;
         let account = first(&pairs, "account");
         if let (Some(account), Caller::Password { username, .. }) = (account, &caller)
-            && account != username
+            && !username.eq_ignore_case(account)
         {
             return Err(TokenRequestError::BadRequest(
                 "the account parameter does not match the username of the credentials".to_owned(),
@@ -714,7 +759,7 @@ where
                     .ok_or_else(|| bad("password is required with grant_type=password"))?;
                 check_lengths(username, password)?;
                 Grant::Caller(Caller::Password {
-                    username: username.to_owned(),
+                    username: parse_username(username)?,
                     password: password.to_owned(),
                 })
             }
@@ -852,6 +897,16 @@ fn check_lengths(username: &str, password: &str) -> Result<(), TokenRequestError
     Ok(())
 }
 
+/// HTTP Basic credentials from the `Authorization` header: `Ok(None)` when there is none. The
+/// parser and the limits of the token endpoint, for any server that takes Basic credentials
+/// (a name that is no valid [`Username`] is refused as wrong credentials are).
+pub fn parse_basic(headers: &HeaderMap) -> Result<Option<(Username, String)>, TokenRequestError> {
+    match basic_credentials(headers)? {
+        Caller::Anonymous => Ok(None),
+        Caller::Password { username, password } => Ok(Some((username, password))),
+    }
+}
+
 /// HTTP Basic credentials from the `Authorization` header, or anonymous when there is none.
 fn basic_credentials(headers: &HeaderMap) -> Result<Caller, TokenRequestError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -884,7 +939,13 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Caller, TokenRequestError> {
     }
     check_lengths(username, password)?;
     Ok(Caller::Password {
-        username: username.to_owned(),
+        username: parse_username(username)?,
         password: password.to_owned(),
     })
+}
+
+/// A username that is no valid name names no account: the same answer as a wrong password.
+fn parse_username(username: &str) -> Result<Username, TokenRequestError> {
+    Username::new(username)
+        .map_err(|_| TokenRequestError::Unauthorized("invalid username or password"))
 }

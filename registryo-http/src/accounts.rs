@@ -3,11 +3,16 @@
 //! - Passwords are argon2id, verified off the async executor and at most as many at once as
 //!   there are cores. An unknown user costs the same as a known one (a dummy hash is
 //!   verified).
+//! - Every password check — `/token`, the sign-in form, the admin API's Basic, the profile's
+//!   current password — goes through [`Accounts::check`], which applies the guessing limits
+//!   ([`crate::attempts`]) before looking at the password.
 //! - Verified credentials are remembered for a short time, keyed by an HMAC of the username and
 //!   password under a random per-process key (never the password itself), so argon2 runs at
 //!   most once per user and password per cache lifetime. An entry is dropped as soon as the
 //!   user's password changes, or the user is disabled, expires or is removed.
-//! - Refresh tokens are 256 random bits, stored as SHA-256 hashes, reusable until revoked.
+//! - Refresh tokens are 256 random bits, stored as SHA-256 hashes, reusable until revoked,
+//!   honoured only for the `client_id` and `service` they were issued to and only while used
+//!   within [`AccountsConfig::refresh_idle`].
 //! - The policy — rules, users' flags and groups — is a [`Snapshot`] compiled once and
 //!   reloaded whenever the store's policy revision grows (polled every second, so changes made
 //!   by the CLI or another replica are seen), or at once after a change made here.
@@ -22,14 +27,17 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use hmac::{Hmac, Mac};
 use registryo_core::acl::{Acl, Principal, Rule, Subject};
 use registryo_core::memory::random_token;
+use registryo_core::names::Username;
 use registryo_core::scope::{Actions, Scope};
 use registryo_core::service::{
-    Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
+    AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
 };
+use registryo_core::throttle::{GuessLimits, Verdict};
 use registryo_store::{NewAuditEvent, NewRefreshToken, Store, StoreError, User};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::attempts::{Attempts, Channel, addr_text};
 use crate::passwords::PasswordPool;
 use crate::timefmt::now;
 
@@ -51,6 +59,8 @@ pub enum AccountError {
 pub struct UserEntry {
     /// The store's id.
     pub id: i64,
+    /// The username as created (the snapshot's key is its lower case).
+    pub name: String,
     /// Administrator.
     pub admin: bool,
     /// Disabled.
@@ -81,21 +91,31 @@ pub struct Snapshot {
     pub revision: i64,
     /// The rules, compiled.
     pub acl: Acl,
-    /// Users by name.
+    /// Users by their name in lower case (names are unique without regard to case).
     pub users: HashMap<String, UserEntry>,
     /// Rules in the store that no longer parse (skipped), with the reason.
     pub broken_rules: Vec<(i64, String)>,
 }
 
 impl Snapshot {
-    /// The principal for a username, if the user exists and is active.
-    pub fn principal(&self, username: &str, now: i64) -> Option<Principal> {
-        let u = self.users.get(username)?;
+    /// The user with this name, without regard to case.
+    pub fn user(&self, name: &str) -> Option<&UserEntry> {
+        self.users.get(&name.to_ascii_lowercase())
+    }
+
+    /// The principal for a username (in lower case), if the user exists and is active.
+    fn principal_folded(&self, folded: &str, now: i64) -> Option<Principal> {
+        let u = self.users.get(folded)?;
         u.active(now).then(|| Principal {
-            account: Some(username.to_owned()),
+            account: Some(u.name.clone()),
             groups: u.groups.clone(),
             admin: u.admin,
         })
+    }
+
+    /// The principal for a username (any case), if the user exists and is active.
+    pub fn principal(&self, username: &str, now: i64) -> Option<Principal> {
+        self.principal_folded(&username.to_ascii_lowercase(), now)
     }
 }
 
@@ -122,7 +142,9 @@ pub fn parse_rule(id: i64, subject: &str, pattern: &str, actions: &str) -> Resul
 }
 
 struct CacheEntry {
-    username: String,
+    /// The user's name in lower case (the snapshot's key).
+    folded: String,
+    user_id: i64,
     password_fingerprint: u64,
     until: Instant,
 }
@@ -139,6 +161,44 @@ pub fn password_fingerprint(hash: Option<&str>) -> u64 {
 
 const CACHE_MAX_ENTRIES: usize = 10_000;
 
+/// Settings of [`Accounts`].
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    /// How long verified credentials are remembered (zero: not at all).
+    pub cache_ttl: Duration,
+    /// The guessing limits.
+    pub limits: GuessLimits,
+    /// A refresh token unused for this long is no longer honoured (default 90 days).
+    pub refresh_idle: Duration,
+}
+
+impl AccountsConfig {
+    /// The defaults, with this credential cache lifetime.
+    pub fn new(cache_ttl: Duration) -> AccountsConfig {
+        AccountsConfig {
+            cache_ttl,
+            limits: GuessLimits::default(),
+            refresh_idle: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+/// What a password check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// The right password of an active account.
+    Valid {
+        /// Who it is (the account's own spelling of its name, its groups, admin or not).
+        principal: Principal,
+        /// The store's id of the account.
+        user_id: i64,
+    },
+    /// A wrong password, an unknown user, or a disabled or expired account.
+    Invalid,
+    /// Too many failed checks: refused without looking at the password.
+    Throttled(Duration),
+}
+
 /// The accounts service; cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
@@ -153,12 +213,13 @@ impl std::fmt::Debug for Accounts {
 
 struct Inner {
     store: Store,
+    config: AccountsConfig,
     hashing: Arc<Semaphore>,
     verifier: PasswordPool,
     inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     cache_key: [u8; 32],
-    cache_ttl: Duration,
     cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    attempts: Attempts,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
     dummy_hash: String,
@@ -186,9 +247,17 @@ pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
 }
 
 impl Accounts {
+    /// Accounts over a store with the default settings and this credential cache lifetime.
+    pub async fn new(store: Store, cache_ttl: Duration) -> Result<Accounts, AccountError> {
+        Accounts::with_config(store, AccountsConfig::new(cache_ttl)).await
+    }
+
     /// Accounts over a store. Loads the policy once; call [`Accounts::spawn_watcher`] to follow
     /// changes made elsewhere.
-    pub async fn new(store: Store, cache_ttl: Duration) -> Result<Accounts, AccountError> {
+    pub async fn with_config(
+        store: Store,
+        config: AccountsConfig,
+    ) -> Result<Accounts, AccountError> {
         let mut cache_key = [0u8; 32];
         getrandom::fill(&mut cache_key).map_err(|e| AccountError::Hash(e.to_string()))?;
         let dummy_hash =
@@ -201,11 +270,12 @@ impl Accounts {
         Ok(Accounts {
             inner: Arc::new(Inner {
                 store,
+                attempts: Attempts::new(config.limits),
+                config,
                 hashing: Arc::new(Semaphore::new(cores)),
                 verifier,
                 inflight: Mutex::new(HashMap::new()),
                 cache_key,
-                cache_ttl,
                 cache: Mutex::new(HashMap::new()),
                 snapshot: RwLock::new(snapshot),
                 reload: tokio::sync::Mutex::new(()),
@@ -223,6 +293,11 @@ impl Accounts {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AccountsConfig {
+        &self.inner.config
     }
 
     /// The policy in force.
@@ -283,16 +358,14 @@ impl Accounts {
             .map_err(|e| AccountError::Hash(e.to_string()))?
     }
 
-    async fn verify(&self, hash: String, password: &str) -> bool {
-        self.inner.verifier.verify(hash, password.to_owned()).await
-    }
-
-    fn cache_key(&self, username: &str, password: &str) -> [u8; 32] {
+    fn cache_key(&self, username: &Username, password: &str) -> [u8; 32] {
         let Ok(mut mac) = HmacSha256::new_from_slice(&self.inner.cache_key) else {
             return [0; 32];
         };
-        mac.update(&(username.len() as u64).to_be_bytes());
-        mac.update(username.as_bytes());
+        // The folded name: the same account in any case is the same credentials.
+        let folded = username.folded();
+        mac.update(&(folded.len() as u64).to_be_bytes());
+        mac.update(folded.as_bytes());
         mac.update(password.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -300,31 +373,35 @@ impl Accounts {
     /// Forget every remembered credential of a user (after a password change, disabling or
     /// removal made here; changes made elsewhere are caught by the policy reload).
     pub fn forget_credentials(&self, username: &str) {
+        let folded = username.to_ascii_lowercase();
         if let Ok(mut c) = self.inner.cache.lock() {
-            c.retain(|_, e| e.username != username);
+            c.retain(|_, e| e.folded != folded);
         }
     }
 
-    fn cached(&self, key: &[u8; 32], username: &str) -> Option<Principal> {
-        if self.inner.cache_ttl.is_zero() {
+    /// Remembered credentials: the principal, while the user's password is the same.
+    fn cached(&self, key: &[u8; 32], username: &Username) -> Option<(Principal, i64)> {
+        if self.inner.config.cache_ttl.is_zero() {
             return None;
         }
         let snap = self.snapshot();
         let mut cache = self.inner.cache.lock().ok()?;
         let entry = cache.get(key)?;
-        let user = snap.users.get(username);
+        let user = snap.users.get(&entry.folded);
         let valid = entry.until > Instant::now()
-            && entry.username == username
+            && username.eq_ignore_case(&entry.folded)
             && user.is_some_and(|u| u.password_fingerprint == entry.password_fingerprint);
         if !valid {
             cache.remove(key);
             return None;
         }
-        snap.principal(username, now())
+        let user_id = entry.user_id;
+        snap.principal_folded(&entry.folded, now())
+            .map(|p| (p, user_id))
     }
 
     fn remember(&self, key: [u8; 32], user: &User) {
-        if self.inner.cache_ttl.is_zero() {
+        if self.inner.config.cache_ttl.is_zero() {
             return;
         }
         let Ok(mut cache) = self.inner.cache.lock() else {
@@ -340,9 +417,10 @@ impl Accounts {
         cache.insert(
             key,
             CacheEntry {
-                username: user.username.clone(),
+                folded: user.username.to_ascii_lowercase(),
+                user_id: user.id,
                 password_fingerprint: password_fingerprint(user.password_hash.as_deref()),
-                until: Instant::now() + self.inner.cache_ttl,
+                until: Instant::now() + self.inner.config.cache_ttl,
             },
         );
     }
@@ -368,15 +446,93 @@ impl Accounts {
         }
     }
 
-    /// Check a username and password against the store: `Some(user)` when they match and the
-    /// account is active. Costs one argon2 verification (also for unknown users) unless the
-    /// credentials are remembered.
-    pub async fn check_password(
+    /// Check a username and password, under the guessing limits: every password check of the
+    /// server comes here. Costs one argon2 verification (also for unknown users) unless the
+    /// credentials are remembered, the same wrong password was just tried, or a limit holds.
+    pub async fn check(
         &self,
-        username: &str,
+        username: &Username,
         password: &str,
-    ) -> Result<Option<User>, AccountError> {
-        let user = match self.inner.store.get_user_by_name(username).await {
+        remote: Option<SocketAddr>,
+        channel: Channel,
+    ) -> Result<Checked, AccountError> {
+        let addr = addr_text(remote);
+        let folded = username.folded();
+        if let Some(wait) = self.blocked(&folded, &addr).await {
+            return Ok(Checked::Throttled(wait));
+        }
+        let key = self.cache_key(username, password);
+        if let Some((principal, user_id)) = self.cached(&key, username) {
+            return Ok(Checked::Valid { principal, user_id });
+        }
+        // Single flight: concurrent requests with the same credentials (a client pulling
+        // layers in parallel) wait for the first check instead of each running argon2.
+        let gate = match self.inner.inflight.lock() {
+            Ok(mut m) => Arc::clone(m.entry(key).or_default()),
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        };
+        let result = {
+            let _turn = gate.lock().await;
+            match self.cached(&key, username) {
+                Some((principal, user_id)) => Ok(Checked::Valid { principal, user_id }),
+                None => {
+                    self.check_uncached(key, username, &folded, password, &addr, channel)
+                        .await
+                }
+            }
+        };
+        if let Ok(mut m) = self.inner.inflight.lock()
+            && m.get(&key).is_some_and(|g| Arc::ptr_eq(g, &gate))
+            && Arc::strong_count(&gate) <= 2
+        {
+            m.remove(&key);
+        }
+        result
+    }
+
+    /// The in-memory marks of the guessing limits (see [`crate::attempts`]): how long to wait,
+    /// or `None`. An account-wide block spares the account's usual addresses.
+    async fn blocked(&self, folded: &str, addr: &str) -> Option<Duration> {
+        let attempts = &self.inner.attempts;
+        let wait = attempts.blocked(folded, addr, || false)?;
+        let pair_blocked = attempts.blocked(folded, addr, || true).is_some();
+        if !pair_blocked
+            && let Some(id) = self.snapshot().users.get(folded).map(|u| u.id)
+            && attempts.is_usual(&self.inner.store, id, addr).await
+        {
+            return None;
+        }
+        Some(wait)
+    }
+
+    async fn check_uncached(
+        &self,
+        key: [u8; 32],
+        username: &Username,
+        folded: &str,
+        password: &str,
+        addr: &str,
+        channel: Channel,
+    ) -> Result<Checked, AccountError> {
+        let attempts = &self.inner.attempts;
+        let store = &self.inner.store;
+        let snap = self.snapshot();
+        if attempts.known_wrong(&key, snap.revision) {
+            return Ok(Checked::Invalid);
+        }
+        let seen = attempts.failures(store, folded, addr).await?;
+        let known = snap.users.get(folded).map(|u| u.id);
+        let usual = match known {
+            Some(id) => attempts.is_usual(store, id, addr).await,
+            None => false,
+        };
+        let verdict = attempts.limits().judge(&seen, usual, now());
+        if let Verdict::Throttled { retry_after, .. } = verdict {
+            attempts.block(folded, addr, verdict);
+            attempts.throttled(store, folded, addr, channel).await;
+            return Ok(Checked::Throttled(retry_after));
+        }
+        let user = match store.get_user_by_name(username).await {
             Ok(u) => Some(u),
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
@@ -385,8 +541,37 @@ impl Accounts {
             .as_ref()
             .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.inner.dummy_hash.clone());
-        let matches = self.verify(hash, password).await;
-        Ok(user.filter(|u| matches && u.password_hash.is_some() && u.is_active_at(now())))
+        let matches = self.inner.verifier.verify(hash, password.to_owned()).await;
+        let user = user.filter(|u| matches && u.password_hash.is_some() && u.is_active_at(now()));
+        let principal = match &user {
+            Some(u) => self.principal_for(u).await?,
+            None => None,
+        };
+        let (Some(user), Some(principal)) = (user, principal) else {
+            attempts.remember_wrong(key, snap.revision);
+            attempts
+                .failed(store, folded, addr, seen, usual, channel)
+                .await;
+            return Ok(Checked::Invalid);
+        };
+        self.remember(key, &user);
+        attempts.succeeded(store, user.id, addr).await;
+        if matches!(channel, Channel::Token | Channel::Api) {
+            let ev = NewAuditEvent {
+                actor: Some(user.username.clone()),
+                action: "token.signin".to_owned(),
+                target: None,
+                detail: Some(format!("password checked ({})", channel.as_str())),
+                remote_addr: Some(addr.to_owned()),
+            };
+            if let Err(e) = store.insert_audit_event(&ev).await {
+                tracing::warn!(error = %e, "could not write an audit event");
+            }
+        }
+        Ok(Checked::Valid {
+            principal,
+            user_id: user.id,
+        })
     }
 
     async fn principal_for(&self, user: &User) -> Result<Option<Principal>, AccountError> {
@@ -420,8 +605,9 @@ async fn load_snapshot(store: &Store) -> Result<Snapshot, StoreError> {
                 groups: groups.remove(&u.username).unwrap_or_default(),
                 password_changed_at: u.password_changed_at,
                 password_fingerprint: password_fingerprint(u.password_hash.as_deref()),
+                name: u.username.clone(),
             };
-            (u.username, entry)
+            (u.username.to_ascii_lowercase(), entry)
         })
         .collect();
     let (acl, broken_rules) = compile_rules(&rules);
@@ -441,76 +627,19 @@ fn unavailable(e: impl std::fmt::Display) -> BackendError {
 impl Authenticator for Accounts {
     async fn authenticate(
         &self,
-        username: &str,
+        username: &Username,
         password: &str,
         ctx: &RequestContext,
-    ) -> Result<Option<Principal>, BackendError> {
-        let key = self.cache_key(username, password);
-        if let Some(p) = self.cached(&key, username) {
-            return Ok(Some(p));
-        }
-        // Single flight: concurrent requests with the same credentials (a client pulling
-        // layers in parallel) wait for the first check instead of each running argon2.
-        let gate = match self.inner.inflight.lock() {
-            Ok(mut m) => Arc::clone(m.entry(key).or_default()),
-            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
-        };
-        let result = {
-            let _turn = gate.lock().await;
-            match self.cached(&key, username) {
-                Some(p) => Ok(Some(p)),
-                None => {
-                    self.authenticate_uncached(key, username, password, ctx)
-                        .await
-                }
-            }
-        };
-        if let Ok(mut m) = self.inner.inflight.lock()
-            && m.get(&key).is_some_and(|g| Arc::ptr_eq(g, &gate))
-            && Arc::strong_count(&gate) <= 2
-        {
-            m.remove(&key);
-        }
-        result
-    }
-}
-
-impl Accounts {
-    async fn authenticate_uncached(
-        &self,
-        key: [u8; 32],
-        username: &str,
-        password: &str,
-        ctx: &RequestContext,
-    ) -> Result<Option<Principal>, BackendError> {
-        let user = self
-            .check_password(username, password)
+    ) -> Result<Option<Principal>, AuthError> {
+        let checked = self
+            .check(username, password, ctx.remote_addr, Channel::Token)
             .await
             .map_err(unavailable)?;
-        let Some(user) = user else {
-            self.audit(
-                Some(username),
-                "token.refused",
-                None,
-                Some("invalid username or password, or account disabled".to_owned()),
-                ctx.remote_addr,
-            )
-            .await;
-            return Ok(None);
-        };
-        let principal = self.principal_for(&user).await.map_err(unavailable)?;
-        if principal.is_some() {
-            self.remember(key, &user);
-            self.audit(
-                Some(username),
-                "token.signin",
-                None,
-                ctx.client_id.clone().map(|c| format!("client_id={c}")),
-                ctx.remote_addr,
-            )
-            .await;
+        match checked {
+            Checked::Valid { principal, .. } => Ok(Some(principal)),
+            Checked::Invalid => Ok(None),
+            Checked::Throttled(retry_after) => Err(AuthError::Throttled { retry_after }),
         }
-        Ok(principal)
     }
 }
 
@@ -520,7 +649,7 @@ impl RefreshTokens for Accounts {
         principal: &Principal,
         client_id: &str,
         service: &str,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<String, BackendError> {
         let username = principal
             .account
@@ -528,8 +657,7 @@ impl RefreshTokens for Accounts {
             .ok_or_else(|| BackendError("no refresh token for anonymous".to_owned()))?;
         let user_id = self
             .snapshot()
-            .users
-            .get(username)
+            .user(username)
             .map(|u| u.id)
             .ok_or_else(|| BackendError("the user vanished".to_owned()))?;
         let token = random_token()?;
@@ -540,38 +668,73 @@ impl RefreshTokens for Accounts {
                 token_hash: token_hash(&token),
                 client_id: client_id.to_owned(),
                 service: service.to_owned(),
+                created_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
             })
             .await
             .map_err(unavailable)?;
+        self.audit(
+            Some(username),
+            "token.login",
+            Some(username),
+            Some(format!(
+                "docker login (refresh token) for client_id={client_id}"
+            )),
+            ctx.remote_addr,
+        )
+        .await;
         Ok(token)
     }
 
     async fn resolve_refresh_token(
         &self,
         token: &str,
-        _client_id: &str,
+        client_id: &str,
         service: &str,
         ctx: &RequestContext,
     ) -> Result<Option<Principal>, BackendError> {
+        let idle = i64::try_from(self.inner.config.refresh_idle.as_secs()).unwrap_or(i64::MAX);
         let found = self
             .inner
             .store
-            .find_active_refresh_token(&token_hash(token))
+            .find_active_refresh_token(&token_hash(token), now().saturating_sub(idle))
             .await
             .map_err(unavailable)?;
-        let Some(found) = found.filter(|f| f.token.service == service) else {
-            self.audit(
-                None,
-                "token.refused",
-                None,
-                Some("unknown or revoked refresh token".to_owned()),
-                ctx.remote_addr,
-            )
-            .await;
+        let why = match &found {
+            None => Some("unknown, revoked or idle refresh token, or its account disabled"),
+            Some(f) if f.token.service != service => {
+                Some("refresh token used for another service than it was issued for")
+            }
+            Some(f) if f.token.client_id != client_id => {
+                Some("refresh token used by another client_id than it was issued to")
+            }
+            Some(_) => None,
+        };
+        let (Some(found), None) = (found, why) else {
+            let addr = addr_text(ctx.remote_addr);
+            let minute = registryo_core::throttle::bucket(now());
+            let event = NewAuditEvent {
+                actor: None,
+                action: "token.refused".to_owned(),
+                target: None,
+                detail: why.map(str::to_owned),
+                remote_addr: Some(addr.clone()),
+            };
+            let dedup = format!("token.refused\u{0}{addr}\u{0}{minute}");
+            if let Err(e) = self.inner.store.count_audit_event(&event, &dedup).await {
+                tracing::warn!(error = %e, "could not count a refused refresh token");
+            }
+            tracing::info!(reason = why, "refused a refresh token");
             return Ok(None);
         };
         let stale = found.token.last_used_at.is_none_or(|t| now() - t >= 60);
-        if stale && let Err(e) = self.inner.store.touch_refresh_token(found.token.id).await {
+        let addr = ctx.remote_addr.map(|a| a.ip().to_string());
+        if stale
+            && let Err(e) = self
+                .inner
+                .store
+                .touch_refresh_token(found.token.id, addr.as_deref())
+                .await
+        {
             tracing::warn!(error = %e, "could not record a refresh token's use");
         }
         self.principal_for(&found.user).await.map_err(unavailable)

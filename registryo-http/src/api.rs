@@ -9,13 +9,14 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use base64::Engine;
-use registryo_core::service::{Authenticator, RequestContext};
+use registryo_core::service::parse_basic;
 use registryo_store::{AuditEvent, Group, User, UserKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::accounts::Checked;
 use crate::app::AppState;
+use crate::attempts::Channel;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, CSRF_HEADER, same_secret};
@@ -40,7 +41,7 @@ impl IntoResponse for ApiError {
             "message": self.0.message(),
             "field": self.0.field(),
         }});
-        (status, axum::Json(body)).into_response()
+        crate::ui::with_retry_after(&self.0, (status, axum::Json(body)).into_response())
     }
 }
 
@@ -72,23 +73,6 @@ where
 #[derive(Debug)]
 pub struct ApiAdmin(pub Actor);
 
-fn basic(parts: &Parts) -> Option<Result<(String, String), AppError>> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let bad = || AppError::Unauthenticated;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .map_err(|_| bad());
-    Some(decoded.and_then(|d| {
-        let text = String::from_utf8(d).map_err(|_| bad())?;
-        let (u, p) = text.split_once(':').ok_or_else(bad)?;
-        Ok((u.to_owned(), p.to_owned()))
-    }))
-}
-
 fn unsafe_method(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -98,19 +82,19 @@ impl FromRequestParts<AppState> for ApiAdmin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let remote = session::remote(&parts.extensions);
-        if let Some(creds) = basic(parts) {
-            let (username, password) = creds?;
-            let ctx = RequestContext {
-                remote_addr: remote,
-                client_id: Some("registryo-api".to_owned()),
-                user_agent: None,
-            };
-            let principal = state
+        // The token endpoint's Basic parser: the same limits, the same Username.
+        let basic = parse_basic(&parts.headers).map_err(|_| AppError::Unauthenticated)?;
+        if let Some((username, password)) = basic {
+            let principal = match state
                 .accounts
-                .authenticate(&username, &password, &ctx)
+                .check(&username, &password, remote, Channel::Api)
                 .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
-                .ok_or(AppError::Unauthenticated)?;
+                .map_err(AppError::from)?
+            {
+                Checked::Valid { principal, .. } => principal,
+                Checked::Invalid => return Err(AppError::Unauthenticated.into()),
+                Checked::Throttled(wait) => return Err(AppError::Throttled(wait).into()),
+            };
             if !principal.admin {
                 return Err(
                     AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
@@ -133,7 +117,8 @@ impl FromRequestParts<AppState> for ApiAdmin {
                     .into());
                 }
             }
-            return Ok(ApiAdmin(Actor { username, remote }));
+            let username = principal.account.unwrap_or_else(|| username.into_string());
+            return Ok(ApiAdmin(Actor::admin(username, remote)));
         }
         let Some((sess, user)) = session::load_session(state, &parts.headers).await? else {
             return Err(AppError::Unauthenticated.into());
@@ -149,10 +134,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
                 return Err(AppError::Csrf.into());
             }
         }
-        Ok(ApiAdmin(Actor {
-            username: user.username,
-            remote,
-        }))
+        Ok(ApiAdmin(Actor::admin(user.username, remote)))
     }
 }
 
@@ -342,6 +324,9 @@ struct ServiceBody {
     /// `YYYY-MM-DD`.
     #[serde(default)]
     expires_at: Option<String>,
+    /// Create it even if `${account}` rules would give it existing repositories.
+    #[serde(default)]
+    force: bool,
 }
 
 async fn create_service(
@@ -354,7 +339,13 @@ async fn create_service(
             .map_err(|_| AppError::invalid("expires_at", "must be a date like 2030-12-31"))?,
         None => None,
     };
-    let (u, secret) = ops::create_service(&state, &actor, &b.username, expires).await?;
+    let new = ops::NewService {
+        username: b.username,
+        expires_at: expires,
+        force: b.force,
+        ..ops::NewService::default()
+    };
+    let (u, secret) = ops::create_service(&state, &actor, new).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"user": user_json(&u, Some(Vec::new())), "secret": secret})),

@@ -26,8 +26,10 @@ pub enum AppError {
     NotFound(String),
     /// The change conflicts with what exists: `409`.
     Conflict(String),
-    /// Too many failed sign-ins: `429`.
-    Throttled,
+    /// Too many failed sign-ins: `429`, with `Retry-After` (the wait).
+    Throttled(std::time::Duration),
+    /// The change needs an explicit confirmation (`force`), with what it would do: `409`.
+    NeedsConfirmation(String),
     /// The registry failed or refused (down, timeout, refused token, deleting disabled):
     /// `502`, with a message for the user.
     Upstream(String),
@@ -51,8 +53,8 @@ impl AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict(_) | AppError::NeedsConfirmation(_) => StatusCode::CONFLICT,
+            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -69,11 +71,22 @@ impl AppError {
                     .to_owned()
             }
             AppError::NotFound(what) => format!("{what} not found"),
-            AppError::Conflict(m) | AppError::Upstream(m) => m.clone(),
-            AppError::Throttled => {
-                "too many failed sign-ins: wait a few minutes and try again".to_owned()
+            AppError::Conflict(m) | AppError::Upstream(m) | AppError::NeedsConfirmation(m) => {
+                m.clone()
             }
+            AppError::Throttled(wait) => format!(
+                "too many failed sign-ins for this account: try again in {} seconds",
+                wait.as_secs().max(1)
+            ),
             AppError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// How long the client should wait before trying again (`Retry-After`), if at all.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            AppError::Throttled(wait) => Some(*wait),
+            _ => None,
         }
     }
 

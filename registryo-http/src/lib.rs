@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod attempts;
 pub mod error;
 pub mod keys;
 pub mod mail;

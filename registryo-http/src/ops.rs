@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 
 use registryo_core::acl::Principal;
-use registryo_core::scope::{Actions, Scope};
+use registryo_core::names::{GroupName, Username};
+use registryo_core::scope::{Actions, RepositoryName, Scope};
 use registryo_store::{
-    AclRule, AuditEvent, AuditQuery, Group, NewAclRule, NewUser, User, UserKind, UserUpdate,
+    AclRule, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule, NewUser, PasswordChange,
+    RefreshToken, User, UserKind, UserUpdate,
 };
 use serde::Serialize;
 
@@ -20,27 +22,43 @@ use crate::timefmt::now;
 /// Who makes a change, for the audit log.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The signed-in admin.
+    /// The signed-in admin (`cli` for the command line).
     pub username: String,
     /// Their address.
     pub remote: Option<SocketAddr>,
+    /// The command line on the server's machine: it acts on any account, its own rules
+    /// (an admin cannot disable or delete themselves) do not apply.
+    pub console: bool,
 }
 
-/// A username (or group name): 1 to 255 bytes, no `:`, spaces or control characters.
-pub fn check_username(field: &str, name: &str) -> Result<(), AppError> {
-    if name.is_empty() || name.len() > 255 {
-        return Err(AppError::invalid(field, "must be 1 to 255 bytes long"));
+impl Actor {
+    /// A signed-in administrator.
+    pub fn admin(username: impl Into<String>, remote: Option<SocketAddr>) -> Actor {
+        Actor {
+            username: username.into(),
+            remote,
+            console: false,
+        }
     }
-    if name.contains(':') {
-        return Err(AppError::invalid(field, "cannot contain ':'"));
+
+    /// The command line (audited as `cli`).
+    pub fn cli() -> Actor {
+        Actor {
+            username: "cli".to_owned(),
+            remote: None,
+            console: true,
+        }
     }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(AppError::invalid(
-            field,
-            "cannot contain spaces or control characters",
-        ));
-    }
-    Ok(())
+}
+
+/// A username from a form, a JSON body or the command line (surrounding spaces dropped).
+pub fn username(field: &str, name: &str) -> Result<Username, AppError> {
+    Username::new(name.trim()).map_err(|e| AppError::invalid(field, e.to_string()))
+}
+
+/// A group name from a form, a JSON body or the command line (surrounding spaces dropped).
+pub fn group_name(field: &str, name: &str) -> Result<GroupName, AppError> {
+    GroupName::new(name.trim()).map_err(|e| AppError::invalid(field, e.to_string()))
 }
 
 /// A password of at least 8 characters, at most 1024 bytes, other than the username.
@@ -151,6 +169,75 @@ pub struct NewHuman {
     /// e-mail configured on the server); the account has no password until the link is used.
     #[serde(default)]
     pub invite: bool,
+    /// Create the account even though `${account}` rules would give it existing repositories
+    /// ([`namespace_claims`]).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The existing repositories an account named `name` would get access to through
+/// `${account}` rules, were it created now: a name that is the first segment of repositories
+/// someone else pushed hands them over. Empty when no registry is configured.
+pub async fn namespace_claims(state: &AppState, name: &Username) -> Result<Vec<String>, AppError> {
+    let snap = state.accounts.snapshot();
+    if !snap.acl.rules().iter().any(|r| r.pattern.has_account()) {
+        return Ok(Vec::new());
+    }
+    let repos = match state.registry.repositories().await {
+        Ok(Some(repos)) => repos,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(AppError::NeedsConfirmation(format!(
+                "the registry could not be asked which repositories exist ({e}), so it is not \
+                 known whether ${{account}} rules would give {name} someone else's \
+                 repositories: confirm to create the account anyway"
+            )));
+        }
+    };
+    let principal = Principal::user(name.as_str());
+    let mut claimed = Vec::new();
+    for repo in repos.iter() {
+        let Ok(parsed) = RepositoryName::new(repo.as_str()) else {
+            continue;
+        };
+        let Ok(scope) = Scope::parse(&format!("repository:{repo}:pull")) else {
+            continue;
+        };
+        let ex = snap.acl.explain(&principal, &scope);
+        if ex
+            .matches
+            .iter()
+            .any(|m| m.rule.pattern.has_account() && m.rule.pattern.matches(&parsed, Some(name)))
+        {
+            claimed.push(repo.clone());
+        }
+    }
+    Ok(claimed)
+}
+
+/// Refuse, unless `force`, a name that would be handed existing repositories.
+async fn check_namespace(state: &AppState, name: &Username, force: bool) -> Result<(), AppError> {
+    if force {
+        return Ok(());
+    }
+    let claimed = namespace_claims(state, name).await?;
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = claimed.iter().take(5).map(String::as_str).collect();
+    let more = claimed.len().saturating_sub(shown.len());
+    Err(AppError::NeedsConfirmation(format!(
+        "an account named {name} would get access to {} existing repositor{} through \
+         ${{account}} rules: {}{}. Confirm (force) to create it anyway",
+        claimed.len(),
+        if claimed.len() == 1 { "y" } else { "ies" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// Create a person's account with a password, or invite them: no password, and an e-mail
@@ -160,16 +247,17 @@ pub async fn create_human(
     actor: &Actor,
     new: NewHuman,
 ) -> Result<User, AppError> {
-    check_username("username", &new.username)?;
+    let name = username("username", &new.username)?;
     if new.invite {
-        return invite_human(state, actor, new).await;
+        return invite_human(state, actor, name, new).await;
     }
-    check_password("password", &new.username, &new.password)?;
+    check_password("password", &name, &new.password)?;
     let first = check_text("first_name", &new.first_name)?;
     let last = check_text("last_name", &new.last_name)?;
     let email = check_email(&new.email)?;
+    check_namespace(state, &name, new.force).await?;
     let hash = state.accounts.hash_password(&new.password).await?;
-    let mut nu = NewUser::new(new.username.clone(), UserKind::Human)
+    let mut nu = NewUser::new(name, UserKind::Human)
         .password_hash(hash)
         .admin(new.admin)
         .names(first, last);
@@ -187,7 +275,12 @@ pub async fn create_human(
     Ok(user)
 }
 
-async fn invite_human(state: &AppState, actor: &Actor, new: NewHuman) -> Result<User, AppError> {
+async fn invite_human(
+    state: &AppState,
+    actor: &Actor,
+    name: Username,
+    new: NewHuman,
+) -> Result<User, AppError> {
     if state.mail.is_none() {
         return Err(AppError::invalid(
             "invite",
@@ -208,7 +301,8 @@ async fn invite_human(state: &AppState, actor: &Actor, new: NewHuman) -> Result<
             "an invitation needs an e-mail address",
         ));
     };
-    let mut nu = NewUser::new(new.username.clone(), UserKind::Human)
+    check_namespace(state, &name, new.force).await?;
+    let mut nu = NewUser::new(name, UserKind::Human)
         .admin(new.admin)
         .names(first, last);
     nu.email = Some(email);
@@ -236,32 +330,158 @@ async fn invite_human(state: &AppState, actor: &Actor, new: NewHuman) -> Result<
     Ok(user)
 }
 
-/// Create a service account; returns it and its generated secret (shown once).
+/// What [`create_service`] needs.
+#[derive(Debug, Clone, Default)]
+pub struct NewService {
+    /// Login name.
+    pub username: String,
+    /// When it stops working (unix seconds).
+    pub expires_at: Option<i64>,
+    /// Its secret; `None` generates one (what the UI and the API do).
+    pub secret: Option<String>,
+    /// Make it an administrator (for automation of the admin API).
+    pub admin: bool,
+    /// E-mail address (empty for none).
+    pub email: String,
+    /// Create it even when `${account}` rules would give it existing repositories.
+    pub force: bool,
+}
+
+/// Create a service account; returns it and its secret (shown once).
 pub async fn create_service(
     state: &AppState,
     actor: &Actor,
-    username: &str,
-    expires_at: Option<i64>,
+    new: NewService,
 ) -> Result<(User, String), AppError> {
-    check_username("username", username)?;
-    let secret = new_secret()?;
+    let name = username("username", &new.username)?;
+    if let Some(secret) = &new.secret {
+        check_password("password", &name, secret)?;
+    }
+    let email = check_email(&new.email)?;
+    check_namespace(state, &name, new.force).await?;
+    let secret = match new.secret {
+        Some(s) => s,
+        None => new_secret()?,
+    };
     let hash = state.accounts.hash_password(&secret).await?;
-    let mut nu = NewUser::new(username, UserKind::Service).password_hash(hash);
-    nu.expires_at = expires_at;
+    let mut nu = NewUser::new(name, UserKind::Service)
+        .password_hash(hash)
+        .admin(new.admin);
+    nu.expires_at = new.expires_at;
+    nu.email = email;
     let user = state.accounts.store().create_user(&nu).await?;
+    let expires = new
+        .expires_at
+        .map(|t| format!(" expires={}", crate::timefmt::date(t)))
+        .unwrap_or_default();
     audit(
         state,
         actor,
         "user.create",
         &user.username,
-        Some(match expires_at {
-            Some(t) => format!("service expires={}", crate::timefmt::date(t)),
-            None => "service".to_owned(),
-        }),
+        Some(format!("service admin={}{expires}", new.admin)),
     )
     .await;
     applied(state, None).await?;
     Ok((user, secret))
+}
+
+/// Every account, by username.
+pub async fn users(state: &AppState) -> Result<Vec<User>, AppError> {
+    Ok(state.accounts.store().list_users().await?)
+}
+
+/// Every group with the names of its members, by name.
+pub async fn groups(state: &AppState) -> Result<Vec<(Group, Vec<String>)>, AppError> {
+    let store = state.accounts.store();
+    let memberships = store.list_memberships().await?;
+    Ok(store
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|g| {
+            let members = memberships
+                .iter()
+                .filter(|(group, _)| *group == g.name)
+                .map(|(_, u)| u.clone())
+                .collect();
+            (g, members)
+        })
+        .collect())
+}
+
+/// A group by name (without regard to case).
+pub async fn group_named(state: &AppState, name: &str) -> Result<Group, AppError> {
+    Ok(state.accounts.store().get_group_by_name(name).await?)
+}
+
+/// Every rule, in the order they were added.
+pub async fn rules(state: &AppState) -> Result<Vec<AclRule>, AppError> {
+    Ok(state.accounts.store().list_acl_rules().await?)
+}
+
+/// A user's docker logins (refresh tokens) that still work, oldest first.
+pub async fn logins(state: &AppState, user: &User) -> Result<Vec<RefreshToken>, AppError> {
+    let mut tokens = state.accounts.store().list_refresh_tokens(user.id).await?;
+    tokens.retain(|t| t.revoked_at.is_none());
+    Ok(tokens)
+}
+
+/// Revoke one docker login of a user: [`AppError::NotFound`] unless it is theirs and live.
+pub async fn revoke_login(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    id: i64,
+) -> Result<(), AppError> {
+    let login = logins(state, user)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| AppError::NotFound("docker login".to_owned()))?;
+    state
+        .accounts
+        .store()
+        .revoke_refresh_token(login.id)
+        .await?;
+    audit(
+        state,
+        actor,
+        "token.revoke",
+        &user.username,
+        Some(format!(
+            "docker login {} (client_id={})",
+            login.id, login.client_id
+        )),
+    )
+    .await;
+    Ok(())
+}
+
+/// Revoke every docker login of a user, or only those of `client_id`; returns how many.
+pub async fn revoke_logins(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    client_id: Option<&str>,
+) -> Result<u64, AppError> {
+    let n = state
+        .accounts
+        .store()
+        .revoke_refresh_tokens_of_user(user.id, client_id)
+        .await?;
+    audit(
+        state,
+        actor,
+        "token.revoke",
+        &user.username,
+        Some(match client_id {
+            Some(c) => format!("{n} docker login(s) of client_id={c}"),
+            None => format!("all {n} docker login(s)"),
+        }),
+    )
+    .await;
+    Ok(n)
 }
 
 /// A user by id.
@@ -295,13 +515,14 @@ pub async fn update_profile(
 }
 
 fn not_yourself(actor: &Actor, user: &User, what: &str) -> Result<(), AppError> {
-    if actor.username == user.username {
+    if !actor.console && actor.username.eq_ignore_ascii_case(&user.username) {
         return Err(AppError::Conflict(format!("you cannot {what} yourself")));
     }
     Ok(())
 }
 
-/// Disable or enable an account. Disabling ends its sessions and remembered credentials.
+/// Disable or enable an account. Disabling ends its sessions (in the store's transaction, so
+/// enabling never revives them) and its remembered credentials.
 pub async fn set_disabled(
     state: &AppState,
     actor: &Actor,
@@ -311,11 +532,11 @@ pub async fn set_disabled(
     if disabled {
         not_yourself(actor, user, "disable")?;
     }
-    let store = state.accounts.store();
-    store.set_disabled(user.id, disabled).await?;
-    if disabled {
-        store.delete_sessions_of_user(user.id).await?;
-    }
+    state
+        .accounts
+        .store()
+        .set_disabled(user.id, disabled)
+        .await?;
     audit(
         state,
         actor,
@@ -353,27 +574,86 @@ pub async fn set_admin(
     applied(state, Some(&user.username)).await
 }
 
-/// Set a person's password.
+/// Set a person's password (an administrator's change): every web session and docker login
+/// of theirs ends.
 pub async fn set_password(
     state: &AppState,
     actor: &Actor,
     user: &User,
     password: &str,
-) -> Result<(), AppError> {
-    if user.kind != UserKind::Human {
+) -> Result<LoginsEnded, AppError> {
+    // The UI and the API rotate a service account's secret; the command line may set one.
+    if user.kind != UserKind::Human && !actor.console {
         return Err(AppError::Conflict(
             "a service account has a generated secret: rotate it instead".to_owned(),
         ));
     }
     check_password("password", &user.username, password)?;
     let hash = state.accounts.hash_password(password).await?;
-    state
+    let ended = state
         .accounts
         .store()
-        .set_password_hash(user.id, Some(&hash))
+        .set_password_hash(user.id, Some(&hash), &PasswordChange::default())
         .await?;
-    audit(state, actor, "user.password", &user.username, None).await;
-    applied(state, Some(&user.username)).await
+    audit(
+        state,
+        actor,
+        "user.password",
+        &user.username,
+        Some(ended_text(ended)),
+    )
+    .await;
+    applied(state, Some(&user.username)).await?;
+    Ok(ended)
+}
+
+/// What a password change (or disabling) ended, for the audit log.
+pub fn ended_text(ended: LoginsEnded) -> String {
+    format!(
+        "ended {} web session(s), revoked {} docker login(s)",
+        ended.sessions, ended.docker_logins
+    )
+}
+
+/// What a person's own password change keeps.
+#[derive(Debug, Clone, Default)]
+pub struct OwnChange {
+    /// The session making the change (the SHA-256 of its cookie): it stays.
+    pub session: Option<String>,
+    /// Keep the docker logins (the profile's "keep my docker logins").
+    pub keep_docker_logins: bool,
+}
+
+/// A person changes their own password, having given the current one: their other web
+/// sessions end, and their docker logins unless they keep them.
+pub async fn change_own_password(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+    new_password: &str,
+    keep: OwnChange,
+) -> Result<LoginsEnded, AppError> {
+    check_password("new", &user.username, new_password)?;
+    let hash = state.accounts.hash_password(new_password).await?;
+    let change = PasswordChange {
+        keep_session: keep.session,
+        keep_docker_logins: keep.keep_docker_logins,
+    };
+    let ended = state
+        .accounts
+        .store()
+        .set_password_hash(user.id, Some(&hash), &change)
+        .await?;
+    audit(
+        state,
+        actor,
+        "user.password",
+        &user.username,
+        Some(format!("own change: {}", ended_text(ended))),
+    )
+    .await;
+    applied(state, Some(&user.username)).await?;
+    Ok(ended)
 }
 
 /// Give a service account a new generated secret; the old one stops working.
@@ -389,12 +669,19 @@ pub async fn rotate_secret(
     }
     let secret = new_secret()?;
     let hash = state.accounts.hash_password(&secret).await?;
-    state
+    let ended = state
         .accounts
         .store()
-        .set_password_hash(user.id, Some(&hash))
+        .set_password_hash(user.id, Some(&hash), &PasswordChange::default())
         .await?;
-    audit(state, actor, "user.rotate_secret", &user.username, None).await;
+    audit(
+        state,
+        actor,
+        "user.rotate_secret",
+        &user.username,
+        Some(ended_text(ended)),
+    )
+    .await;
     applied(state, Some(&user.username)).await?;
     Ok(secret)
 }
@@ -422,28 +709,75 @@ pub async fn set_expiry(
     applied(state, Some(&user.username)).await
 }
 
-/// Delete an account with its memberships, tokens and sessions.
-pub async fn delete_user(state: &AppState, actor: &Actor, user: &User) -> Result<(), AppError> {
+/// Delete an account with its memberships, tokens, sessions and the rules that name it (in
+/// one transaction); every removed rule is audited. Returns the rules removed.
+pub async fn delete_user(
+    state: &AppState,
+    actor: &Actor,
+    user: &User,
+) -> Result<Vec<AclRule>, AppError> {
     not_yourself(actor, user, "delete")?;
-    state.accounts.store().delete_user(user.id).await?;
-    audit(state, actor, "user.delete", &user.username, None).await;
-    applied(state, Some(&user.username)).await
+    let removed = state.accounts.store().delete_user(user.id).await?;
+    audit(
+        state,
+        actor,
+        "user.delete",
+        &user.username,
+        Some(format!("{} rule(s) naming the user removed", removed.len())),
+    )
+    .await;
+    audit_removed_rules(state, actor, &removed, &format!("user {}", user.username)).await;
+    applied(state, Some(&user.username)).await?;
+    Ok(removed)
+}
+
+async fn audit_removed_rules(state: &AppState, actor: &Actor, rules: &[AclRule], with: &str) {
+    for rule in rules {
+        audit(
+            state,
+            actor,
+            "acl.remove",
+            &format!("rule {}", rule.id),
+            Some(format!(
+                "{} {} {} (removed with {with})",
+                rule.subject, rule.pattern, rule.actions
+            )),
+        )
+        .await;
+    }
 }
 
 /// Create a group.
 pub async fn create_group(state: &AppState, actor: &Actor, name: &str) -> Result<Group, AppError> {
-    check_username("name", name)?;
-    let g = state.accounts.store().create_group(name).await?;
+    let name = group_name("name", name)?;
+    let g = state.accounts.store().create_group(&name).await?;
     audit(state, actor, "group.create", &g.name, None).await;
     applied(state, None).await?;
     Ok(g)
 }
 
-/// Delete a group.
-pub async fn delete_group(state: &AppState, actor: &Actor, group: &Group) -> Result<(), AppError> {
-    state.accounts.store().delete_group(group.id).await?;
-    audit(state, actor, "group.delete", &group.name, None).await;
-    applied(state, None).await
+/// Delete a group with its memberships and the rules that name it (in one transaction);
+/// every removed rule is audited. Returns the rules removed.
+pub async fn delete_group(
+    state: &AppState,
+    actor: &Actor,
+    group: &Group,
+) -> Result<Vec<AclRule>, AppError> {
+    let removed = state.accounts.store().delete_group(group.id).await?;
+    audit(
+        state,
+        actor,
+        "group.delete",
+        &group.name,
+        Some(format!(
+            "{} rule(s) naming the group removed",
+            removed.len()
+        )),
+    )
+    .await;
+    audit_removed_rules(state, actor, &removed, &format!("group {}", group.name)).await;
+    applied(state, None).await?;
+    Ok(removed)
 }
 
 /// Add a user to a group; `false` if they were a member already.
@@ -637,13 +971,12 @@ pub fn explain(state: &AppState, user: &str, scope: &str) -> Result<Explained, A
         (Principal::anonymous(), false, "anonymous".to_owned())
     } else {
         let entry = snap
-            .users
-            .get(user)
+            .user(user)
             .ok_or_else(|| AppError::invalid("user", "no such user"))?;
-        let p = Principal::user(user)
+        let p = Principal::user(entry.name.as_str())
             .with_groups(entry.groups.iter().cloned())
             .with_admin(entry.admin);
-        (p, !entry.active(now()), user.to_owned())
+        (p, !entry.active(now()), entry.name.clone())
     };
     let ex = snap.acl.explain(&principal, &scope);
     Ok(Explained {

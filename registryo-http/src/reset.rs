@@ -394,20 +394,17 @@ async fn reset_submit(
     }
     let hash = state.accounts.hash_password(&form.new).await?;
     let store = state.accounts.store();
-    let Some((_, user)) = store
-        .redeem_password_token(&token_hash(&form.token), &hash)
+    let keep = form.keep_docker.is_some() && !invite;
+    // One transaction: the token is used, the password set, sessions end, and the docker
+    // logins are revoked unless kept.
+    let Some((_, user, ended)) = store
+        .redeem_password_token(&token_hash(&form.token), &hash, keep)
         .await?
     else {
         // Used or expired while the password was being hashed.
         return Ok(invalid_page(csrf, cookie));
     };
-    store.delete_sessions_of_user(user.id).await?;
-    let keep = form.keep_docker.is_some() && !invite;
-    let revoked = if keep {
-        0
-    } else {
-        store.revoke_refresh_tokens_of_user(user.id, None).await?
-    };
+    let revoked = ended.docker_logins;
     state.accounts.forget_credentials(&user.username);
     state.accounts.reload(true).await?;
     let (action, detail) = if invite {

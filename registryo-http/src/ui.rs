@@ -18,11 +18,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use registryo_core::acl::Principal;
+use registryo_core::names::Username;
 use registryo_store::{User, UserKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::accounts::Checked;
 use crate::app::AppState;
+use crate::attempts::Channel;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, SESSION_COOKIE, SIGNIN_COOKIE, Viewer};
@@ -166,7 +169,7 @@ pub fn error_page(err: AppError, chrome: Option<Chrome>) -> Response {
         AppError::Csrf => "Request refused",
         AppError::Forbidden(_) => "Not allowed",
         AppError::NotFound(_) => "Not found",
-        AppError::Throttled => "Slow down",
+        AppError::Throttled(_) => "Slow down",
         AppError::Upstream(_) => "The registry did not answer as expected",
         AppError::Internal(_) => "Something went wrong",
         _ => "That did not work",
@@ -177,7 +180,18 @@ pub fn error_page(err: AppError, chrome: Option<Chrome>) -> Response {
         title,
         message: err.message(),
     };
-    render_status(status, &page)
+    with_retry_after(&err, render_status(status, &page))
+}
+
+/// `Retry-After` on a response for an error that says how long to wait.
+pub fn with_retry_after(err: &AppError, mut resp: Response) -> Response {
+    if let Some(wait) = err.retry_after() {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(wait.as_secs().max(1)),
+        );
+    }
+    resp
 }
 
 fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
@@ -204,10 +218,7 @@ pub struct Admin(pub Viewer);
 
 impl Admin {
     fn actor(&self) -> Actor {
-        Actor {
-            username: self.0.user.username.clone(),
-            remote: self.0.remote,
-        }
+        Actor::admin(self.0.user.username.clone(), self.0.remote)
     }
 }
 
@@ -449,54 +460,55 @@ async fn signin(
     ext: axum::http::Extensions,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, UiError> {
-    let cfg = &state.web.config;
-    let addr = session::client_ip(&ext);
-    let username = form.username.trim().to_owned();
-    if state.web.throttle.blocked(cfg, &username, &addr) {
-        state
-            .accounts
-            .audit(
-                Some(&username),
-                "ui.signin.throttled",
-                None,
-                None,
-                session::remote(&ext),
-            )
-            .await;
-        return signin_form(
+    let typed = form.username.trim().to_owned();
+    let refused = |status| {
+        signin_form(
             &state,
             &headers,
-            username,
-            AppError::Throttled.message(),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    let user = state
+            typed.clone(),
+            "Invalid username or password.".to_owned(),
+            status,
+        )
+    };
+    // A name that is no valid username names no account (and is not counted).
+    let Ok(username) = Username::new(typed.as_str()) else {
+        return refused(StatusCode::UNAUTHORIZED);
+    };
+    let checked = state
         .accounts
-        .check_password(&username, &form.password)
+        .check(
+            &username,
+            &form.password,
+            session::remote(&ext),
+            Channel::SignIn,
+        )
         .await
         .map_err(AppError::from)?;
-    let Some(user) = user.filter(|u| u.kind == UserKind::Human) else {
-        state.web.throttle.failed(cfg, &username, &addr);
-        state
-            .accounts
-            .audit(
-                Some(&username),
-                "ui.signin.refused",
-                None,
-                None,
-                session::remote(&ext),
-            )
-            .await;
-        return signin_form(
-            &state,
-            &headers,
-            username,
-            "Invalid username or password.".to_owned(),
-            StatusCode::UNAUTHORIZED,
-        );
+    let user_id = match checked {
+        Checked::Valid { user_id, .. } => user_id,
+        Checked::Invalid => return refused(StatusCode::UNAUTHORIZED),
+        Checked::Throttled(wait) => {
+            let err = AppError::Throttled(wait);
+            let page = signin_form(
+                &state,
+                &headers,
+                typed.clone(),
+                err.message(),
+                StatusCode::TOO_MANY_REQUESTS,
+            )?;
+            return Ok(with_retry_after(&err, page));
+        }
     };
-    state.web.throttle.succeeded(&username);
+    let user = state
+        .accounts
+        .store()
+        .get_user(user_id)
+        .await
+        .map_err(AppError::from)?;
+    // Service accounts have no web UI.
+    if user.kind != UserKind::Human {
+        return refused(StatusCode::UNAUTHORIZED);
+    }
     let value = session::start_session(&state, &user).await?;
     state
         .accounts
@@ -508,6 +520,7 @@ async fn signin(
             session::remote(&ext),
         )
         .await;
+    let cfg = &state.web.config;
     let mut resp = Redirect::to("/").into_response();
     let secure = cfg.secure_cookies;
     let h = resp.headers_mut();
@@ -685,6 +698,9 @@ struct PasswordForm {
     new: String,
     #[serde(default)]
     confirm: String,
+    /// "Keep my docker logins" (off by default: a password change ends them).
+    #[serde(default)]
+    keep_docker: Option<String>,
 }
 
 async fn profile_password(
@@ -695,39 +711,33 @@ async fn profile_password(
     let chrome = Chrome::of(&viewer, "profile");
     let u = &viewer.user;
     let result: Result<(), AppError> = async {
-        if state
+        // The current password, under the same guessing limits as every password check.
+        let name = Username::new(u.username.as_str())
+            .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
+        match state
             .accounts
-            .check_password(&u.username, &form.current)
+            .check(&name, &form.current, viewer.remote, Channel::Profile)
             .await?
-            .is_none()
         {
-            return Err(AppError::invalid(
-                "current",
-                "the current password is wrong",
-            ));
+            Checked::Valid { user_id, .. } if user_id == u.id => {}
+            Checked::Throttled(wait) => return Err(AppError::Throttled(wait)),
+            _ => {
+                return Err(AppError::invalid(
+                    "current",
+                    "the current password is wrong",
+                ));
+            }
         }
         ops::check_password("new", &u.username, &form.new)?;
         if form.new != form.confirm {
             return Err(AppError::invalid("confirm", "the two new passwords differ"));
         }
-        let hash = state.accounts.hash_password(&form.new).await?;
-        state
-            .accounts
-            .store()
-            .set_password_hash(u.id, Some(&hash))
-            .await?;
-        state.accounts.forget_credentials(&u.username);
-        state.accounts.reload(true).await?;
-        state
-            .accounts
-            .audit(
-                Some(&u.username),
-                "user.password",
-                Some(&u.username),
-                Some("own".to_owned()),
-                viewer.remote,
-            )
-            .await;
+        let keep = ops::OwnChange {
+            session: Some(viewer.session.id_hash.clone()),
+            keep_docker_logins: form.keep_docker.is_some(),
+        };
+        let actor = Actor::admin(u.username.clone(), viewer.remote);
+        ops::change_own_password(&state, &actor, u, &form.new, keep).await?;
         Ok(())
     }
     .await;
@@ -798,6 +808,8 @@ struct UsersPage {
     last_name: String,
     email: String,
     expires: String,
+    /// The form's change needs a confirmation: show "create it anyway".
+    confirm: bool,
 }
 
 impl UsersPage {
@@ -850,6 +862,7 @@ fn empty_users_page(chrome: Chrome) -> UsersPage {
         last_name: String::new(),
         email: String::new(),
         expires: String::new(),
+        confirm: false,
     }
 }
 
@@ -878,6 +891,9 @@ struct HumanForm {
     admin: Option<String>,
     #[serde(default)]
     invite: Option<String>,
+    /// "Create it anyway" after a confirmation was asked for.
+    #[serde(default)]
+    force: Option<String>,
 }
 
 async fn users_create(
@@ -894,6 +910,7 @@ async fn users_create(
         email: f.email.clone(),
         admin: f.admin.is_some(),
         invite: f.invite.is_some(),
+        force: f.force.is_some(),
     };
     let invite = new.invite;
     match ops::create_human(&state, &admin.actor(), new).await {
@@ -901,10 +918,13 @@ async fn users_create(
             &format!("/admin/users/{}", u.id),
             if invite { "invited" } else { "created" },
         )),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+        Err(
+            e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NeedsConfirmation(_)),
+        ) => {
             let status = e.status();
             let page = UsersPage {
                 error: FieldError::from(&e),
+                confirm: matches!(e, AppError::NeedsConfirmation(_)),
                 form: "human",
                 username: f.username,
                 first_name: f.first_name,
@@ -932,6 +952,9 @@ struct ServiceForm {
     username: String,
     #[serde(default)]
     expires: String,
+    /// "Create it anyway" after a confirmation was asked for.
+    #[serde(default)]
+    force: Option<String>,
 }
 
 async fn service_create(
@@ -942,7 +965,13 @@ async fn service_create(
     let chrome = Chrome::of(&admin.0, "users");
     let result = async {
         let expires = ops::check_expiry(&f.expires)?;
-        ops::create_service(&state, &admin.actor(), f.username.trim(), expires).await
+        let new = ops::NewService {
+            username: f.username.trim().to_owned(),
+            expires_at: expires,
+            force: f.force.is_some(),
+            ..ops::NewService::default()
+        };
+        ops::create_service(&state, &admin.actor(), new).await
     }
     .await;
     match result {
@@ -954,10 +983,13 @@ async fn service_create(
                 secret,
             },
         )),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+        Err(
+            e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NeedsConfirmation(_)),
+        ) => {
             let status = e.status();
             let page = UsersPage {
                 error: FieldError::from(&e),
+                confirm: matches!(e, AppError::NeedsConfirmation(_)),
                 form: "service",
                 username: f.username,
                 expires: f.expires,
@@ -1150,7 +1182,9 @@ async fn user_password(
     let actor = admin.actor();
     let st = state.clone();
     user_change(&state, &admin, &id, "password", |u| async move {
-        ops::set_password(&st, &actor, &u, &f.password).await
+        ops::set_password(&st, &actor, &u, &f.password)
+            .await
+            .map(|_| ())
     })
     .await
 }

@@ -5,9 +5,16 @@
 
 use std::time::Duration;
 
+use registryo_core::names::Username;
 use registryo_core::service::{Authenticator, RequestContext};
-use registryo_http::accounts::{Accounts, hash_password_blocking};
-use registryo_store::{NewUser, Store, UserKind};
+use registryo_core::throttle::GuessLimits;
+use registryo_http::accounts::{Accounts, AccountsConfig, Checked, hash_password_blocking};
+use registryo_http::attempts::Channel;
+use registryo_store::{NewUser, PasswordChange, Store, UserKind};
+
+fn name(s: &str) -> Username {
+    s.parse().unwrap()
+}
 
 async fn setup(cache: Duration) -> (tempfile::TempDir, Store, Accounts) {
     let dir = tempfile::tempdir().unwrap();
@@ -16,7 +23,7 @@ async fn setup(cache: Duration) -> (tempfile::TempDir, Store, Accounts) {
     store.migrate().await.unwrap();
     let hash = hash_password_blocking("alice-password").unwrap();
     store
-        .create_user(&NewUser::new("alice", UserKind::Human).password_hash(hash))
+        .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human).password_hash(hash))
         .await
         .unwrap();
     let accounts = Accounts::new(store.clone(), cache).await.unwrap();
@@ -33,7 +40,9 @@ async fn argon2_runs_once_for_concurrent_requests_with_the_same_credentials() {
             .map(|_| {
                 let a = accounts.clone();
                 let ctx = ctx.clone();
-                tokio::spawn(async move { a.authenticate("alice", "alice-password", &ctx).await })
+                tokio::spawn(
+                    async move { a.authenticate(&name("alice"), "alice-password", &ctx).await },
+                )
             })
             .collect(),
     )
@@ -47,16 +56,17 @@ async fn argon2_runs_once_for_concurrent_requests_with_the_same_credentials() {
     assert_eq!(accounts.password_verifications() - before, 1);
     // Later requests hit the cache.
     accounts
-        .authenticate("alice", "alice-password", &ctx)
+        .authenticate(&name("alice"), "alice-password", &ctx)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(accounts.password_verifications() - before, 1);
-    // A wrong password always costs a verification (and is never cached).
-    for _ in 0..2 {
+    // A wrong password costs a verification; the same wrong password again within a minute
+    // does not (it is remembered as wrong), another one does.
+    for wrong in ["wrong", "wrong", "wrong-too"] {
         assert!(
             accounts
-                .authenticate("alice", "wrong", &ctx)
+                .authenticate(&name("alice"), wrong, &ctx)
                 .await
                 .unwrap()
                 .is_none()
@@ -66,12 +76,19 @@ async fn argon2_runs_once_for_concurrent_requests_with_the_same_credentials() {
     // An unknown user costs a verification too (of a dummy hash).
     assert!(
         accounts
-            .authenticate("nobody", "x", &ctx)
+            .authenticate(&name("nobody"), "x", &ctx)
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(accounts.password_verifications() - before, 4);
+    // Names are compared without regard to case; the principal has the account's spelling.
+    let p = accounts
+        .authenticate(&name("ALICE"), "alice-password", &ctx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.account.as_deref(), Some("alice"));
 }
 
 #[tokio::test]
@@ -80,7 +97,7 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     let ctx = RequestContext::default();
     assert!(
         accounts
-            .authenticate("alice", "alice-password", &ctx)
+            .authenticate(&name("alice"), "alice-password", &ctx)
             .await
             .unwrap()
             .is_some()
@@ -92,7 +109,7 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     accounts.reload(false).await.unwrap();
     assert!(
         accounts
-            .authenticate("alice", "alice-password", &ctx)
+            .authenticate(&name("alice"), "alice-password", &ctx)
             .await
             .unwrap()
             .is_none()
@@ -101,7 +118,7 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     accounts.reload(false).await.unwrap();
     assert!(
         accounts
-            .authenticate("alice", "alice-password", &ctx)
+            .authenticate(&name("alice"), "alice-password", &ctx)
             .await
             .unwrap()
             .is_some()
@@ -110,20 +127,20 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     // Password changed elsewhere: the old password stops working after the reload.
     let hash = hash_password_blocking("second-password").unwrap();
     store
-        .set_password_hash(alice.id, Some(&hash))
+        .set_password_hash(alice.id, Some(&hash), &PasswordChange::default())
         .await
         .unwrap();
     accounts.reload(false).await.unwrap();
     assert!(
         accounts
-            .authenticate("alice", "alice-password", &ctx)
+            .authenticate(&name("alice"), "alice-password", &ctx)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         accounts
-            .authenticate("alice", "second-password", &ctx)
+            .authenticate(&name("alice"), "second-password", &ctx)
             .await
             .unwrap()
             .is_some()
@@ -138,7 +155,7 @@ async fn without_a_cache_every_request_verifies() {
     for _ in 0..2 {
         assert!(
             accounts
-                .authenticate("alice", "alice-password", &ctx)
+                .authenticate(&name("alice"), "alice-password", &ctx)
                 .await
                 .unwrap()
                 .is_some()
@@ -155,4 +172,165 @@ async fn futures_join_all<T>(
         out.push(h.await);
     }
     out
+}
+
+fn from(ip: [u8; 4]) -> Option<std::net::SocketAddr> {
+    Some(std::net::SocketAddr::from((ip, 40_000)))
+}
+
+async fn with_limits(pair: u32, account: u32) -> (tempfile::TempDir, Store, Accounts) {
+    let (dir, store, _) = setup(Duration::from_secs(300)).await;
+    let mut config = AccountsConfig::new(Duration::from_secs(300));
+    config.limits = GuessLimits {
+        per_account_and_address: pair,
+        per_account: account,
+    };
+    let accounts = Accounts::with_config(store.clone(), config).await.unwrap();
+    (dir, store, accounts)
+}
+
+/// Guessing limits per account and address: past the limit every check is refused unchecked
+/// (no argon2), the right password included; other addresses are not affected; the same wrong
+/// password repeated is counted once.
+#[tokio::test]
+async fn guesses_past_the_limit_are_refused_without_checking() {
+    let (_dir, store, accounts) = with_limits(5, 1000).await;
+    let attacker = from([10, 0, 0, 1]);
+    let mut outcomes = (0, 0);
+    for i in 0..12 {
+        match accounts
+            .check(
+                &name("alice"),
+                &format!("guess-{i}"),
+                attacker,
+                Channel::Token,
+            )
+            .await
+            .unwrap()
+        {
+            Checked::Invalid => outcomes.0 += 1,
+            Checked::Throttled(wait) => {
+                assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(120));
+                outcomes.1 += 1
+            }
+            Checked::Valid { .. } => panic!("a wrong guess passed"),
+        }
+    }
+    assert_eq!(outcomes, (5, 7), "(401, 429)");
+    // The right password from the attacker's address is refused too: a guess past the limit
+    // tells nothing.
+    let before = accounts.password_verifications();
+    assert!(matches!(
+        accounts
+            .check(&name("alice"), "alice-password", attacker, Channel::Token)
+            .await
+            .unwrap(),
+        Checked::Throttled(_)
+    ));
+    assert_eq!(
+        accounts.password_verifications(),
+        before,
+        "no argon2 when throttled"
+    );
+    // The owner, elsewhere, signs in.
+    assert!(matches!(
+        accounts
+            .check(
+                &name("alice"),
+                "alice-password",
+                from([10, 0, 0, 2]),
+                Channel::SignIn
+            )
+            .await
+            .unwrap(),
+        Checked::Valid { .. }
+    ));
+    // Another account from the attacker's address is not affected (per account and address).
+    let (mut invalid, mut throttled) = (0, 0);
+    for _ in 0..3 {
+        match accounts
+            .check(&name("bob"), "same-guess", attacker, Channel::Token)
+            .await
+            .unwrap()
+        {
+            Checked::Invalid => invalid += 1,
+            Checked::Throttled(_) => throttled += 1,
+            Checked::Valid { .. } => panic!("bob does not exist"),
+        }
+    }
+    assert_eq!((invalid, throttled), (3, 0));
+    // ... and the repeated guess was counted once.
+    let minute = registryo_core::throttle::bucket(registryo_core::time::unix_now());
+    let counts = store
+        .auth_failures("bob", "10.0.0.1", minute - 1)
+        .await
+        .unwrap();
+    assert_eq!(counts.iter().map(|c| c.from_addr).sum::<i64>(), 1);
+    // The failures are in the audit log, one counted row per account, address and minute.
+    let events = store
+        .list_audit_events(&registryo_store::AuditQuery {
+            actor: Some("alice".into()),
+            action: Some("auth.failed".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.iter().map(|e| e.count).sum::<i64>(), 5, "{events:?}");
+    assert!(events.len() <= 2, "one row per minute: {events:?}");
+}
+
+/// The per-account limit (many addresses guessing one account) spares the account's usual
+/// addresses: an attacker elsewhere cannot lock the owner out.
+#[tokio::test]
+async fn many_addresses_cannot_lock_the_owner_out() {
+    let (_dir, _store, accounts) = with_limits(5, 20).await;
+    let home = from([192, 168, 1, 7]);
+    // The owner signs in from home: a usual address from now on.
+    assert!(matches!(
+        accounts
+            .check(&name("alice"), "alice-password", home, Channel::SignIn)
+            .await
+            .unwrap(),
+        Checked::Valid { .. }
+    ));
+    // 6 addresses × 5 guesses = 30 failures: past the per-account limit of 20.
+    let mut throttled = 0;
+    for a in 1..=6u8 {
+        for i in 0..5 {
+            if let Checked::Throttled(_) = accounts
+                .check(
+                    &name("alice"),
+                    &format!("g{a}-{i}"),
+                    from([10, 0, 1, a]),
+                    Channel::Token,
+                )
+                .await
+                .unwrap()
+            {
+                throttled += 1;
+            }
+        }
+    }
+    assert_eq!(throttled, 10, "the 21st to 30th guesses are refused");
+    // A new address, even with the right password, is refused while the account is attacked.
+    assert!(matches!(
+        accounts
+            .check(
+                &name("alice"),
+                "alice-password",
+                from([10, 0, 2, 1]),
+                Channel::Token
+            )
+            .await
+            .unwrap(),
+        Checked::Throttled(_)
+    ));
+    // The owner's usual address is not.
+    assert!(matches!(
+        accounts
+            .check(&name("alice"), "alice-password", home, Channel::Token)
+            .await
+            .unwrap(),
+        Checked::Valid { .. }
+    ));
 }

@@ -192,7 +192,7 @@ async fn setup() -> T {
     ] {
         store
             .create_user(
-                &NewUser::new(name, UserKind::Human)
+                &NewUser::new(name.parse().unwrap(), UserKind::Human)
                     .password_hash(hash.clone())
                     .admin(admin)
                     .email(format!("{name}@mail.example")),
@@ -200,7 +200,7 @@ async fn setup() -> T {
             .await
             .unwrap();
     }
-    let devs = store.create_group("devs").await.unwrap();
+    let devs = store.create_group(&"devs".parse().unwrap()).await.unwrap();
     let bob = store.get_user_by_name("bob").await.unwrap();
     store.add_group_member(devs.id, bob.id).await.unwrap();
     let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
@@ -704,7 +704,7 @@ async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
     let hash = hash_password_blocking(PW).unwrap();
     store
         .create_user(
-            &NewUser::new("admin", UserKind::Human)
+            &NewUser::new("admin".parse().unwrap(), UserKind::Human)
                 .password_hash(hash)
                 .admin(true),
         )

@@ -20,7 +20,7 @@ impl Store {
             sqlx::query_as::<_, AuditEvent>(
                 "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
-                 RETURNING id, at, actor, action, target, detail, remote_addr",
+                 RETURNING id, at, actor, action, target, detail, remote_addr, count",
             )
             .bind(now)
             .bind(event.actor.as_deref())
@@ -46,7 +46,7 @@ impl Store {
         };
         let events = dispatch!(self, pool => {
             sqlx::query_as::<_, AuditEvent>(
-                "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_events \
+                "SELECT id, at, actor, action, target, detail, remote_addr, count FROM audit_events \
                  WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
                  AND ($3 IS NULL OR id < $3) \
                  ORDER BY id DESC LIMIT $4",

@@ -1,26 +1,20 @@
 //! Groups and memberships.
 
-use crate::store::{WritePool, check_text, now};
-use crate::users::user_columns;
-use crate::{Group, Store, StoreError, User};
+use registryo_core::names::GroupName;
 
-/// The longest group name, in bytes.
-const MAX_GROUP_NAME: usize = 255;
+use crate::store::SubjectTable;
+use crate::store::{WritePool, now};
+use crate::users::user_columns;
+use crate::{AclRule, Group, Store, StoreError, User};
 
 fn group_missing(id: i64) -> StoreError {
     StoreError::NotFound(format!("group {id}"))
 }
 
 impl Store {
-    /// Creates a group. [`StoreError::Conflict`] if the name is taken. Bumps the policy
-    /// revision.
-    pub async fn create_group(&self, name: &str) -> Result<Group, StoreError> {
-        check_text("group name", name, MAX_GROUP_NAME)?;
-        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(StoreError::Invalid(format!(
-                "group name {name:?} contains whitespace or control characters"
-            )));
-        }
+    /// Creates a group. [`StoreError::Conflict`] if the name is taken, also in another case.
+    /// Bumps the policy revision.
+    pub async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
             let mut tx = pool.begin_write().await?;
@@ -28,7 +22,7 @@ impl Store {
                 "INSERT INTO groups (name, created_at) VALUES ($1, $2) \
                  RETURNING id, name, created_at",
             )
-            .bind(name)
+            .bind(name.as_str())
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
@@ -50,10 +44,12 @@ impl Store {
         group.ok_or_else(|| group_missing(id))
     }
 
-    /// The group with this name (case-sensitive).
+    /// The group with this name, without regard to case.
     pub async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError> {
         let group = dispatch!(self, pool => {
-            sqlx::query_as::<_, Group>("SELECT id, name, created_at FROM groups WHERE name = $1")
+            sqlx::query_as::<_, Group>(
+                "SELECT id, name, created_at FROM groups WHERE lower(name) = lower($1)",
+            )
                 .bind(name)
                 .fetch_optional(pool)
                 .await?
@@ -71,16 +67,11 @@ impl Store {
         Ok(groups)
     }
 
-    /// Deletes a group and its memberships. Bumps the policy revision. ACL rules naming the
-    /// group stay (they match nobody until a group of that name exists again).
-    pub async fn delete_group(&self, id: i64) -> Result<(), StoreError> {
-        let changed = self
-            .delete_by_id_bumping_revision("DELETE FROM groups WHERE id = $1", id)
-            .await?;
-        if changed == 0 {
-            return Err(group_missing(id));
-        }
-        Ok(())
+    /// Deletes a group with its memberships and the ACL rules that name it (`group:NAME`),
+    /// in one transaction, so that a group created later with the same name inherits nothing.
+    /// Bumps the policy revision. Returns the rules removed.
+    pub async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
+        self.delete_subject(SubjectTable::Groups, id).await
     }
 
     /// Adds a user to a group: `true` if added, `false` if already a member.

@@ -71,7 +71,44 @@ macro_rules! bump_revision {
     };
 }
 
+/// Ends a user's other logins inside the transaction `$tx` after a password change: deletes
+/// their unused password tokens, every web session but `$change.keep_session`, and revokes
+/// their refresh tokens unless `$change.keep_docker_logins`. Evaluates to a [`LoginsEnded`].
+macro_rules! end_logins {
+    ($tx:expr, $user_id:expr, $now:expr, $change:expr) => {{
+        sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)",
+        )
+        .bind($user_id)
+        .bind($change.keep_session.as_deref())
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        let docker_logins = if $change.keep_docker_logins {
+            0
+        } else {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind($user_id)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+        };
+        $crate::LoginsEnded {
+            sessions,
+            docker_logins,
+        }
+    }};
+}
+
 mod acl;
+mod attempts;
 mod audit;
 mod error;
 mod groups;
@@ -83,10 +120,11 @@ mod store;
 mod tokens;
 mod users;
 
+pub use attempts::FailureCount;
 pub use error::{DatabaseError, StoreError};
 pub use model::{
-    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, NewAclRule, NewAuditEvent,
-    NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordToken, PolicyRevision,
-    RefreshToken, Session, TokenPurpose, User, UserKind, UserUpdate,
+    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule,
+    NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordChange,
+    PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use registryo_core::names::Username;
+
 use crate::StoreError;
 
 /// Whether an account belongs to a person or to a machine (CI, a robot).
@@ -57,7 +59,8 @@ impl TryFrom<String> for UserKind {
 pub struct User {
     /// The store's id.
     pub id: i64,
-    /// The login name, unique and case-sensitive.
+    /// The login name, unique without regard to case, kept as created. Names made before
+    /// [`Username`] existed may not parse as one; they can still be listed and removed.
     pub username: String,
     /// The argon2id PHC string, or `None` when no password is set (the account cannot log in
     /// with a password).
@@ -119,8 +122,8 @@ impl fmt::Debug for User {
 /// [`NewUser::new`] and the setters. Its `Debug` hides the password hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
-    /// The login name: not empty, at most 255 bytes, no whitespace or control characters.
-    pub username: String,
+    /// The login name.
+    pub username: Username,
     /// The argon2id PHC string, if the account has a password.
     pub password_hash: Option<String>,
     /// Person or machine.
@@ -139,9 +142,9 @@ pub struct NewUser {
 
 impl NewUser {
     /// A non-admin account with no password and no names.
-    pub fn new(username: impl Into<String>, kind: UserKind) -> Self {
+    pub fn new(username: Username, kind: UserKind) -> Self {
         NewUser {
-            username: username.into(),
+            username,
             password_hash: None,
             kind,
             is_admin: false,
@@ -261,6 +264,25 @@ pub struct NewAclRule {
     pub created_by: Option<String>,
 }
 
+/// What a password change keeps of the user's logins. By default it ends them all: every web
+/// session, every docker login (refresh token), every unused reset or invitation link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswordChange {
+    /// The web session (the SHA-256 of its cookie) that made the change: it stays.
+    pub keep_session: Option<String>,
+    /// Keep the user's docker logins (only the person themselves may ask for it).
+    pub keep_docker_logins: bool,
+}
+
+/// What a password change (or disabling an account) ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginsEnded {
+    /// Web sessions deleted.
+    pub sessions: u64,
+    /// Docker logins (refresh tokens) revoked.
+    pub docker_logins: u64,
+}
+
 /// A stored refresh token (its SHA-256 hash, never the token).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RefreshToken {
@@ -280,6 +302,10 @@ pub struct RefreshToken {
     pub last_used_at: Option<i64>,
     /// Revocation time (unix seconds); a revoked token is never honoured again.
     pub revoked_at: Option<i64>,
+    /// The client address it was issued to.
+    pub created_addr: Option<String>,
+    /// The client address of its last recorded use.
+    pub last_used_addr: Option<String>,
 }
 
 /// What [`Store::insert_refresh_token`](crate::Store::insert_refresh_token) needs.
@@ -293,6 +319,8 @@ pub struct NewRefreshToken {
     pub client_id: String,
     /// The service (registry) it is for.
     pub service: String,
+    /// The client address it is issued to.
+    pub created_addr: Option<String>,
 }
 
 /// A refresh token that may be honoured, with its owner, from
@@ -322,6 +350,9 @@ pub struct AuditEvent {
     pub detail: Option<String>,
     /// The client's address.
     pub remote_addr: Option<String>,
+    /// How many times it happened: repeated events (failed sign-ins) are counted into one
+    /// row per account, address and minute; 1 for every other event.
+    pub count: i64,
 }
 
 /// What [`Store::insert_audit_event`](crate::Store::insert_audit_event) needs; the store sets

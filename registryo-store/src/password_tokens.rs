@@ -7,7 +7,9 @@
 
 use crate::store::{WritePool, check_hash, now};
 use crate::users::user_columns;
-use crate::{NewPasswordToken, PasswordToken, Store, StoreError, User};
+use crate::{
+    LoginsEnded, NewPasswordToken, PasswordChange, PasswordToken, Store, StoreError, User,
+};
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, purpose, created_at, expires_at, used_at";
 
@@ -77,14 +79,16 @@ impl Store {
     }
 
     /// Uses a token: in one transaction, checks it as [`Store::find_password_token`] does,
-    /// marks it used, sets the user's password hash (and change time), deletes the user's
-    /// other unused tokens and bumps the policy revision. `None` (and no change) when the
+    /// marks it used, sets the user's password hash (and change time), ends the user's other
+    /// logins as [`Store::set_password_hash`] does (web sessions, unused tokens, and docker
+    /// logins unless `keep_docker_logins`) and bumps the policy revision. `None` (and no change) when the
     /// token may not be honoured, also when another request used it first.
     pub async fn redeem_password_token(
         &self,
         token_hash: &str,
         password_hash: &str,
-    ) -> Result<Option<(PasswordToken, User)>, StoreError> {
+        keep_docker_logins: bool,
+    ) -> Result<Option<(PasswordToken, User, LoginsEnded)>, StoreError> {
         let hash = check_hash("password token hash", token_hash)?;
         crate::store::check_text("password hash", password_hash, 1024)?;
         let now = now();
@@ -116,13 +120,14 @@ impl Store {
                 // Dropping the transaction rolls the token back to unused.
                 return Ok(None);
             };
-            sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
+            let change = PasswordChange {
+                keep_session: None,
+                keep_docker_logins,
+            };
+            let ended = end_logins!(tx, user.id, now, change);
             bump_revision!(tx, now);
             tx.commit().await?;
-            Ok::<_, StoreError>(Some((token, user)))
+            Ok::<_, StoreError>(Some((token, user, ended)))
         }.await)
     }
 

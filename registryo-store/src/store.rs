@@ -371,7 +371,61 @@ pub(crate) fn redact_url(url: &str) -> String {
     out
 }
 
+/// A user or a group, for [`Store::delete_subject`].
+#[derive(Clone, Copy)]
+pub(crate) enum SubjectTable {
+    Users,
+    Groups,
+}
+
 impl Store {
+    /// Deletes a user or a group and, in the same transaction, every ACL rule that names it
+    /// (`user:NAME` / `group:NAME`, without regard to case), bumping the policy revision.
+    /// Returns the rules removed; [`StoreError::NotFound`] if there is no such row.
+    pub(crate) async fn delete_subject(
+        &self,
+        table: SubjectTable,
+        id: i64,
+    ) -> Result<Vec<crate::AclRule>, StoreError> {
+        let (select, delete, kind) = match table {
+            SubjectTable::Users => (
+                "SELECT username FROM users WHERE id = $1",
+                "DELETE FROM users WHERE id = $1",
+                "user",
+            ),
+            SubjectTable::Groups => (
+                "SELECT name FROM groups WHERE id = $1",
+                "DELETE FROM groups WHERE id = $1",
+                "group",
+            ),
+        };
+        let now = now();
+        let removed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let name: Option<String> = sqlx::query_scalar(select)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(name) = name else {
+                return Err(StoreError::NotFound(format!("{kind} {id}")));
+            };
+            let removed = sqlx::query_as::<_, crate::AclRule>(
+                "DELETE FROM acl_rules WHERE lower(subject) = lower($1) \
+                 RETURNING id, subject, pattern, actions, created_at, created_by",
+            )
+            .bind(format!("{kind}:{name}"))
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query(delete).bind(id).execute(&mut *tx).await?;
+            bump_revision!(tx, now);
+            tx.commit().await?;
+            removed
+        });
+        let mut removed = removed;
+        removed.sort_by_key(|r| r.id);
+        Ok(removed)
+    }
+
     /// Runs `sql`, a `DELETE … WHERE id = $1`, in a write transaction that also bumps the
     /// policy revision when a row went; returns how many rows went.
     pub(crate) async fn delete_by_id_bumping_revision(

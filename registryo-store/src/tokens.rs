@@ -3,8 +3,8 @@
 use crate::store::{check_hash, check_text, now};
 use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError, User};
 
-const TOKEN_COLUMNS: &str =
-    "id, user_id, token_hash, client_id, service, created_at, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, user_id, token_hash, client_id, service, created_at, \
+     last_used_at, revoked_at, created_addr, last_used_addr";
 
 /// A refresh token joined with its owner.
 #[derive(sqlx::FromRow)]
@@ -18,6 +18,8 @@ struct ActiveRow {
     token_created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    created_addr: Option<String>,
+    last_used_addr: Option<String>,
 }
 
 impl From<ActiveRow> for ActiveRefreshToken {
@@ -32,6 +34,8 @@ impl From<ActiveRow> for ActiveRefreshToken {
                 created_at: row.token_created_at,
                 last_used_at: row.last_used_at,
                 revoked_at: row.revoked_at,
+                created_addr: row.created_addr,
+                last_used_addr: row.last_used_addr,
             },
             user: row.user,
         }
@@ -52,14 +56,16 @@ impl Store {
         let now = now();
         let result = dispatch!(self, pool => async {
             let token = sqlx::query_as::<_, RefreshToken>(&format!(
-                "INSERT INTO refresh_tokens (user_id, token_hash, client_id, service, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+                "INSERT INTO refresh_tokens \
+                 (user_id, token_hash, client_id, service, created_at, created_addr) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
             ))
             .bind(new.user_id)
             .bind(&hash)
             .bind(&new.client_id)
             .bind(&new.service)
             .bind(now)
+            .bind(new.created_addr.as_deref())
             .fetch_one(pool)
             .await?;
             Ok::<_, StoreError>(token)
@@ -73,10 +79,12 @@ impl Store {
     }
 
     /// The refresh token with this hash, with its owner, if it may be honoured: not revoked,
-    /// and its owner exists, is not disabled and has not expired.
+    /// used (or issued) at `idle_since` or later, and its owner exists, is not disabled and
+    /// has not expired.
     pub async fn find_active_refresh_token(
         &self,
         token_hash: &str,
+        idle_since: i64,
     ) -> Result<Option<ActiveRefreshToken>, StoreError> {
         let hash = check_hash("refresh token hash", token_hash)?;
         let now = now();
@@ -86,27 +94,34 @@ impl Store {
                  u.first_name, u.last_name, u.email, u.expires_at, u.created_at, u.updated_at, \
                  u.password_changed_at, \
                  t.id AS token_id, t.token_hash, t.client_id, t.service, \
-                 t.created_at AS token_created_at, t.last_used_at, t.revoked_at \
+                 t.created_at AS token_created_at, t.last_used_at, t.revoked_at, \
+                 t.created_addr, t.last_used_addr \
                  FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled \
-                 AND (u.expires_at IS NULL OR u.expires_at > $2)",
+                 AND (u.expires_at IS NULL OR u.expires_at > $2) \
+                 AND COALESCE(t.last_used_at, t.created_at) >= $3",
             )
             .bind(&hash)
             .bind(now)
+            .bind(idle_since)
             .fetch_optional(pool)
             .await?
         });
         Ok(row.map(ActiveRefreshToken::from))
     }
 
-    /// Records that a refresh token was just used. [`StoreError::NotFound`] if it does not
-    /// exist.
-    pub async fn touch_refresh_token(&self, id: i64) -> Result<(), StoreError> {
+    /// Records that a refresh token was just used, from `addr`. [`StoreError::NotFound`] if
+    /// it does not exist.
+    pub async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            sqlx::query("UPDATE refresh_tokens SET last_used_at = $2 WHERE id = $1")
+            sqlx::query(
+                "UPDATE refresh_tokens SET last_used_at = $2, \
+                 last_used_addr = COALESCE($3, last_used_addr) WHERE id = $1",
+            )
                 .bind(id)
                 .bind(now)
+                .bind(addr)
                 .execute(pool)
                 .await?
                 .rows_affected()

@@ -1,7 +1,8 @@
 //! Users: accounts, passwords, admin and disabled flags.
 
+use crate::store::SubjectTable;
 use crate::store::{WritePool, check_text, now};
-use crate::{NewUser, Store, StoreError, User, UserUpdate};
+use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
 
 /// The columns of [`User`], in a `SELECT` or `RETURNING` list.
 macro_rules! user_columns {
@@ -12,28 +13,14 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
-/// The longest username, in bytes.
-const MAX_USERNAME: usize = 255;
-
-fn check_username(name: &str) -> Result<(), StoreError> {
-    check_text("username", name, MAX_USERNAME)?;
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(StoreError::Invalid(format!(
-            "username {name:?} contains whitespace or control characters"
-        )));
-    }
-    Ok(())
-}
-
 fn user_missing(id: i64) -> StoreError {
     StoreError::NotFound(format!("user {id}"))
 }
 
 impl Store {
-    /// Creates an account. [`StoreError::Conflict`] if the username is taken,
-    /// [`StoreError::Invalid`] if it is empty, too long or holds whitespace.
+    /// Creates an account. [`StoreError::Conflict`] if the username is taken, also in
+    /// another case (`Admin` beside `admin`).
     pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
-        check_username(&new.username)?;
         let now = now();
         let password_changed_at = new.password_hash.as_ref().map(|_| now);
         let result = dispatch!(self, pool => async {
@@ -44,7 +31,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING ",
                 user_columns!()
             ))
-            .bind(&new.username)
+            .bind(new.username.as_str())
             .bind(new.password_hash.as_deref())
             .bind(new.kind.as_str())
             .bind(new.is_admin)
@@ -80,11 +67,11 @@ impl Store {
         user.ok_or_else(|| user_missing(id))
     }
 
-    /// The account with this username (case-sensitive).
+    /// The account with this username, without regard to case.
     pub async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError> {
         let user = dispatch!(self, pool => {
             sqlx::query_as::<_, User>(concat!(
-                "SELECT ", user_columns!(), " FROM users WHERE username = $1"
+                "SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)"
             ))
             .bind(username)
             .fetch_optional(pool)
@@ -151,15 +138,22 @@ impl Store {
         user.ok_or_else(|| user_missing(id))
     }
 
-    /// Sets (or, with `None`, removes) the argon2id PHC string and the password change time.
-    /// Deletes the user's unused password reset and invitation tokens, and bumps the policy
-    /// revision (so servers forget remembered credentials of the user), in one transaction.
-    pub async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), StoreError> {
+    /// Sets (or, with `None`, removes) the argon2id PHC string and the password change time,
+    /// and in the same transaction ends the user's other logins: their unused password reset
+    /// and invitation tokens, their web sessions but `change.keep_session`, and their docker
+    /// logins unless `change.keep_docker_logins`. Bumps the policy revision (so servers forget
+    /// remembered credentials of the user). Every password change, by any path, goes here.
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: Option<&str>,
+        change: &PasswordChange,
+    ) -> Result<LoginsEnded, StoreError> {
         if let Some(hash) = hash {
             check_text("password hash", hash, 1024)?;
         }
         let now = now();
-        let changed = dispatch!(self, pool => {
+        let ended = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
@@ -171,22 +165,16 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if changed > 0 {
-                // A password change by any path ends outstanding reset and invitation links.
-                sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                // Servers drop remembered credentials when the revision moves.
-                bump_revision!(tx, now);
-                tx.commit().await?;
+            if changed == 0 {
+                return Err(user_missing(id));
             }
-            changed
+            let ended = end_logins!(tx, id, now, change);
+            // Servers drop remembered credentials when the revision moves.
+            bump_revision!(tx, now);
+            tx.commit().await?;
+            ended
         });
-        if changed == 0 {
-            return Err(user_missing(id));
-        }
-        Ok(())
+        Ok(ended)
     }
 
     /// Makes an account an administrator, or not. Bumps the policy revision.
@@ -199,15 +187,33 @@ impl Store {
         .await
     }
 
-    /// Disables or enables an account. Bumps the policy revision. A disabled account's
-    /// refresh tokens and sessions are no longer honoured (but are kept).
+    /// Disables or enables an account. Bumps the policy revision. Disabling deletes the
+    /// account's web sessions in the same transaction, so enabling it again never revives
+    /// them; its refresh tokens are kept but not honoured while it is disabled.
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        self.set_flag(
-            id,
-            "UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1",
-            disabled,
-        )
-        .await
+        let now = now();
+        dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(disabled)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(user_missing(id));
+            }
+            if disabled {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            bump_revision!(tx, now);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
@@ -233,15 +239,11 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes an account with its memberships, refresh tokens and sessions. Bumps the
-    /// policy revision. Audit events keep the username.
-    pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let changed = self
-            .delete_by_id_bumping_revision("DELETE FROM users WHERE id = $1", id)
-            .await?;
-        if changed == 0 {
-            return Err(user_missing(id));
-        }
-        Ok(())
+    /// Deletes an account with its memberships, refresh tokens, sessions and the ACL rules
+    /// that name it (`user:NAME`), in one transaction, so that an account created later with
+    /// the same name inherits nothing. Bumps the policy revision. Returns the rules removed.
+    /// Audit events keep the username.
+    pub async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
+        self.delete_subject(SubjectTable::Users, id).await
     }
 }

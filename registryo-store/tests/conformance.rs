@@ -14,9 +14,10 @@
 // does not reach them.
 #![allow(clippy::unwrap_used)]
 
+use registryo_core::names::{GroupName, Username};
 use registryo_store::{
-    AuditQuery, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Store, StoreError, TokenPurpose, UserKind, UserUpdate,
+    AuditQuery, LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken,
+    NewSession, NewUser, PasswordChange, Store, StoreError, TokenPurpose, UserKind, UserUpdate,
 };
 
 /// The environment variable naming the PostgreSQL server used by the suite.
@@ -31,6 +32,14 @@ struct Ctx {
 // ---------------------------------------------------------------------------------------------
 // The cases.
 // ---------------------------------------------------------------------------------------------
+
+fn name(s: &str) -> Username {
+    Username::new(s).unwrap()
+}
+
+fn group(s: &str) -> GroupName {
+    GroupName::new(s).unwrap()
+}
 
 fn hash(n: u32) -> String {
     format!("{n:064x}")
@@ -48,7 +57,7 @@ async fn users_crud(ctx: &Ctx) {
     assert_eq!(store.count_users().await.unwrap(), 0);
     let alice = store
         .create_user(
-            &NewUser::new("alice", UserKind::Human)
+            &NewUser::new(name("alice"), UserKind::Human)
                 .password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
                 .names("Alice", "Liddell")
                 .email("alice@example.com"),
@@ -67,31 +76,25 @@ async fn users_crud(ctx: &Ctx) {
         "Debug shows the hash"
     );
 
-    // Unique, case-sensitive usernames.
-    let err = store
-        .create_user(&NewUser::new("alice", UserKind::Service))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(err.to_string(), "user \"alice\" already exists");
+    // Usernames are unique without regard to case.
+    for taken in ["alice", "Alice", "ALICE"] {
+        let err = store
+            .create_user(&NewUser::new(name(taken), UserKind::Service))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{taken}: {err:?}");
+        assert_eq!(err.to_string(), format!("user \"{taken}\" already exists"));
+    }
     let upper = store
-        .create_user(&NewUser::new("Alice", UserKind::Human))
+        .create_user(&NewUser::new(name("Bob"), UserKind::Human))
         .await
         .unwrap();
     assert_ne!(upper.id, alice.id);
     assert!(upper.password_hash.is_none() && upper.password_changed_at.is_none());
 
-    for bad in ["", "  ", "a b", "tab\there"] {
-        let err = store
-            .create_user(&NewUser::new(bad, UserKind::Human))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
-    }
-
     let robot = store
         .create_user(
-            &NewUser::new("ci-bot", UserKind::Service)
+            &NewUser::new(name("ci-bot"), UserKind::Service)
                 .admin(true)
                 .expires_at(now() + 3600),
         )
@@ -102,7 +105,10 @@ async fn users_crud(ctx: &Ctx) {
 
     assert_eq!(store.get_user(alice.id).await.unwrap(), alice);
     assert_eq!(store.get_user_by_name("alice").await.unwrap(), alice);
-    let err = store.get_user_by_name("ALICE").await.unwrap_err();
+    // Looked up without regard to case; the record keeps the name as created.
+    assert_eq!(store.get_user_by_name("ALICE").await.unwrap(), alice);
+    assert_eq!(store.get_user_by_name("bob").await.unwrap().username, "Bob");
+    let err = store.get_user_by_name("alicia").await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     let err = store.get_user(999_999).await.unwrap_err();
     assert_eq!(err.to_string(), "user 999999 not found");
@@ -114,7 +120,7 @@ async fn users_crud(ctx: &Ctx) {
         .into_iter()
         .map(|u| u.username)
         .collect();
-    assert_eq!(names, ["Alice", "alice", "ci-bot"]);
+    assert_eq!(names, ["Bob", "alice", "ci-bot"]);
     assert_eq!(store.count_users().await.unwrap(), 3);
 
     // Partial update: untouched fields stay, Some(None) clears.
@@ -152,16 +158,21 @@ async fn users_crud(ctx: &Ctx) {
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     store
-        .set_password_hash(upper.id, Some("$argon2id$new"))
+        .set_password_hash(upper.id, Some("$argon2id$new"), &PasswordChange::default())
         .await
         .unwrap();
     let got = store.get_user(upper.id).await.unwrap();
     assert_eq!(got.password_hash.as_deref(), Some("$argon2id$new"));
     assert!(got.password_changed_at.is_some());
-    store.set_password_hash(upper.id, None).await.unwrap();
+    store
+        .set_password_hash(upper.id, None, &PasswordChange::default())
+        .await
+        .unwrap();
     assert_eq!(store.get_user(upper.id).await.unwrap().password_hash, None);
     assert!(matches!(
-        store.set_password_hash(999_999, Some("x")).await,
+        store
+            .set_password_hash(999_999, Some("x"), &PasswordChange::default())
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -197,25 +208,24 @@ async fn users_crud(ctx: &Ctx) {
 async fn groups_and_memberships(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     let bob = store
-        .create_user(&NewUser::new("bob", UserKind::Human))
+        .create_user(&NewUser::new(name("bob"), UserKind::Human))
         .await
         .unwrap();
-    let devs = store.create_group("devs").await.unwrap();
-    let ops = store.create_group("ops").await.unwrap();
-    let err = store.create_group("devs").await.unwrap_err();
-    assert_eq!(err.to_string(), "group \"devs\" already exists");
-    assert!(matches!(
-        store.create_group("").await,
-        Err(StoreError::Invalid(_))
-    ));
-    store.create_group("Devs").await.unwrap();
+    let devs = store.create_group(&group("devs")).await.unwrap();
+    let ops = store.create_group(&group("ops")).await.unwrap();
+    for taken in ["devs", "Devs", "DEVS"] {
+        let err = store.create_group(&group(taken)).await.unwrap_err();
+        assert_eq!(err.to_string(), format!("group \"{taken}\" already exists"));
+    }
+    store.create_group(&group("Qa")).await.unwrap();
 
     assert_eq!(store.get_group(devs.id).await.unwrap(), devs);
     assert_eq!(store.get_group_by_name("ops").await.unwrap(), ops);
+    assert_eq!(store.get_group_by_name("OPS").await.unwrap(), ops);
     assert!(matches!(
         store.get_group_by_name("nope").await,
         Err(StoreError::NotFound(_))
@@ -227,7 +237,7 @@ async fn groups_and_memberships(ctx: &Ctx) {
         .into_iter()
         .map(|g| g.name)
         .collect();
-    assert_eq!(names, ["Devs", "devs", "ops"]);
+    assert_eq!(names, ["Qa", "devs", "ops"]);
 
     assert!(store.add_group_member(devs.id, alice.id).await.unwrap());
     assert!(!store.add_group_member(devs.id, alice.id).await.unwrap());
@@ -278,6 +288,66 @@ async fn groups_and_memberships(ctx: &Ctx) {
         store.delete_group(ops.id).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Removing a user or a group removes, in the same transaction, the rules that name it (in
+/// any case), so that an account made later under that name inherits nothing; other rules stay.
+async fn removing_a_subject_removes_its_rules(ctx: &Ctx) {
+    let store = &ctx.store;
+    let rule = |subject: &str, pattern: &str| NewAclRule {
+        subject: subject.into(),
+        pattern: pattern.into(),
+        actions: "pull,push,delete".into(),
+        created_by: None,
+    };
+    let alice = store
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .await
+        .unwrap();
+    let devs = store.create_group(&group("devs")).await.unwrap();
+    let mine = store
+        .add_acl_rule(&rule("user:alice", "secret/**"))
+        .await
+        .unwrap();
+    let mine_upper = store
+        .add_acl_rule(&rule("user:Alice", "other"))
+        .await
+        .unwrap();
+    let alicia = store.add_acl_rule(&rule("user:alicia", "x")).await.unwrap();
+    let team = store
+        .add_acl_rule(&rule("group:devs", "team/**"))
+        .await
+        .unwrap();
+    let everyone = store
+        .add_acl_rule(&rule("authenticated", "alice/**"))
+        .await
+        .unwrap();
+    let devs_user = store.add_acl_rule(&rule("user:devs", "y")).await.unwrap();
+
+    let rev = store.policy_revision().await.unwrap().revision;
+    let removed = store.delete_user(alice.id).await.unwrap();
+    assert_eq!(removed, [mine, mine_upper]);
+    assert!(store.policy_revision().await.unwrap().revision > rev);
+    let removed = store.delete_group(devs.id).await.unwrap();
+    assert_eq!(removed, [team]);
+    assert_eq!(
+        store.list_acl_rules().await.unwrap(),
+        [alicia, everyone, devs_user]
+    );
+
+    // A new alice starts with nothing.
+    store
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .list_acl_rules()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.subject.eq_ignore_ascii_case("user:alice"))
+    );
 }
 
 async fn acl_rules(ctx: &Ctx) {
@@ -333,11 +403,11 @@ async fn acl_rules(ctx: &Ctx) {
 async fn refresh_tokens(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     let bob = store
-        .create_user(&NewUser::new("bob", UserKind::Human))
+        .create_user(&NewUser::new(name("bob"), UserKind::Human))
         .await
         .unwrap();
     let token = |user_id: i64, n: u32, client: &str| NewRefreshToken {
@@ -345,6 +415,7 @@ async fn refresh_tokens(ctx: &Ctx) {
         token_hash: hash(n),
         client_id: client.into(),
         service: "registry.example".into(),
+        created_addr: Some("10.0.0.9".into()),
     };
     let t1 = store
         .insert_refresh_token(&token(alice.id, 1, "docker"))
@@ -390,7 +461,7 @@ async fn refresh_tokens(ctx: &Ctx) {
 
     // Found by hash (in any case of hex digits), with its owner.
     let active = store
-        .find_active_refresh_token(&hash(1).to_uppercase())
+        .find_active_refresh_token(&hash(1).to_uppercase(), 0)
         .await
         .unwrap()
         .expect("active token");
@@ -398,21 +469,38 @@ async fn refresh_tokens(ctx: &Ctx) {
     assert_eq!(active.user, alice);
     assert!(
         store
-            .find_active_refresh_token(&hash(99))
+            .find_active_refresh_token(&hash(99), 0)
             .await
             .unwrap()
             .is_none()
     );
 
-    store.touch_refresh_token(t1.id).await.unwrap();
+    assert_eq!(active.token.created_addr.as_deref(), Some("10.0.0.9"));
+    assert_eq!(active.token.last_used_addr, None);
+    // Idle expiry: a token neither used nor issued since `idle_since` is not honoured.
+    assert!(
+        store
+            .find_active_refresh_token(&hash(1), now() + 60)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .touch_refresh_token(t1.id, Some("10.0.0.1"))
+        .await
+        .unwrap();
     let active = store
-        .find_active_refresh_token(&hash(1))
+        .find_active_refresh_token(&hash(1), now() - 5)
         .await
         .unwrap()
         .unwrap();
     assert!(active.token.last_used_at.is_some());
+    assert_eq!(active.token.last_used_addr.as_deref(), Some("10.0.0.1"));
+    store.touch_refresh_token(t1.id, None).await.unwrap();
+    let listed = store.list_refresh_tokens(alice.id).await.unwrap();
+    assert_eq!(listed[0].last_used_addr.as_deref(), Some("10.0.0.1"));
     assert!(matches!(
-        store.touch_refresh_token(999_999).await,
+        store.touch_refresh_token(999_999, None).await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -420,7 +508,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     store.set_disabled(alice.id, true).await.unwrap();
     assert!(
         store
-            .find_active_refresh_token(&hash(1))
+            .find_active_refresh_token(&hash(1), 0)
             .await
             .unwrap()
             .is_none()
@@ -428,7 +516,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     store.set_disabled(alice.id, false).await.unwrap();
     assert!(
         store
-            .find_active_refresh_token(&hash(1))
+            .find_active_refresh_token(&hash(1), 0)
             .await
             .unwrap()
             .is_some()
@@ -445,7 +533,7 @@ async fn refresh_tokens(ctx: &Ctx) {
         .unwrap();
     assert!(
         store
-            .find_active_refresh_token(&hash(1))
+            .find_active_refresh_token(&hash(1), 0)
             .await
             .unwrap()
             .is_none()
@@ -462,7 +550,7 @@ async fn refresh_tokens(ctx: &Ctx) {
         .unwrap();
     assert!(
         store
-            .find_active_refresh_token(&hash(1))
+            .find_active_refresh_token(&hash(1), 0)
             .await
             .unwrap()
             .is_some()
@@ -474,7 +562,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     assert_eq!(store.revoke_refresh_token(999_999).await.unwrap(), 0);
     assert!(
         store
-            .find_active_refresh_token(&hash(1))
+            .find_active_refresh_token(&hash(1), 0)
             .await
             .unwrap()
             .is_none()
@@ -488,14 +576,14 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
     assert!(
         store
-            .find_active_refresh_token(&hash(2))
+            .find_active_refresh_token(&hash(2), 0)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .find_active_refresh_token(&hash(3))
+            .find_active_refresh_token(&hash(3), 0)
             .await
             .unwrap()
             .is_some()
@@ -509,14 +597,14 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
     assert!(
         store
-            .find_active_refresh_token(&hash(3))
+            .find_active_refresh_token(&hash(3), 0)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .find_active_refresh_token(&hash(4))
+            .find_active_refresh_token(&hash(4), 0)
             .await
             .unwrap()
             .is_some()
@@ -553,13 +641,307 @@ async fn refresh_tokens(ctx: &Ctx) {
     store.delete_user(bob.id).await.unwrap();
     assert!(
         store
-            .find_active_refresh_token(&hash(4))
+            .find_active_refresh_token(&hash(4), 0)
             .await
             .unwrap()
             .is_none()
     );
     assert!(store.list_refresh_tokens(bob.id).await.unwrap().is_empty());
     assert_eq!(store.revoke_refresh_token(tb.id).await.unwrap(), 0);
+}
+
+/// A password change, by any path, ends the user's other logins in its transaction: every web
+/// session but the one that made it, the docker logins unless kept, unused reset links.
+/// Disabling an account deletes its sessions, so enabling it again revives none.
+async fn a_password_change_ends_other_logins(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&NewUser::new(name("bob"), UserKind::Human))
+        .await
+        .unwrap();
+    let session = |user_id: i64, n: u32| NewSession {
+        id_hash: hash(n),
+        user_id,
+        csrf_token: "csrf".into(),
+        expires_at: now() + 3600,
+    };
+    let login = |user_id: i64, n: u32| NewRefreshToken {
+        user_id,
+        token_hash: hash(n),
+        client_id: "docker".into(),
+        service: "registry.example".into(),
+        created_addr: None,
+    };
+    for (user, n) in [(alice.id, 1), (alice.id, 2), (bob.id, 3)] {
+        store.create_session(&session(user, n)).await.unwrap();
+        store
+            .insert_refresh_token(&login(user, n + 10))
+            .await
+            .unwrap();
+    }
+
+    // The profile's change: this session stays, the other ends, docker logins are revoked.
+    let ended = store
+        .set_password_hash(
+            alice.id,
+            Some("h1"),
+            &PasswordChange {
+                keep_session: Some(hash(1)),
+                keep_docker_logins: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ended,
+        LoginsEnded {
+            sessions: 1,
+            docker_logins: 2
+        }
+    );
+    assert!(store.get_session(&hash(1)).await.unwrap().is_some());
+    assert!(store.get_session(&hash(2)).await.unwrap().is_none());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(11), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Bob's logins are untouched.
+    assert!(store.get_session(&hash(3)).await.unwrap().is_some());
+    assert!(
+        store
+            .find_active_refresh_token(&hash(13), 0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Keeping the docker logins, on the person's own request.
+    store
+        .insert_refresh_token(&login(alice.id, 20))
+        .await
+        .unwrap();
+    let ended = store
+        .set_password_hash(
+            alice.id,
+            Some("h2"),
+            &PasswordChange {
+                keep_session: Some(hash(1)),
+                keep_docker_logins: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ended,
+        LoginsEnded {
+            sessions: 0,
+            docker_logins: 0
+        }
+    );
+    assert!(
+        store
+            .find_active_refresh_token(&hash(20), 0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // An admin's change (no session of alice's to keep) ends them all.
+    let ended = store
+        .set_password_hash(alice.id, Some("h3"), &PasswordChange::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ended,
+        LoginsEnded {
+            sessions: 1,
+            docker_logins: 1
+        }
+    );
+    assert!(store.get_session(&hash(1)).await.unwrap().is_none());
+
+    // A reset link's redemption ends them too (docker logins kept only on request).
+    store.create_session(&session(alice.id, 4)).await.unwrap();
+    store
+        .insert_refresh_token(&login(alice.id, 21))
+        .await
+        .unwrap();
+    store
+        .insert_password_token(&NewPasswordToken {
+            user_id: alice.id,
+            token_hash: hash(30),
+            purpose: TokenPurpose::Reset,
+            expires_at: now() + 3600,
+        })
+        .await
+        .unwrap();
+    let (_, _, ended) = store
+        .redeem_password_token(&hash(30), "h4", false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ended,
+        LoginsEnded {
+            sessions: 1,
+            docker_logins: 1
+        }
+    );
+
+    // Disabling deletes the sessions: enabling again revives none.
+    assert!(store.get_session(&hash(3)).await.unwrap().is_some());
+    store.set_disabled(bob.id, true).await.unwrap();
+    store.set_disabled(bob.id, false).await.unwrap();
+    assert!(store.get_session(&hash(3)).await.unwrap().is_none());
+    // Bob's docker login is kept (refused while disabled, honoured again after).
+    assert!(
+        store
+            .find_active_refresh_token(&hash(13), 0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Failed password checks are counted per account, address and minute, into one row each and
+/// one audit event each (its `count` grows); usual addresses are remembered.
+async fn failed_sign_ins_are_counted(ctx: &Ctx) {
+    let store = &ctx.store;
+    let minute = now() / 60;
+    let event = |addr: &str| NewAuditEvent {
+        actor: Some("alice".into()),
+        action: "auth.failed".into(),
+        target: None,
+        detail: Some("token".into()),
+        remote_addr: Some(addr.into()),
+    };
+    for (addr, m, n) in [
+        ("10.0.0.1", minute, 3),
+        ("10.0.0.2", minute, 2),
+        ("10.0.0.1", minute - 1, 4),
+    ] {
+        for _ in 0..n {
+            let dedup = format!("auth.failed alice {addr} {m}");
+            store
+                .record_auth_failure("alice", addr, m, &event(addr), &dedup)
+                .await
+                .unwrap();
+        }
+    }
+    let bob = NewAuditEvent {
+        actor: Some("bob".into()),
+        ..event("10.0.0.1")
+    };
+    store
+        .record_auth_failure("bob", "10.0.0.1", minute, &bob, "bob")
+        .await
+        .unwrap();
+    let counts = store
+        .auth_failures("alice", "10.0.0.1", minute - 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        [
+            registryo_store::FailureCount {
+                minute: minute - 1,
+                from_addr: 4,
+                total: 4
+            },
+            registryo_store::FailureCount {
+                minute,
+                from_addr: 3,
+                total: 5
+            },
+        ]
+    );
+    assert_eq!(
+        store
+            .auth_failures("alice", "10.0.0.2", minute)
+            .await
+            .unwrap()[0]
+            .from_addr,
+        2
+    );
+    // Three audit rows for alice (one per address and minute), counted.
+    let events = store
+        .list_audit_events(&AuditQuery {
+            actor: Some("alice".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut counts: Vec<i64> = events.iter().map(|e| e.count).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [2, 3, 4]);
+    // An ordinary event counts once.
+    let plain = store
+        .insert_audit_event(&NewAuditEvent {
+            action: "user.create".into(),
+            ..NewAuditEvent::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(plain.count, 1);
+
+    assert_eq!(store.prune_auth_failures(minute).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .auth_failures("alice", "10.0.0.1", 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let alice = store
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .is_usual_address(alice.id, "10.0.0.1", 0)
+            .await
+            .unwrap()
+    );
+    store
+        .record_user_address(alice.id, "10.0.0.1")
+        .await
+        .unwrap();
+    store
+        .record_user_address(alice.id, "10.0.0.1")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_usual_address(alice.id, "10.0.0.1", now() - 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_usual_address(alice.id, "10.0.0.1", now() + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_usual_address(alice.id, "10.0.0.2", 0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.prune_user_addresses(now() + 60).await.unwrap(), 1);
+    assert!(matches!(
+        store.record_user_address(999_999, "10.0.0.1").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn audit_events(ctx: &Ctx) {
@@ -662,7 +1044,7 @@ async fn audit_events(ctx: &Ctx) {
 async fn sessions(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     let session = |n: u32, expires_at: i64| NewSession {
@@ -714,6 +1096,18 @@ async fn sessions(ctx: &Ctx) {
         "user disabled"
     );
     store.set_disabled(alice.id, false).await.unwrap();
+    // Disabling deleted the sessions: enabling again revives none.
+    assert_eq!(store.get_session(&hash(1)).await.unwrap(), None);
+    assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
+    store
+        .create_session(&session(1, now() + 3600))
+        .await
+        .unwrap();
+    store
+        .create_session(&session(2, now() + 3600))
+        .await
+        .unwrap();
+    store.create_session(&session(3, now() - 1)).await.unwrap();
 
     assert_eq!(store.delete_expired_sessions().await.unwrap(), 1);
     assert!(store.delete_session(&hash(1)).await.unwrap());
@@ -738,7 +1132,7 @@ async fn password_tokens(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
         .create_user(
-            &NewUser::new("alice", UserKind::Human)
+            &NewUser::new(name("alice"), UserKind::Human)
                 .password_hash("old-hash")
                 .email("Alice@Example.com"),
         )
@@ -792,7 +1186,10 @@ async fn password_tokens(ctx: &Ctx) {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(store.find_password_token(&hash(2)).await.unwrap(), None);
     assert_eq!(
-        store.redeem_password_token(&hash(2), "h2").await.unwrap(),
+        store
+            .redeem_password_token(&hash(2), "h2", false)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -809,7 +1206,10 @@ async fn password_tokens(ctx: &Ctx) {
     store.set_disabled(alice.id, true).await.unwrap();
     assert_eq!(store.find_password_token(&hash(1)).await.unwrap(), None);
     assert_eq!(
-        store.redeem_password_token(&hash(1), "h").await.unwrap(),
+        store
+            .redeem_password_token(&hash(1), "h", false)
+            .await
+            .unwrap(),
         None
     );
     store.set_disabled(alice.id, false).await.unwrap();
@@ -820,8 +1220,8 @@ async fn password_tokens(ctx: &Ctx) {
         .await
         .unwrap();
     let rev = store.policy_revision().await.unwrap().revision;
-    let (used, user) = store
-        .redeem_password_token(&hash(1), "new-hash")
+    let (used, user, _) = store
+        .redeem_password_token(&hash(1), "new-hash", false)
         .await
         .unwrap()
         .unwrap();
@@ -830,7 +1230,7 @@ async fn password_tokens(ctx: &Ctx) {
     assert!(store.policy_revision().await.unwrap().revision > rev);
     assert_eq!(
         store
-            .redeem_password_token(&hash(1), "again")
+            .redeem_password_token(&hash(1), "again", false)
             .await
             .unwrap(),
         None
@@ -846,12 +1246,15 @@ async fn password_tokens(ctx: &Ctx) {
         .unwrap();
     assert!(store.find_password_token(&hash(4)).await.unwrap().is_some());
     store
-        .set_password_hash(alice.id, Some("other"))
+        .set_password_hash(alice.id, Some("other"), &PasswordChange::default())
         .await
         .unwrap();
     assert_eq!(store.find_password_token(&hash(4)).await.unwrap(), None);
     assert_eq!(
-        store.redeem_password_token(&hash(4), "x").await.unwrap(),
+        store
+            .redeem_password_token(&hash(4), "x", false)
+            .await
+            .unwrap(),
         None
     );
 
@@ -928,12 +1331,12 @@ async fn policy_revision(ctx: &Ctx) {
     };
 
     let alice = store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     expect_bump(true, "create_user").await;
     let _ = store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap_err();
     expect_bump(false, "a refused create_user").await;
@@ -943,9 +1346,12 @@ async fn policy_revision(ctx: &Ctx) {
     expect_bump(true, "set_disabled").await;
     let _ = store.set_disabled(999_999, true).await.unwrap_err();
     expect_bump(false, "set_disabled of a missing user").await;
-    store.set_password_hash(alice.id, Some("h")).await.unwrap();
+    store
+        .set_password_hash(alice.id, Some("h"), &PasswordChange::default())
+        .await
+        .unwrap();
     expect_bump(true, "set_password_hash").await;
-    let devs = store.create_group("devs").await.unwrap();
+    let devs = store.create_group(&group("devs")).await.unwrap();
     expect_bump(true, "create_group").await;
     store.add_group_member(devs.id, alice.id).await.unwrap();
     expect_bump(true, "add_group_member").await;
@@ -995,7 +1401,7 @@ async fn concurrent_handles(ctx: &Ctx) {
         };
         tasks.push(tokio::spawn(async move {
             let user = store
-                .create_user(&NewUser::new(format!("user{i}"), UserKind::Service))
+                .create_user(&NewUser::new(name(&format!("user{i}")), UserKind::Service))
                 .await?;
             store.set_admin(user.id, true).await?;
             store
@@ -1022,7 +1428,7 @@ async fn concurrent_handles(ctx: &Ctx) {
 /// and hides secrets.
 async fn reconnect_and_debug(ctx: &Ctx) {
     ctx.store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     ctx.store.ping().await.unwrap();
@@ -1076,8 +1482,11 @@ macro_rules! conformance {
 conformance!(
     users_crud,
     groups_and_memberships,
+    removing_a_subject_removes_its_rules,
     acl_rules,
     refresh_tokens,
+    a_password_change_ends_other_logins,
+    failed_sign_ins_are_counted,
     audit_events,
     sessions,
     password_tokens,
@@ -1137,7 +1546,7 @@ async fn in_memory_sqlite_keeps_its_data() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     assert_eq!(store.backend_kind(), registryo_store::BackendKind::Sqlite);
     store
-        .create_user(&NewUser::new("alice", UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human))
         .await
         .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 1);

@@ -125,6 +125,15 @@ impl RegistryBrowser {
         self.client.as_ref()
     }
 
+    /// Every repository of the registry (the cached catalog), or `None` when no registry is
+    /// configured.
+    pub async fn repositories(&self) -> Result<Option<Arc<Vec<String>>>, RegistryError> {
+        match &self.client {
+            Some(client) => self.catalog(client).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Every repository, from the cache when it is younger than [`CATALOG_TTL`]. One fetch at
     /// a time: concurrent callers wait for it.
     async fn catalog(&self, client: &UiClient) -> Result<Arc<Vec<String>>, RegistryError> {
@@ -464,7 +473,8 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
         rule: String::new(),
         note: "administrators may do everything".to_owned(),
     }];
-    let mut users: Vec<(&String, &crate::accounts::UserEntry)> = snap.users.iter().collect();
+    let mut users: Vec<(&String, &crate::accounts::UserEntry)> =
+        snap.users.values().map(|u| (&u.name, u)).collect();
     users.sort_by(|a, b| a.0.cmp(b.0));
     let user_href = |id: i64| {
         if links {
@@ -496,10 +506,7 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
                 Subject::User(n) => line(
                     "user",
                     n,
-                    snap.users
-                        .get(n)
-                        .map(|u| user_href(u.id))
-                        .unwrap_or_default(),
+                    snap.user(n).map(|u| user_href(u.id)).unwrap_or_default(),
                     String::new(),
                 ),
                 Subject::Group(g) => line("group", g, String::new(), String::new()),
@@ -511,8 +518,8 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
         // `${account}`: the users whose own name makes the pattern match.
         for (name, entry) in &users {
             let member = match &rule.subject {
-                Subject::User(n) => n == *name,
-                Subject::Group(g) => entry.groups.iter().any(|x| x == g),
+                Subject::User(n) => n.eq_ignore_case(name),
+                Subject::Group(g) => entry.groups.iter().any(|x| g.eq_ignore_case(x)),
                 // `anonymous` holds for everyone, signed-in users included.
                 Subject::Authenticated | Subject::Anonymous => true,
             };
