@@ -10,11 +10,17 @@
 //! WWW-Authenticate: Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull",error="insufficient_scope"
 //! ```
 //!
-//! with `error="invalid_token"` for a bad token and no `error` when there was no token. The
-//! scopes a request needs come from a [`ScopeResolver`]; [`RegistryApiScopes`] is distribution's
-//! mapping (GET/HEAD → `pull`; POST/PUT/PATCH → `pull,push`; DELETE → `delete`; a blob mount
-//! also needs `pull` on the source; `/v2/_catalog` → `registry:catalog:*`; `/v2/` → any valid
-//! token). Verified claims are put into the request's extensions as [`VerifiedToken`].
+//! with `error="invalid_token"` for a bad token and no `error` when there was no token. What a
+//! request needs comes from a [`ScopeResolver`] as a [`Needed`]; [`RegistryApiScopes`] is
+//! distribution's mapping (GET/HEAD → `pull`; POST/PUT/PATCH → `pull,push`; DELETE → `delete`;
+//! a blob mount also needs `pull` on the source; `/v2/_catalog` → `registry:catalog:*`; `/v2/`
+//! → any valid token). Verified claims are put into the request's extensions as
+//! [`VerifiedToken`].
+//!
+//! **It fails closed**: a request the resolver cannot map to a scope (`/v2//v2/a/tags/list`, a
+//! repository name that is no valid name, a path outside `/v2/`) is refused with `404` before
+//! the inner service sees it, whatever token it carries, unless the resolver says
+//! [`Needed::Open`] (or [`RegistryApiScopes::with_open_paths`] lists the path).
 //!
 //! # Example
 //! ```
@@ -97,35 +103,80 @@ impl Challenge {
 #[derive(Debug, Clone)]
 pub struct VerifiedToken(pub Claims);
 
-/// Says which scopes a request needs.
+/// What a request needs to pass [`RequireRegistryToken`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needed {
+    /// A valid token covering these scopes.
+    Scopes(ScopeSet),
+    /// Any valid token, whatever its `access` (distribution's `GET /v2/`).
+    AnyToken,
+    /// No token: the embedder marked the path open.
+    Open,
+    /// The request cannot be mapped to a scope: refused (`404`), never passed on.
+    Unmapped,
+}
+
+impl Needed {
+    /// The scopes to name in a challenge (none unless [`Needed::Scopes`]).
+    pub fn scopes(&self) -> ScopeSet {
+        match self {
+            Needed::Scopes(s) => s.clone(),
+            _ => ScopeSet::new(),
+        }
+    }
+}
+
+/// Says what a request needs.
 pub trait ScopeResolver<B>: Clone {
-    /// The scopes `req` needs; an empty set means any valid token will do.
-    fn required_scopes(&self, req: &Request<B>) -> ScopeSet;
+    /// What `req` needs; see [`Needed`].
+    fn required(&self, req: &Request<B>) -> Needed;
 }
 
 impl<B, F> ScopeResolver<B> for F
 where
-    F: Fn(&Request<B>) -> ScopeSet + Clone,
+    F: Fn(&Request<B>) -> Needed + Clone,
 {
-    fn required_scopes(&self, req: &Request<B>) -> ScopeSet {
+    fn required(&self, req: &Request<B>) -> Needed {
         self(req)
     }
 }
 
-/// The scopes distribution requires for its `/v2/` API.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RegistryApiScopes;
+/// What distribution requires for its `/v2/` API; every other path is [`Needed::Unmapped`],
+/// but for the open paths the embedder lists.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryApiScopes {
+    open: Arc<[String]>,
+}
 
 impl RegistryApiScopes {
-    /// The scopes for a method, a path and a query string.
-    pub fn for_request(method: &Method, path: &str, query: Option<&str>) -> ScopeSet {
-        let mut set = ScopeSet::new();
+    /// distribution's mapping, with no open path.
+    pub fn new() -> RegistryApiScopes {
+        RegistryApiScopes::default()
+    }
+
+    /// The same mapping, with these exact paths open (no token needed), e.g. `/healthz`.
+    pub fn with_open_paths<I, P>(paths: I) -> RegistryApiScopes
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        RegistryApiScopes {
+            open: paths.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// What a method, a path and a query string need (the open paths aside).
+    pub fn for_request(method: &Method, path: &str, query: Option<&str>) -> Needed {
         let Some(rest) = path.strip_prefix("/v2/") else {
-            return set;
+            return Needed::Unmapped;
         };
+        if rest.is_empty() {
+            return Needed::AnyToken;
+        }
+        let mut set = ScopeSet::new();
         if rest == "_catalog" {
             set.insert(Scope::catalog());
-            return set;
+            return Needed::Scopes(set);
         }
         let name = if let Some(n) = rest.strip_suffix("/tags/list") {
             Some(n)
@@ -137,7 +188,7 @@ impl RegistryApiScopes {
                 .map(|i| &rest[..i])
         };
         let Some(name) = name.and_then(|n| RepositoryName::new(n).ok()) else {
-            return set;
+            return Needed::Unmapped;
         };
         let actions = match *method {
             Method::GET | Method::HEAD => Actions::PULL,
@@ -151,19 +202,25 @@ impl RegistryApiScopes {
                 serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
             let has_mount = pairs.iter().any(|(k, _)| k == "mount");
             let from = pairs.iter().find(|(k, _)| k == "from").map(|(_, v)| v);
-            if let (true, Some(from)) = (has_mount, from)
-                && let Ok(src) = RepositoryName::new(from.as_str())
-            {
+            if let (true, Some(from)) = (has_mount, from) {
+                // A mount from a source that is no repository name cannot be checked.
+                let Ok(src) = RepositoryName::new(from.as_str()) else {
+                    return Needed::Unmapped;
+                };
                 set.insert(Scope::repository(src, Actions::PULL));
             }
         }
-        set
+        Needed::Scopes(set)
     }
 }
 
 impl<B> ScopeResolver<B> for RegistryApiScopes {
-    fn required_scopes(&self, req: &Request<B>) -> ScopeSet {
-        RegistryApiScopes::for_request(req.method(), req.uri().path(), req.uri().query())
+    fn required(&self, req: &Request<B>) -> Needed {
+        let path = req.uri().path();
+        if self.open.iter().any(|p| p == path) {
+            return Needed::Open;
+        }
+        RegistryApiScopes::for_request(req.method(), path, req.uri().query())
     }
 }
 
@@ -207,7 +264,7 @@ impl RequireRegistryTokenLayer<RegistryApiScopes> {
         RequireRegistryTokenLayer {
             verifier,
             challenge: Arc::new(challenge),
-            resolver: RegistryApiScopes,
+            resolver: RegistryApiScopes::new(),
         }
     }
 }
@@ -283,6 +340,20 @@ impl<S, R> RequireRegistryToken<S, R> {
     }
 }
 
+/// The answer to a request that maps to no scope: distribution's "no such route".
+fn unmapped_response<B: From<Bytes>>() -> Response<B> {
+    let mut resp = Response::new(B::from(error_body(
+        "NAME_UNKNOWN",
+        "no such repository or API path",
+    )));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 fn refusal_response<B: From<Bytes>>(
     challenge: &Challenge,
     needed: &ScopeSet,
@@ -328,7 +399,20 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let needed = self.resolver.required_scopes(&req);
+        let needed = match self.resolver.required(&req) {
+            Needed::Open => {
+                return ResponseFuture::Inner {
+                    future: self.inner.call(req),
+                };
+            }
+            Needed::Unmapped => {
+                return ResponseFuture::Refused {
+                    response: Some(unmapped_response()),
+                };
+            }
+            Needed::AnyToken => ScopeSet::new(),
+            Needed::Scopes(s) => s,
+        };
         match self.check(&req, &needed) {
             Ok(claims) => {
                 req.extensions_mut().insert(VerifiedToken(claims));
@@ -375,12 +459,17 @@ mod tests {
     use super::*;
 
     fn scopes(method: Method, path: &str, query: Option<&str>) -> String {
-        RegistryApiScopes::for_request(&method, path, query).to_string()
+        match RegistryApiScopes::for_request(&method, path, query) {
+            Needed::Scopes(s) => s.to_string(),
+            Needed::AnyToken => "any token".to_owned(),
+            Needed::Open => "open".to_owned(),
+            Needed::Unmapped => "unmapped".to_owned(),
+        }
     }
 
     #[test]
     fn distribution_scope_mapping() {
-        assert_eq!(scopes(Method::GET, "/v2/", None), "");
+        assert_eq!(scopes(Method::GET, "/v2/", None), "any token");
         assert_eq!(
             scopes(Method::GET, "/v2/_catalog", None),
             "registry:catalog:*"
@@ -422,8 +511,26 @@ mod tests {
             ),
             "repository:dst:pull,push repository:src/app:pull"
         );
-        assert_eq!(scopes(Method::GET, "/v2/Bad/manifests/x", None), "");
-        assert_eq!(scopes(Method::GET, "/other", None), "");
+        // Fail closed: what maps to no scope is refused, never "any token".
+        for path in [
+            "/v2/Bad/manifests/x",
+            "/other",
+            "/v2//v2/bob/app/tags/list",
+            "/v2/bob/app",
+            "/v2/bob/app/unknown/x",
+            "/v2/_catalog/x",
+            "/v2",
+        ] {
+            assert_eq!(scopes(Method::GET, path, None), "unmapped", "{path}");
+        }
+        assert_eq!(
+            scopes(
+                Method::POST,
+                "/v2/dst/blobs/uploads/",
+                Some("mount=sha256:00&from=Bad")
+            ),
+            "unmapped"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use registryo_core::layer::{Challenge, RequireRegistryTokenLayer, VerifiedToken};
+use registryo_core::layer::{
+    Challenge, Needed, RegistryApiScopes, RequireRegistryTokenLayer, VerifiedToken,
+};
 use registryo_core::token::{Access, Algorithm, Claims, KeySet, KidStyle, SigningKey};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -174,6 +176,48 @@ async fn layer_checks_tokens_like_distribution() {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// The layer fails closed: a path it cannot map to a scope is refused (404) whatever the token,
+/// and never reaches the inner service; only paths the embedder marks open pass without one.
+#[tokio::test]
+async fn unmappable_paths_are_refused_unless_marked_open() {
+    let keys = keys();
+    let layer = RequireRegistryTokenLayer::new(
+        Arc::new(keys.verifier()),
+        Challenge::new(REALM, "reg", "iss"),
+    );
+    let mut svc = layer.layer(Toy);
+    // A valid, anonymous token with no access at all (what the token endpoint gives anyone).
+    let empty = token(&keys, "reg", &[], 300);
+    let everything = token(&keys, "reg", &[("repository", "bob/app", &["*"])], 300);
+    for path in [
+        "/v2//v2/bob/app/tags/list",
+        "/v2/bob/app",
+        "/v2/Bob/app/tags/list",
+        "/healthz",
+        "/v2/bob/app/nope/x",
+    ] {
+        for t in [None, Some(empty.as_str()), Some(everything.as_str())] {
+            let (s, _, body) = call(&mut svc, "GET", path, t).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path} {t:?}");
+            assert!(!body.contains("hello"), "{path}: reached the inner service");
+        }
+    }
+    // The real path still needs the right token.
+    let (s, _, _) = call(&mut svc, "GET", "/v2/bob/app/tags/list", Some(&empty)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // An embedder's open path passes without a token.
+    let layer = RequireRegistryTokenLayer::new(
+        Arc::new(keys.verifier()),
+        Challenge::new(REALM, "reg", "iss"),
+    )
+    .with_resolver(RegistryApiScopes::with_open_paths(["/healthz"]));
+    let mut svc = layer.layer(Toy);
+    let (s, _, _) = call(&mut svc, "GET", "/healthz", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = call(&mut svc, "GET", "/v2//v2/bob/app/tags/list", Some(&empty)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn layer_refuses_bad_tokens_as_invalid_token() {
     let keys = keys();
@@ -210,7 +254,9 @@ async fn custom_resolver() {
         Challenge::new(REALM, "reg", "iss"),
     )
     .with_resolver(|_req: &Request<Full<Bytes>>| {
-        registryo_core::scope::ScopeSet::parse_all(["repository:fixed:push"]).unwrap()
+        Needed::Scopes(
+            registryo_core::scope::ScopeSet::parse_all(["repository:fixed:push"]).unwrap(),
+        )
     });
     let mut svc = layer.layer(Toy);
     let t = token(&keys, "reg", &[("repository", "fixed", &["push"])], 300);

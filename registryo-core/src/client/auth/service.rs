@@ -82,7 +82,7 @@ where
         return inner.call(req).await.map_err(Into::into);
     }
     let predicted =
-        RegistryApiScopes::for_request(req.method(), req.uri().path(), req.uri().query());
+        RegistryApiScopes::for_request(req.method(), req.uri().path(), req.uri().query()).scopes();
     let retry = req.clone();
     let token = shared.token(&predicted).await?;
     let resp = inner
