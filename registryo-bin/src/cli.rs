@@ -244,7 +244,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Application::build(&settings).await?.run().await
         }
         Command::ConfigExample => {
-            print!("{}", example_toml());
+            out_raw!("{}", example_toml());
             Ok(())
         }
         Command::Healthcheck { .. } => healthcheck(settings.listen),
@@ -292,7 +292,7 @@ fn healthcheck(listen: SocketAddr) -> Result<()> {
     s.read_to_string(&mut reply)?;
     let status = reply.lines().next().unwrap_or("");
     if status.split_whitespace().nth(1) == Some("200") {
-        println!("ok");
+        out!("ok");
         Ok(())
     } else {
         bail!("unhealthy: {status}")
@@ -328,7 +328,7 @@ async fn registry_config(
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    println!(
+    out!(
         "# distribution (docker-registry) configuration using registryo for token auth.
 version: 0.1
 log:
@@ -417,7 +417,7 @@ async fn admin(settings: &Settings, store: &Store, cmd: Command) -> Result<()> {
         Command::Token(TokenCmd::Revoke { user, client_id }) => {
             let u = user_named(&state, &user).await?;
             let n = op(ops::revoke_logins(&state, &actor, &u, client_id.as_deref())).await?;
-            println!("revoked {n} refresh token(s) of {}", u.username);
+            out!("revoked {n} refresh token(s) of {}", u.username);
             Ok(())
         }
         Command::Keys(_)
@@ -470,10 +470,10 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
                 };
                 op(ops::create_human(state, actor, new)).await?
             };
-            println!("added user {}", user.username);
+            out!("added user {}", user.username);
             if generated {
-                println!("password: {pw}");
-                println!("(shown once)");
+                out!("password: {pw}");
+                out!("(shown once)");
             }
             Ok(())
         }
@@ -481,7 +481,7 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
             let u = user_named(state, &name).await?;
             let pw = read_password_stdin()?;
             op(ops::set_password(state, actor, &u, &pw)).await?;
-            println!(
+            out!(
                 "password of {} changed; their web sessions and docker logins ended",
                 u.username
             );
@@ -490,7 +490,7 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
         UserCmd::Disable { name } => {
             let u = user_named(state, &name).await?;
             op(ops::set_disabled(state, actor, &u, true)).await?;
-            println!(
+            out!(
                 "disabled {}: no more tokens, their refresh tokens are refused and their web \
                  sessions ended",
                 u.username
@@ -500,17 +500,20 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
         UserCmd::Enable { name } => {
             let u = user_named(state, &name).await?;
             op(ops::set_disabled(state, actor, &u, false)).await?;
-            println!("enabled {}", u.username);
+            out!("enabled {}", u.username);
             Ok(())
         }
         UserCmd::List => {
             let users = op(ops::users(state)).await?;
-            println!(
+            out!(
                 "{:<24} {:<8} {:<6} {:<9} EMAIL",
-                "USERNAME", "KIND", "ADMIN", "DISABLED"
+                "USERNAME",
+                "KIND",
+                "ADMIN",
+                "DISABLED"
             );
             for u in users {
-                println!(
+                out!(
                     "{:<24} {:<8} {:<6} {:<9} {}",
                     u.username,
                     u.kind,
@@ -524,11 +527,14 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
         UserCmd::Rm { name } => {
             let u = user_named(state, &name).await?;
             let removed = op(ops::delete_user(state, actor, &u)).await?;
-            println!("removed {}", u.username);
+            out!("removed {}", u.username);
             for r in removed {
-                println!(
+                out!(
                     "removed rule {}: {} {} {}",
-                    r.id, r.subject, r.pattern, r.actions
+                    r.id,
+                    r.subject,
+                    r.pattern,
+                    r.actions
                 );
             }
             Ok(())
@@ -540,24 +546,27 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
     match cmd {
         GroupCmd::Add { name } => {
             let g = op(ops::create_group(state, actor, &name)).await?;
-            println!("added group {}", g.name);
+            out!("added group {}", g.name);
             Ok(())
         }
         GroupCmd::Rm { name } => {
             let g = group_named(state, &name).await?;
             let removed = op(ops::delete_group(state, actor, &g)).await?;
-            println!("removed group {}", g.name);
+            out!("removed group {}", g.name);
             for r in removed {
-                println!(
+                out!(
                     "removed rule {}: {} {} {}",
-                    r.id, r.subject, r.pattern, r.actions
+                    r.id,
+                    r.subject,
+                    r.pattern,
+                    r.actions
                 );
             }
             Ok(())
         }
         GroupCmd::List => {
             for (g, members) in op(ops::groups(state)).await? {
-                println!("{}: {}", g.name, members.join(", "));
+                out!("{}: {}", g.name, members.join(", "));
             }
             Ok(())
         }
@@ -565,9 +574,9 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
             let g = group_named(state, &group).await?;
             let u = user_named(state, &user).await?;
             if op(ops::add_member(state, actor, &g, &u.username)).await? {
-                println!("{} is now a member of {}", u.username, g.name);
+                out!("{} is now a member of {}", u.username, g.name);
             } else {
-                println!("{} was already a member of {}", u.username, g.name);
+                out!("{} was already a member of {}", u.username, g.name);
             }
             Ok(())
         }
@@ -575,7 +584,7 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
             let g = group_named(state, &group).await?;
             let u = user_named(state, &user).await?;
             if op(ops::remove_member(state, actor, &g, &u)).await? {
-                println!("{} is no longer a member of {}", u.username, g.name);
+                out!("{} is no longer a member of {}", u.username, g.name);
                 Ok(())
             } else {
                 bail!("{} is not a member of {}", u.username, g.name)
@@ -611,18 +620,24 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
                     stored.subject
                 );
             }
-            println!(
+            out!(
                 "added rule {}: {} {} {}",
-                stored.id, stored.subject, stored.pattern, stored.actions
+                stored.id,
+                stored.subject,
+                stored.pattern,
+                stored.actions
             );
             Ok(())
         }
         AclCmd::List => {
-            println!("{:<6} {:<24} {:<32} ACTIONS", "ID", "SUBJECT", "PATTERN");
+            out!("{:<6} {:<24} {:<32} ACTIONS", "ID", "SUBJECT", "PATTERN");
             for r in op(ops::rules(state)).await? {
-                println!(
+                out!(
                     "{:<6} {:<24} {:<32} {}",
-                    r.id, r.subject, r.pattern, r.actions
+                    r.id,
+                    r.subject,
+                    r.pattern,
+                    r.actions
                 );
             }
             Ok(())
@@ -633,7 +648,7 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
                 Err(AppError::NotFound(_)) => bail!("no rule with id {id}"),
                 Err(e) => return Err(cli_error(e)),
             }
-            println!("removed rule {id}");
+            out!("removed rule {id}");
             Ok(())
         }
         AclCmd::Explain { user, scope } => {
@@ -646,15 +661,15 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
                 }
                 Err(e) => return Err(cli_error(e)),
             };
-            println!("{} asks {}", ex.principal, ex.scope);
+            out!("{} asks {}", ex.principal, ex.scope);
             if ex.inactive {
-                println!("  the account is disabled or expired: it gets no token at all");
+                out!("  the account is disabled or expired: it gets no token at all");
             }
             if ex.admin {
-                println!("  administrator: everything is allowed");
+                out!("  administrator: everything is allowed");
             }
             for m in &ex.rules {
-                println!(
+                out!(
                     "  rule {}: {} {} {} -> {}",
                     m.id,
                     m.subject,
@@ -668,10 +683,10 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
                 );
             }
             if ex.rules.is_empty() && !ex.admin {
-                println!("  no rule matches");
+                out!("  no rule matches");
             }
             let granted = if ex.inactive { "" } else { &ex.granted };
-            println!(
+            out!(
                 "granted: {}",
                 if granted.is_empty() {
                     "nothing"
@@ -704,7 +719,7 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
         KeysCmd::Show => {
             keys::load_or_generate(store, alg, &settings.issuer).await?;
             for (k, state) in keys::describe(store).await? {
-                println!(
+                out!(
                     "{state:<9} {:?} kid(libtrust)={} kid(rfc7638)={}",
                     k.algorithm(),
                     k.kid(KidStyle::Libtrust),
@@ -717,19 +732,19 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
             let ks = keys::load_or_generate(store, alg, &settings.issuer).await?;
             let style = keys::kid_style(&settings.kid_style).context("bad kid_style")?;
             let set = registryo_core::token::KeySet::new(ks, style)?;
-            println!("{}", serde_json::to_string_pretty(&set.jwks())?);
+            out!("{}", serde_json::to_string_pretty(&set.jwks())?);
             Ok(())
         }
         KeysCmd::Rotate { activate: false } => {
             let ks = keys::stage(store, alg, &settings.issuer).await?;
             let bundle = server::write_bundle(settings, &ks)?;
             audit_keys(store, "keys.stage").await;
-            println!("staged a new signing key; {} key(s) published", ks.len());
-            println!(
+            out!("staged a new signing key; {} key(s) published", ks.len());
+            out!(
                 "1. Restart the registry so it reads {} (it now holds the new certificate).",
                 bundle.display()
             );
-            println!("2. Run `registryo keys rotate --activate`: servers switch within 5 seconds.");
+            out!("2. Run `registryo keys rotate --activate`: servers switch within 5 seconds.");
             Ok(())
         }
         KeysCmd::Rotate { activate: true } => {
@@ -737,7 +752,7 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
             let bundle = server::write_bundle(settings, &ks)?;
             audit_keys(store, "keys.activate").await;
             if let Some(k) = ks.first() {
-                println!(
+                out!(
                     "key {} signs now; {} key(s) published in {}",
                     k.kid(KidStyle::Libtrust),
                     ks.len(),

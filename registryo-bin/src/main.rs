@@ -4,9 +4,48 @@
 //! `serve` runs: changes go through the store, and a running server picks them up within a
 //! second.
 
+/// `println!` for command output: when standard output is closed (`registryo user list |
+/// head`), the command exits quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(&e);
+        }
+    }};
+}
+
+/// `print!` for command output, as [`out!`].
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(&e);
+        }
+    }};
+}
+
+/// `println!` for what the server says at start-up: a closed standard output is ignored (the
+/// server keeps serving).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod config;
 mod server;
+
+/// Standard output failed: quietly done when the reader went away (EPIPE), else say why.
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("registryo: cannot write to standard output: {e}");
+    std::process::exit(1);
+}
 
 use std::process::ExitCode;
 

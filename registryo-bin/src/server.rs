@@ -262,10 +262,10 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Application> {
         let store = open_store(settings).await?;
         if let Some(pw) = bootstrap_admin(&store, settings).await? {
-            println!("Created the first administrator.");
-            println!("  username: admin");
-            println!("  password: {pw}");
-            println!("  (shown once: change it after signing in)");
+            say!("Created the first administrator.");
+            say!("  username: admin");
+            say!("  password: {pw}");
+            say!("  (shown once: change it after signing in)");
         }
         let mut state = app_state(settings, &store).await?;
         let bundle = write_bundle(settings, state.keys.current().keys())?;
@@ -287,23 +287,23 @@ impl Application {
         }
         match mail(&link_settings)? {
             Some(mail) => state = state.with_mail(mail),
-            None => println!(
+            None => say!(
                 "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
             ),
         }
         let app = router(state);
-        println!("Registry configuration (auth.token):");
-        println!("  realm: {}", settings.realm());
-        println!("  service: {}", settings.service);
-        println!("  issuer: {}", settings.issuer);
-        println!("  rootcertbundle: {}", bundle.display());
-        println!(
+        say!("Registry configuration (auth.token):");
+        say!("  realm: {}", settings.realm());
+        say!("  service: {}", settings.service);
+        say!("  issuer: {}", settings.issuer);
+        say!("  rootcertbundle: {}", bundle.display());
+        say!(
             "`registryo registry-config --realm {}` prints a whole config.yml.",
             settings.realm()
         );
         #[cfg(unix)]
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        println!("registryo listening on http://{addr}");
+        say!("registryo listening on http://{addr}");
         Ok(Application {
             listener,
             app,

@@ -665,3 +665,30 @@ async fn logs_to_a_pipe_are_plain_text() {
         assert!(!l.contains('\x1b'), "colour codes in a piped log: {l:?}");
     }
 }
+
+/// `registryo user list | head` and the like: a command whose reader went away exits quietly
+/// (status 0, nothing on stderr) instead of panicking on the closed pipe.
+#[tokio::test]
+async fn commands_exit_quietly_when_their_output_is_closed() {
+    let server = start(Some("admin-password-1"));
+    for args in [
+        &["user", "list"][..],
+        &["acl", "list"],
+        &["group", "list"],
+        &["config-example"],
+        &["keys", "jwks"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = base_command(server.data.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
