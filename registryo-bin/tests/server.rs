@@ -692,3 +692,147 @@ async fn commands_exit_quietly_when_their_output_is_closed() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+/// A client whose requests come from `127.0.0.N` (every 127/8 address is loopback on Linux).
+fn client_from(n: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+        .build()
+        .unwrap()
+}
+
+async fn basic_token(server: &Server, from: u8, user: &str, pw: &str) -> reqwest::Response {
+    client_from(from)
+        .get(server.url("/token?service=registry.test&scope=repository:a/b:pull"))
+        .basic_auth(user, Some(pw))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The guessing limits over real HTTP, with their defaults (10 failures per account and
+/// address, 100 per account): counted per address with real requests, past a limit every
+/// check is a 429 with Retry-After — `GET /token`, `POST /token`, the admin API's Basic and
+/// the sign-in form alike — and the owner's usual address still gets in.
+#[tokio::test]
+async fn guessing_limits_hold_over_http() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password"),
+    );
+    // The owner signs in from home (127.0.0.3): a usual address.
+    assert_eq!(
+        basic_token(&server, 3, "alice", "alice-password")
+            .await
+            .status(),
+        200
+    );
+
+    // One attacker address, 15 distinct wrong guesses: 10 are checked, 5 refused unchecked.
+    let (mut refused, mut throttled) = (0, 0);
+    for i in 0..15 {
+        let r = basic_token(&server, 2, "alice", &format!("guess-{i}")).await;
+        match r.status().as_u16() {
+            401 => refused += 1,
+            429 => {
+                throttled += 1;
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=120).contains(&wait), "{wait}");
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS", "{body}");
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!((refused, throttled), (10, 5));
+    // Every way of checking a password is closed to that address for alice, the right
+    // password included.
+    assert_eq!(
+        basic_token(&server, 2, "alice", "alice-password")
+            .await
+            .status(),
+        429
+    );
+    let post = client_from(2)
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "containerd-client"),
+            ("username", "alice"),
+            ("password", "alice-password"),
+            ("service", "registry.test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 429);
+    let api = client_from(2)
+        .get(server.url("/api/v1/users"))
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 429);
+    // The admin, from the same address, is not affected.
+    let api = client_from(2)
+        .get(server.url("/api/v1/users"))
+        .basic_auth("admin", Some("admin-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+
+    // Ten more addresses, ten guesses each: the account-wide limit (100) closes in.
+    let (mut refused, mut throttled) = (0, 0);
+    for from in 4..14u8 {
+        for i in 0..10 {
+            match basic_token(&server, from, "alice", &format!("g{from}-{i}"))
+                .await
+                .status()
+                .as_u16()
+            {
+                401 => refused += 1,
+                429 => throttled += 1,
+                s => panic!("unexpected {s}"),
+            }
+        }
+    }
+    assert_eq!((refused, throttled), (90, 10));
+    // A new address is refused even with the right password; the usual one is not.
+    assert_eq!(
+        basic_token(&server, 14, "alice", "alice-password")
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        basic_token(&server, 3, "alice", "alice-password")
+            .await
+            .status(),
+        200
+    );
+
+    // 100 failures: a handful of audit rows (one per address and minute), counted.
+    let audit: Value = reqwest::Client::new()
+        .get(server.url("/api/v1/audit?action=auth.failed&actor=alice&limit=1000"))
+        .basic_auth("admin", Some("admin-password-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = audit["events"].as_array().unwrap();
+    let total: i64 = events.iter().map(|e| e["count"].as_i64().unwrap()).sum();
+    assert_eq!(total, 100, "{audit}");
+    assert!(
+        events.len() <= 22,
+        "one row per address and minute: {}",
+        events.len()
+    );
+}

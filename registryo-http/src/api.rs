@@ -147,6 +147,11 @@ pub fn routes() -> Router<AppState> {
             get(get_user).patch(patch_user).delete(delete_user),
         )
         .route("/users/{name}/password", put(set_password))
+        .route(
+            "/users/{name}/logins",
+            get(list_logins).delete(revoke_logins),
+        )
+        .route("/users/{name}/logins/{id}", delete(revoke_login))
         .route("/service-accounts", post(create_service))
         .route("/service-accounts/{name}/secret", post(rotate_secret))
         .route("/groups", get(list_groups).post(create_group))
@@ -297,6 +302,71 @@ async fn delete_user(
 ) -> ApiResult<Response> {
     let u = ops::user_named(&state, &name).await?;
     ops::delete_user(&state, &actor, &u).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A docker login as the API shows it (never the token).
+#[derive(Serialize)]
+struct LoginJson {
+    id: i64,
+    client_id: String,
+    service: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    created_addr: Option<String>,
+    last_used_addr: Option<String>,
+}
+
+async fn list_logins(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    let list: Vec<LoginJson> = ops::logins(&state, &u)
+        .await?
+        .into_iter()
+        .map(|t| LoginJson {
+            id: t.id,
+            client_id: t.client_id,
+            service: t.service,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            created_addr: t.created_addr,
+            last_used_addr: t.last_used_addr,
+        })
+        .collect();
+    Ok(axum::Json(json!({"username": u.username, "logins": list})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeQuery {
+    /// Only the logins of this client (e.g. `docker`).
+    client_id: Option<String>,
+}
+
+async fn revoke_logins(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(name): Path<String>,
+    Query(q): Query<RevokeQuery>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    let n = ops::revoke_logins(&state, &actor, &u, q.client_id.as_deref()).await?;
+    Ok(axum::Json(json!({"revoked": n})).into_response())
+}
+
+async fn revoke_login(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let u = ops::user_named(&state, &name).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound("docker login".to_owned()))?;
+    ops::revoke_login(&state, &actor, &u, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -553,7 +623,7 @@ struct AuditQueryParams {
 
 fn event_json(e: &AuditEvent) -> serde_json::Value {
     json!({"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
-           "detail": e.detail, "remote_addr": e.remote_addr})
+           "detail": e.detail, "remote_addr": e.remote_addr, "count": e.count})
 }
 
 async fn audit(

@@ -100,6 +100,7 @@ fn notice_text(code: &str) -> &'static str {
         "added" => "Added.",
         "removed" => "Removed.",
         "revoked" => "The login is revoked.",
+        "revoked_all" => "Every docker login of the account is revoked.",
         "invited" => "The invitation is sent.",
         _ => "",
     }
@@ -262,6 +263,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(user_password))
         .route("/admin/users/{id}/rotate", post(user_rotate))
         .route("/admin/users/{id}/expiry", post(user_expiry))
+        .route("/admin/users/{id}/logins/revoke", post(user_revoke_all))
+        .route(
+            "/admin/users/{id}/logins/{login}/revoke",
+            post(user_revoke_login),
+        )
         .route(
             "/admin/users/{id}/delete",
             get(user_delete_confirm).post(user_delete),
@@ -612,12 +618,31 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
     }))
 }
 
+/// A docker login (refresh token) in a list.
 struct TokenLine {
     id: i64,
     client_id: String,
     service: String,
     created: String,
     last_used: String,
+    /// Where it was last used from (or made, if never used).
+    address: String,
+}
+
+impl TokenLine {
+    fn of(t: registryo_store::RefreshToken) -> TokenLine {
+        TokenLine {
+            id: t.id,
+            client_id: t.client_id,
+            service: t.service,
+            created: datetime(t.created_at),
+            last_used: t
+                .last_used_at
+                .map(datetime)
+                .unwrap_or_else(|| "never".to_owned()),
+            address: t.last_used_addr.or(t.created_addr).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -628,6 +653,15 @@ struct ProfilePage {
     groups: Vec<String>,
     tokens: Vec<TokenLine>,
     error: FieldError,
+}
+
+impl ProfilePage {
+    fn revoke_url(&self, id: &i64) -> String {
+        format!("/profile/tokens/{id}/revoke")
+    }
+    fn revoke_all_url(&self) -> String {
+        String::new()
+    }
 }
 
 async fn profile_page(
@@ -643,24 +677,11 @@ async fn profile_page(
         .await
         .map_err(AppError::from)
         .ui(&chrome)?;
-    let tokens = store
-        .list_refresh_tokens(viewer.user.id)
+    let tokens = ops::logins(state, &viewer.user)
         .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
-    let tokens = tokens
+        .ui(&chrome)?
         .into_iter()
-        .filter(|t| t.revoked_at.is_none())
-        .map(|t| TokenLine {
-            id: t.id,
-            client_id: t.client_id,
-            service: t.service,
-            created: datetime(t.created_at),
-            last_used: t
-                .last_used_at
-                .map(datetime)
-                .unwrap_or_else(|| "never".to_owned()),
-        })
+        .map(TokenLine::of)
         .collect();
     Ok(render_status(
         status,
@@ -764,32 +785,10 @@ async fn profile_revoke(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&viewer, "profile");
     let id = parse_id(&id).ui(&chrome)?;
-    let store = state.accounts.store();
-    let owned = store
-        .list_refresh_tokens(viewer.user.id)
+    let actor = Actor::admin(viewer.user.username.clone(), viewer.remote);
+    ops::revoke_login(&state, &actor, &viewer.user, id)
         .await
-        .map_err(AppError::from)
-        .ui(&chrome)?
-        .into_iter()
-        .any(|t| t.id == id && t.revoked_at.is_none());
-    if !owned {
-        return Err(AppError::NotFound("login".to_owned())).ui(&chrome);
-    }
-    store
-        .revoke_refresh_token(id)
-        .await
-        .map_err(AppError::from)
         .ui(&chrome)?;
-    state
-        .accounts
-        .audit(
-            Some(&viewer.user.username),
-            "token.revoke",
-            Some(&viewer.user.username),
-            Some(format!("refresh token {id}")),
-            viewer.remote,
-        )
-        .await;
     Ok(back("/profile", "revoked"))
 }
 
@@ -1007,9 +1006,18 @@ struct UserPage {
     chrome: Chrome,
     user: UserView,
     groups: Vec<(i64, String)>,
-    tokens: usize,
+    tokens: Vec<TokenLine>,
     error: FieldError,
     myself: bool,
+}
+
+impl UserPage {
+    fn revoke_url(&self, id: &i64) -> String {
+        format!("/admin/users/{}/logins/{id}/revoke", self.user.id)
+    }
+    fn revoke_all_url(&self) -> String {
+        format!("/admin/users/{}/logins/revoke", self.user.id)
+    }
 }
 
 async fn user_page_render(
@@ -1027,11 +1035,7 @@ async fn user_page_render(
         .await
         .map_err(AppError::from)
         .ui(&chrome)?;
-    let tokens = store
-        .list_refresh_tokens(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let tokens = ops::logins(state, &u).await.ui(&chrome)?;
     Ok(render_status(
         status,
         &UserPage {
@@ -1039,7 +1043,7 @@ async fn user_page_render(
             chrome,
             user: UserView::of(&u),
             groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
-            tokens: tokens.iter().filter(|t| t.revoked_at.is_none()).count(),
+            tokens: tokens.into_iter().map(TokenLine::of).collect(),
             error,
         },
     ))
@@ -1087,6 +1091,34 @@ where
         }
         Err(e) => Err(e).ui(&chrome),
     }
+}
+
+async fn user_revoke_login(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, login)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let actor = admin.actor();
+    let st = state.clone();
+    let chrome = Chrome::of(&admin.0, "users");
+    let login = parse_id(&login).ui(&chrome)?;
+    user_change(&state, &admin, &id, "revoked", |u| async move {
+        ops::revoke_login(&st, &actor, &u, login).await
+    })
+    .await
+}
+
+async fn user_revoke_all(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let actor = admin.actor();
+    let st = state.clone();
+    user_change(&state, &admin, &id, "revoked_all", |u| async move {
+        ops::revoke_logins(&st, &actor, &u, None).await.map(|_| ())
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1702,6 +1734,8 @@ struct AuditLine {
     target: String,
     detail: String,
     remote: String,
+    /// How many times it happened within its minute (repeated failures are counted).
+    count: i64,
 }
 
 #[derive(Template)]
@@ -1774,6 +1808,7 @@ async fn audit(
             target: e.target.unwrap_or_default(),
             detail: e.detail.unwrap_or_default(),
             remote: e.remote_addr.unwrap_or_default(),
+            count: e.count,
         })
         .collect();
     Ok(render(&AuditPage {

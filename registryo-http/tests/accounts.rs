@@ -334,3 +334,45 @@ async fn many_addresses_cannot_lock_the_owner_out() {
         Checked::Valid { .. }
     ));
 }
+
+/// A refresh token stops working when unused for `refresh_idle`, and works only for the
+/// client_id and service it was issued to.
+#[tokio::test]
+async fn refresh_tokens_expire_when_idle_and_stay_with_their_client() {
+    use registryo_core::service::RefreshTokens;
+    let (_dir, store, _) = setup(Duration::from_secs(300)).await;
+    let mut config = AccountsConfig::new(Duration::from_secs(300));
+    config.refresh_idle = Duration::from_secs(2);
+    let accounts = Accounts::with_config(store, config).await.unwrap();
+    let ctx = RequestContext::default();
+    let alice = accounts
+        .authenticate(&name("alice"), "alice-password", &ctx)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = accounts
+        .issue_refresh_token(&alice, "docker", "registry", &ctx)
+        .await
+        .unwrap();
+    let resolve = |client: &'static str, service: &'static str| {
+        let (a, t, ctx) = (accounts.clone(), token.clone(), ctx.clone());
+        async move {
+            a.resolve_refresh_token(&t, client, service, &ctx)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(resolve("docker", "registry").await);
+    assert!(
+        !resolve("buildkit-client", "registry").await,
+        "another client"
+    );
+    assert!(
+        !resolve("docker", "other-registry").await,
+        "another service"
+    );
+    // Unused for longer than the idle time (its use above was recorded).
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert!(!resolve("docker", "registry").await, "idle too long");
+}

@@ -1365,3 +1365,243 @@ async fn the_api_answers_with_the_right_status_codes() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A refresh-token grant, as docker makes after `docker login`: the status.
+async fn refresh(t: &T, token: &str, client_id: &str) -> StatusCode {
+    let body = serde_urlencoded::to_string([
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("service", "registryo"),
+        ("client_id", client_id),
+        ("scope", "repository:a/b:pull"),
+    ])
+    .unwrap();
+    let req = Request::post("/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    t.send(req).await.status
+}
+
+/// Admins see each user's docker logins (client, times, address) in the UI and the API, and
+/// revoke one or all; a refresh token works only for the client_id it was issued to.
+#[tokio::test]
+async fn admins_see_and_revoke_docker_logins() {
+    let t = setup().await;
+    let first = refresh_token(&t, "alice", ALICE_PW).await;
+    let second = refresh_token(&t, "alice", ALICE_PW).await;
+    assert_eq!(refresh(&t, &first, "docker").await, StatusCode::OK);
+    // Another client_id cannot use it.
+    assert_eq!(
+        refresh(&t, &first, "containerd-client").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let r = t.admin_api(Method::GET, "/users/alice/logins", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let logins = r.json()["logins"].as_array().unwrap().clone();
+    assert_eq!(logins.len(), 2);
+    assert!(logins.iter().all(|l| l["client_id"] == "docker"));
+    assert!(logins[0]["last_used_at"].is_i64(), "the first was used");
+    assert!(!r.body.contains(&first) && !r.body.contains(&second));
+
+    let admin = t.signin("admin", ADMIN_PW).await;
+    let alice_id = t.user_id("alice").await;
+    let page = t
+        .get(&format!("/admin/users/{alice_id}"), Some(&admin))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("<code>docker</code>").count(), 2);
+    assert!(page.body.contains("Revoke all"));
+    let id = logins[0]["id"].as_i64().unwrap();
+    let r = t
+        .post(
+            &format!("/admin/users/{alice_id}/logins/{id}/revoke"),
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        refresh(&t, &first, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(refresh(&t, &second, "docker").await, StatusCode::OK);
+    // Revoking it again, or a login of someone else's through alice's page: 404.
+    let r = t
+        .post(
+            &format!("/admin/users/{alice_id}/logins/{id}/revoke"),
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let r = t
+        .admin_api(Method::DELETE, "/users/alice/logins", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["revoked"], 1);
+    assert_eq!(
+        refresh(&t, &second, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Audited, with the admin as actor.
+    let ev = t
+        .store
+        .list_audit_events(&AuditQuery {
+            action: Some("token.revoke".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ev.len(), 2);
+    assert!(
+        ev.iter()
+            .all(|e| e.actor.as_deref() == Some("admin") && e.target.as_deref() == Some("alice"))
+    );
+}
+
+/// A password change by any path ends the other logins: the session that made it stays, the
+/// others end, docker logins are revoked unless the person keeps their own.
+#[tokio::test]
+async fn a_password_change_ends_the_other_logins() {
+    let t = setup().await;
+    let here = t.signin("alice", ALICE_PW).await;
+    let elsewhere = t.signin("alice", ALICE_PW).await;
+    let docker = refresh_token(&t, "alice", ALICE_PW).await;
+
+    // Her own change, without keeping the docker logins.
+    let r = t
+        .post(
+            "/profile/password",
+            Some(&here),
+            &[
+                ("current", ALICE_PW),
+                ("new", "second-pass-1"),
+                ("confirm", "second-pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(t.get("/profile", Some(&here)).await.status, StatusCode::OK);
+    assert_eq!(
+        t.get("/profile", Some(&elsewhere)).await.status,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+    assert_eq!(
+        refresh(&t, &docker, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Keeping them, on her own request.
+    let docker = refresh_token(&t, "alice", "second-pass-1").await;
+    let r = t
+        .post(
+            "/profile/password",
+            Some(&here),
+            &[
+                ("current", "second-pass-1"),
+                ("new", "third-pass-1"),
+                ("confirm", "third-pass-1"),
+                ("keep_docker", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(refresh(&t, &docker, "docker").await, StatusCode::OK);
+
+    // An admin's change, in the UI: every session and docker login of hers ends.
+    let admin = t.signin("admin", ADMIN_PW).await;
+    let alice_id = t.user_id("alice").await;
+    let r = t
+        .post(
+            &format!("/admin/users/{alice_id}/password"),
+            Some(&admin),
+            &[("password", "fourth-pass-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        t.get("/profile", Some(&here)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        refresh(&t, &docker, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.get("/", Some(&admin)).await.status,
+        StatusCode::OK,
+        "the admin's stays"
+    );
+
+    // And through the API.
+    let s = t.signin("alice", "fourth-pass-1").await;
+    let docker = refresh_token(&t, "alice", "fourth-pass-1").await;
+    let r = t
+        .admin_api(
+            Method::PUT,
+            "/users/alice/password",
+            Some(json!({"password": "fifth-pass-1"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(
+        t.get("/profile", Some(&s)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        refresh(&t, &docker, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A service account's secret rotation revokes its docker logins too.
+    let r = t
+        .admin_api(
+            Method::POST,
+            "/service-accounts",
+            Some(json!({"username": "ci"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let docker = refresh_token(&t, "ci", &secret).await;
+    let r = t
+        .admin_api(Method::POST, "/service-accounts/ci/secret", Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        refresh(&t, &docker, "docker").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Disabling an account by any path deletes its sessions: enabling it again revives none.
+#[tokio::test]
+async fn enabling_never_revives_old_sessions() {
+    let t = setup().await;
+    let alice = t.signin("alice", ALICE_PW).await;
+    let r = t
+        .admin_api(
+            Method::PATCH,
+            "/users/alice",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = t
+        .admin_api(
+            Method::PATCH,
+            "/users/alice",
+            Some(json!({"disabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        t.get("/profile", Some(&alice)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    t.signin("alice", ALICE_PW).await;
+}
