@@ -249,6 +249,11 @@ impl T {
 
     /// The `registryo` CLI on the running server's data directory.
     fn cli(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        run(self.cli_command(args), stdin)
+    }
+
+    /// The command [`T::cli`] runs, to add to its environment.
+    fn cli_command(&self, args: &[&str]) -> Command {
         let e = env();
         let mut cmd = Command::new(BIN);
         // registryo refuses REGISTRYO_* variables it does not know (REGISTRYO_E2E_ENV, …).
@@ -263,7 +268,7 @@ impl T {
             .env("REGISTRYO_SERVICE", e.service())
             .env("REGISTRYO_ISSUER", e.get("REGISTRYO_E2E_ISSUER"))
             .env("REGISTRYO_LOG", "warn");
-        run(cmd, stdin)
+        cmd
     }
 
     /// A new user `PREFIX-WHO`; returns (name, password).
@@ -930,6 +935,113 @@ async fn revoked_refresh_tokens_and_disabled_users_are_refused() {
         .fails_with("unauthorized");
     t.skopeo(&["inspect", "--authfile", &auth, &format!("docker://{image}")])
         .fails_with("invalid username or password");
+}
+
+/// A password change ends every docker login of the account (docker keeps only its refresh
+/// token after `docker login`), and a service account's new secret ends its logins too.
+#[tokio::test]
+#[ignore = "needs the real registry and clients: run ./scripts/test"]
+async fn a_password_change_logs_docker_out() {
+    let t = T::new("pwchange");
+    let (user, pw) = t.user("alice");
+    t.acl(
+        &format!("user:{user}"),
+        &format!("{}/**", t.prefix),
+        "pull,push",
+    );
+    let scope = format!("repository:{}/app:pull,push", t.prefix);
+    t.wait_grant(Some((&user, &pw)), &scope, "pull,push").await;
+    let image = t.image("app:1");
+    t.docker_import("a", &image);
+    t.docker_login("a", &user, &pw).ok();
+    t.docker("a", &["push", &image], None).ok();
+
+    t.cli(
+        &["user", "passwd", &user, "--password-stdin"],
+        Some("a-new-password-1"),
+    )
+    .ok();
+    t.docker("a", &["pull", &image], None)
+        .fails_with("unauthorized");
+    // The new password logs in again.
+    t.docker_login("a", &user, "a-new-password-1").ok();
+    t.docker("a", &["pull", &image], None).ok();
+}
+
+/// Creating an account whose name is the first segment of existing repositories, while an
+/// `${account}` rule exists, would hand it those repositories: the CLI, asking the real
+/// registry, names them and needs `--force`.
+#[tokio::test]
+#[ignore = "needs the real registry and clients: run ./scripts/test"]
+async fn a_new_account_needs_force_to_take_an_existing_namespace() {
+    let t = T::new("takeover");
+    let owner = format!("{}-bob", t.prefix);
+    let creds = format!("admin:{}", env().admin_password());
+    t.skopeo(&[
+        "copy",
+        "--dest-creds",
+        &creds,
+        env().get("E2E_IMAGE_SINGLE"),
+        &format!("docker://{}/{owner}/tools:1", env().host()),
+    ])
+    .ok();
+    t.acl("authenticated", "${account}/**", "pull");
+    let registry = env().get("E2E_REGISTRY_URL").to_owned();
+    let add = |force: bool| {
+        let mut args = vec!["user", "add", owner.as_str(), "--password-stdin"];
+        if force {
+            args.push("--force");
+        }
+        let mut cmd = t.cli_command(&args);
+        cmd.env("REGISTRYO_REGISTRY_URL", &registry);
+        run(cmd, Some("bobs-password-1"))
+    };
+    let out = add(false).fails_with("--force");
+    assert!(
+        out.stderr.contains(&format!("{owner}/tools")),
+        "{}",
+        out.describe()
+    );
+    assert!(!t.cli(&["user", "list"], None).ok().stdout.contains(&owner));
+    add(true).ok();
+    t.wait_grant(
+        Some((&owner, "bobs-password-1")),
+        &format!("repository:{owner}/tools:pull"),
+        "pull",
+    )
+    .await;
+}
+
+/// A refused token request names its reason in registryo's log (clients show only "400 (Bad
+/// Request)"), and never a secret.
+#[tokio::test]
+#[ignore = "needs the real registry and clients: run ./scripts/test"]
+async fn refused_token_requests_name_their_reason_in_the_log() {
+    let t = T::new("why400");
+    let service = format!("{}-other-service", t.prefix);
+    let secret = format!("{}-not-logged", t.prefix);
+    let resp = t
+        .http
+        .get(format!("{}/token", env().registryo_url()))
+        .query(&[("service", service.as_str())])
+        .basic_auth("admin", Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let log_path = env().get("REGISTRYO_E2E_LOG").to_owned();
+    eventually("the reason in the log", || {
+        let log_path = log_path.clone();
+        let service = service.clone();
+        async move {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            log.lines()
+                .any(|l| l.contains("token request refused") && l.contains(&service))
+        }
+    })
+    .await;
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains(&secret), "a password reached the log");
 }
 
 /// podman login, push and pull.

@@ -836,3 +836,138 @@ async fn guessing_limits_hold_over_http() {
         events.len()
     );
 }
+
+/// Sign in through the web form; the session cookie.
+async fn web_signin(server: &Server, user: &str, pw: &str) -> Option<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(server.url("/signin")).send().await.unwrap();
+    let token = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("registryo_signin="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let r = client
+        .post(server.url("/signin"))
+        .header("cookie", format!("registryo_signin={token}"))
+        .form(&[("username", user), ("password", pw), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("registryo_session="))
+        .and_then(|c| c.split(';').next())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
+/// Whether a session cookie still opens the profile page.
+async fn session_works(server: &Server, cookie: &str) -> bool {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(server.url("/profile"))
+        .header("cookie", format!("registryo_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    r.status() == 200
+}
+
+/// The CLI runs the same operations as the UI and the API: disabling ends the web sessions
+/// (enabling revives none), a password change ends sessions and docker logins, and removing a
+/// user removes the rules naming it, so an account made later under the name gets nothing.
+#[tokio::test]
+async fn cli_operations_are_the_uis() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password"),
+    );
+    let session = web_signin(&server, "alice", "alice-password")
+        .await
+        .unwrap();
+    assert!(session_works(&server, &session).await);
+    server.cli_ok(&["user", "disable", "alice"], None);
+    server.cli_ok(&["user", "enable", "alice"], None);
+    assert!(
+        !session_works(&server, &session).await,
+        "enable revived a session"
+    );
+
+    // A password change from the CLI ends the sessions and the docker logins.
+    let session = web_signin(&server, "alice", "alice-password")
+        .await
+        .unwrap();
+    let (s, login) = server
+        .token(
+            "account=alice&client_id=docker&offline_token=true&service=registry.test",
+            Some(("alice", "alice-password")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", "docker"),
+        ("service", "registry.test"),
+    ];
+    assert_eq!(server.post(&form).await.0, 200);
+    let out = server.cli_ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("another-password"),
+    );
+    assert!(out.contains("password of alice changed"), "{out}");
+    assert!(!session_works(&server, &session).await);
+    assert_eq!(
+        server.post(&form).await.0,
+        401,
+        "the docker login was revoked"
+    );
+
+    // Removing a user removes its rules, audited with their text.
+    server.cli_ok(&["acl", "add", "user:alice", "secret/**", "*"], None);
+    let out = server.cli_ok(&["user", "rm", "alice"], None);
+    assert!(
+        out.contains("removed rule") && out.contains("user:alice secret/**"),
+        "{out}"
+    );
+    server.cli_ok(
+        &["user", "add", "Alice", "--password-stdin"],
+        Some("new-alice-password"),
+    );
+    let alice = Some(("Alice", "new-alice-password"));
+    eventually("the new Alice exists", || async {
+        server.token("scope=repository:a/b:pull", alice).await.0 == 200
+    })
+    .await;
+    let (_, j) = server.token("scope=repository:secret/x:pull", alice).await;
+    assert!(access(&j).is_empty(), "inherited {j}");
+    assert!(!server.cli_ok(&["acl", "list"], None).contains("secret/**"));
+    let audit: Value = reqwest::Client::new()
+        .get(server.url("/api/v1/audit?action=acl.remove"))
+        .basic_auth("admin", Some("admin-password-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("user:alice secret/** pull,push,delete"),
+        "{audit}"
+    );
+    assert_eq!(audit["events"][0]["actor"], "cli");
+}

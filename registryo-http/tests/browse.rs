@@ -695,6 +695,71 @@ async fn deleting_a_tag_needs_the_right_and_the_csrf_token_and_names_its_sibling
     );
 }
 
+/// Creating an account whose name is the first segment of existing repositories, while an
+/// `${account}` rule exists, hands it those repositories: the UI and the API say which and
+/// need an explicit confirmation (`force`).
+#[tokio::test]
+async fn a_new_account_does_not_silently_take_over_a_namespace() {
+    let t = setup().await;
+    t.rule("authenticated", "${account}/**", "*").await;
+    t.push_image("dave/tools", "1", false, plain_config()).await;
+    t.push_image("erin/app", "1", false, plain_config()).await;
+    let admin = t.signin("admin").await;
+
+    // The UI: the form again, naming the repository, with a "create it anyway" box.
+    let form = [("username", "dave"), ("password", "dave-password-1")];
+    let r = t.post("/admin/users", &admin, &form).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains("dave/tools") && r.body.contains("${account}"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"force\""));
+    assert!(
+        t.store.get_user_by_name("dave").await.is_err(),
+        "not created"
+    );
+    let mut forced = form.to_vec();
+    forced.push(("force", "on"));
+    let r = t.post("/admin/users", &admin, &forced).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(t.store.get_user_by_name("dave").await.is_ok());
+
+    // The API: 409 with the message, then `force`.
+    let api = |body: serde_json::Value| {
+        Request::post("/api/v1/users")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                header::COOKIE,
+                format!("registryo_session={}", admin.cookie),
+            )
+            .header("x-csrf-token", admin.csrf.clone())
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let r = t
+        .send(api(
+            json!({"username": "erin", "password": "erin-password-1"}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("erin/app"), "{}", r.body);
+    let r = t
+        .send(api(
+            json!({"username": "erin", "password": "erin-password-1", "force": true}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A name that owns no existing repository needs nothing.
+    let r = t
+        .send(api(
+            json!({"username": "frank", "password": "frank-password-1"}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
 #[tokio::test]
 async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
     let dir = tempfile::tempdir().unwrap();
