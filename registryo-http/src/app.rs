@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
 use crate::keys::SharedKeys;
-use crate::session::{Throttle, WebConfig};
+use crate::session::WebConfig;
 use crate::ui::browse::RegistryBrowser;
 use registryo_core::client::RegistryError;
 
@@ -25,8 +25,6 @@ use registryo_core::client::RegistryError;
 pub struct Web {
     /// Settings.
     pub config: WebConfig,
-    /// Failed sign-in counts.
-    pub throttle: Throttle,
 }
 
 /// What every handler shares.
@@ -38,7 +36,7 @@ pub struct AppState {
     pub keys: Arc<SharedKeys>,
     /// The token endpoint.
     pub tokens: TokenService<Accounts, SharedKeys>,
-    /// The web UI's settings and sign-in throttle.
+    /// The web UI's settings.
     pub web: Arc<Web>,
     /// E-mail (password reset, invitations), when configured.
     pub mail: Option<Arc<crate::mail::Mail>>,
@@ -80,12 +78,9 @@ impl AppState {
         Ok(self)
     }
 
-    /// The same state with these web UI settings (and a fresh sign-in throttle).
+    /// The same state with these web UI settings.
     pub fn with_web_config(mut self, config: WebConfig) -> AppState {
-        self.web = Arc::new(Web {
-            config,
-            throttle: Throttle::default(),
-        });
+        self.web = Arc::new(Web { config });
         self
     }
 }

@@ -1,4 +1,4 @@
-//! Web sessions, CSRF tokens and sign-in throttling.
+//! Web sessions and CSRF tokens.
 //!
 //! - A session cookie holds 256 random bits; the store keeps only its SHA-256 hash, with the
 //!   user, an expiry (fixed, [`WebConfig::session_ttl`] after sign-in) and a CSRF token, so
@@ -7,13 +7,11 @@
 //! - Every `POST` of the UI carries the session's CSRF token in a `csrf` form field, checked
 //!   by [`csrf_guard`] before any handler runs. The sign-in form, which has no session yet,
 //!   uses a double-submit cookie instead. The JSON API takes the token in `X-CSRF-Token`.
-//! - Failed sign-ins are counted in memory per username and per client address; past the
-//!   limit the sign-in page refuses for a while without checking the password.
+//! - Failed sign-ins count towards the guessing limits of every password check
+//!   ([`crate::attempts`]); past a limit the sign-in page refuses without checking the password.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -46,12 +44,6 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a session lasts after sign-in.
     pub session_ttl: Duration,
-    /// Failed sign-ins allowed per username within [`WebConfig::throttle_window`].
-    pub max_failures_per_user: u32,
-    /// Failed sign-ins allowed per client address within the window.
-    pub max_failures_per_addr: u32,
-    /// The window of the sign-in throttle.
-    pub throttle_window: Duration,
 }
 
 impl Default for WebConfig {
@@ -59,67 +51,8 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
-            max_failures_per_user: 5,
-            max_failures_per_addr: 20,
-            throttle_window: Duration::from_secs(15 * 60),
         }
     }
-}
-
-/// Counts of failed sign-ins, in memory.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl Throttle {
-    fn count(&self, key: &str, window: Duration) -> u32 {
-        let Ok(map) = self.failures.lock() else {
-            return 0;
-        };
-        match map.get(key) {
-            Some((n, since)) if since.elapsed() < window => *n,
-            _ => 0,
-        }
-    }
-
-    /// Whether the username or the address is over its limit.
-    pub fn blocked(&self, config: &WebConfig, username: &str, addr: &str) -> bool {
-        self.count(&user_key(username), config.throttle_window) >= config.max_failures_per_user
-            || self.count(&addr_key(addr), config.throttle_window) >= config.max_failures_per_addr
-    }
-
-    /// Record a failure for the username and the address.
-    pub fn failed(&self, config: &WebConfig, username: &str, addr: &str) {
-        let Ok(mut map) = self.failures.lock() else {
-            return;
-        };
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| since.elapsed() < config.throttle_window);
-        }
-        for key in [user_key(username), addr_key(addr)] {
-            let e = map.entry(key).or_insert((0, Instant::now()));
-            if e.1.elapsed() >= config.throttle_window {
-                *e = (0, Instant::now());
-            }
-            e.0 += 1;
-        }
-    }
-
-    /// Forget the failures of a username (after a successful sign-in).
-    pub fn succeeded(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&user_key(username));
-        }
-    }
-}
-
-fn user_key(username: &str) -> String {
-    format!("u:{}", username.to_lowercase())
-}
-
-fn addr_key(addr: &str) -> String {
-    format!("a:{addr}")
 }
 
 /// The client's address as text (`unknown` when the server did not record it).
