@@ -395,14 +395,40 @@ mod tests {
                 .await
                 .unwrap();
         }
+        // Failure counts of two hours ago and of now; an audit event made now.
+        let event = registryo_store::NewAuditEvent {
+            action: "auth.failed".into(),
+            ..Default::default()
+        };
+        let minute = registryo_core::throttle::bucket(now);
+        for m in [minute - 120, minute] {
+            store
+                .record_auth_failure("alice", "10.0.0.1", m, &event, &format!("k{m}"))
+                .await
+                .unwrap();
+        }
         let t = tidy(&store, now, 400).await.unwrap();
         assert_eq!(t.sessions, 1);
         assert_eq!(t.password_tokens, 1);
+        assert_eq!(t.auth_failures, 1, "older than an hour");
+        assert_eq!(t.audit_events, 0, "within the retention");
+        assert_eq!(
+            store
+                .auth_failures("alice", "10.0.0.1", 0)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(store.get_session(&hex('b')).await.unwrap().is_some());
         let left = store.list_password_tokens(user.id).await.unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].expires_at, now + 3600);
         // Nothing more to do the second time.
         assert_eq!(tidy(&store, now, 400).await.unwrap(), Tidied::default());
+        // Past the retention, audit events go (0 days keeps them forever).
+        let later = now + 401 * 86_400;
+        assert_eq!(tidy(&store, later, 0).await.unwrap().audit_events, 0);
+        assert_eq!(tidy(&store, later, 400).await.unwrap().audit_events, 2);
     }
 }

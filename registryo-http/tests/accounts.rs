@@ -376,3 +376,31 @@ async fn refresh_tokens_expire_when_idle_and_stay_with_their_client() {
     tokio::time::sleep(Duration::from_millis(3200)).await;
     assert!(!resolve("docker", "registry").await, "idle too long");
 }
+
+/// Two servers sharing one database (replicas) count failures together: guesses spread over
+/// both are limited as if they went to one.
+#[tokio::test]
+async fn replicas_share_the_guessing_limits() {
+    let (_dir, store, first) = with_limits(6, 1000).await;
+    let mut config = AccountsConfig::new(Duration::from_secs(300));
+    config.limits = first.config().limits;
+    let second = Accounts::with_config(store.clone(), config).await.unwrap();
+    let attacker = from([10, 9, 9, 9]);
+    let mut checked = 0;
+    for i in 0..20 {
+        let replica = if i % 2 == 0 { &first } else { &second };
+        if let Checked::Invalid = replica
+            .check(
+                &name("alice"),
+                &format!("guess-{i}"),
+                attacker,
+                Channel::Token,
+            )
+            .await
+            .unwrap()
+        {
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6, "the limit holds across replicas");
+}
