@@ -298,7 +298,9 @@ impl<'de> serde::Deserialize<'de> for RepositoryName {
     }
 }
 
-fn truncate(s: &str) -> String {
+/// At most [`MAX_NAME_LEN`] bytes of client-supplied text, cut at a character boundary, for
+/// error messages.
+pub(crate) fn truncate(s: &str) -> String {
     let mut end = s.len().min(MAX_NAME_LEN);
     while !s.is_char_boundary(end) {
         end -= 1;
