@@ -25,6 +25,11 @@
 //!   scopes, queries, forms and headers: `400` with a message that says what is wrong; other
 //!   methods: `405`; a backend that fails: `503`. Nothing a client sends produces a `500`.
 //!
+//! # Code map
+//! Here: the settings, the backend traits and the service with the flow of a request
+//! (`respond`); `request` (reading the query, the form, Basic credentials, scopes), `error`
+//! (every refusal and its status: the one place), `reuse` (handing a recent token out again).
+//!
 //! # Example
 //! ```
 //! use std::sync::Arc;
@@ -67,31 +72,38 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use serde::Serialize;
 use tower_service::Service;
 
 use crate::acl::{Acl, Principal};
-use crate::envelope::{error_body, oauth_error_body};
 use crate::names::Username;
-use crate::scope::{Actions, Scope, ScopeError, ScopeSet};
+use crate::scope::{Actions, Scope, ScopeSet};
 use crate::time::{rfc3339, unix_now};
 use crate::token::{Access, Claims, KeySet, TokenError};
+
+mod error;
+mod request;
+mod reuse;
+
+pub use error::TokenRequestError;
+use error::json_response;
+pub use request::parse_basic;
+use request::{Caller, Grant, clip};
+use reuse::{Issued, Reuse, reuse_key};
 
 /// A boxed error, as tower and hyper use for bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -272,141 +284,6 @@ impl<T: PolicySource + ?Sized> PolicySource for Arc<T> {
     }
 }
 
-/// Why a token request was refused. [`TokenRequestError::status`] is the one place that maps
-/// these to HTTP statuses.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenRequestError {
-    /// `400`: the query, form, header or scope is malformed.
-    #[error("{0}")]
-    BadRequest(String),
-    /// `400`: a scope does not parse.
-    #[error("invalid scope: {0}")]
-    Scope(#[from] ScopeError),
-    /// `401`: wrong credentials, unknown or disabled user, or a dead refresh token.
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    /// `405`: a method other than GET and POST.
-    #[error("method not allowed: use GET or POST")]
-    MethodNotAllowed,
-    /// `413`: the form body is too large.
-    #[error("request body too large (limit {0} bytes)")]
-    TooLarge(usize),
-    /// `415`: a POST body that is not `application/x-www-form-urlencoded`.
-    #[error("POST /token takes an application/x-www-form-urlencoded body")]
-    UnsupportedMediaType,
-    /// `429`: too many failed sign-ins for this account from this client.
-    #[error(
-        "too many failed sign-ins for this account: try again in {} seconds",
-        .0.as_secs()
-    )]
-    Throttled(Duration),
-    /// `503`: the backend failed.
-    #[error("the token service is temporarily unavailable")]
-    Unavailable(#[source] BackendError),
-    /// `500`: signing failed (a server fault, never caused by the request).
-    #[error("internal error")]
-    Signing(#[source] TokenError),
-}
-
-impl TokenRequestError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            TokenRequestError::BadRequest(_) | TokenRequestError::Scope(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            TokenRequestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            TokenRequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            TokenRequestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            TokenRequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            TokenRequestError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            TokenRequestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            TokenRequestError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The Docker error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            TokenRequestError::Unauthorized(_) => "UNAUTHORIZED",
-            TokenRequestError::Throttled(_) => "TOOMANYREQUESTS",
-            TokenRequestError::MethodNotAllowed => "UNSUPPORTED",
-            TokenRequestError::Unavailable(_) => "UNAVAILABLE",
-            TokenRequestError::Signing(_) => "UNKNOWN",
-            _ => "INVALID_REQUEST",
-        }
-    }
-
-    fn oauth_error(&self) -> &'static str {
-        match self {
-            TokenRequestError::Unauthorized(_) => "invalid_grant",
-            TokenRequestError::Scope(_) => "invalid_scope",
-            TokenRequestError::Unavailable(_) | TokenRequestError::Throttled(_) => {
-                "temporarily_unavailable"
-            }
-            TokenRequestError::Signing(_) => "server_error",
-            _ => "invalid_request",
-        }
-    }
-
-    fn into_response(self, realm: &str, oauth: bool) -> Response<Full<Bytes>> {
-        let status = self.status();
-        let message = self.to_string();
-        if status.is_server_error() {
-            tracing::error!(error = ?self, "token request failed");
-        } else {
-            // Clients show only the status ("400 (Bad Request)"): the reason reaches the person
-            // through this log. Messages never hold a secret (no password, no token).
-            tracing::info!(status = status.as_u16(), reason = %message, "token request refused");
-        }
-        let body = if oauth {
-            oauth_error_body(self.code(), self.oauth_error(), &message)
-        } else {
-            error_body(self.code(), &message)
-        };
-        let mut resp = json_response(status, body);
-        match self {
-            TokenRequestError::Unauthorized(_) => {
-                let challenge = format!("Basic realm=\"{}\"", realm.replace('"', ""));
-                if let Ok(v) = HeaderValue::from_str(&challenge) {
-                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                }
-            }
-            TokenRequestError::MethodNotAllowed => {
-                resp.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-            }
-            TokenRequestError::Throttled(wait) => {
-                resp.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(wait.as_secs().max(1)),
-                );
-            }
-            // The body is left unread, so the connection cannot carry another request: say
-            // so, or a keep-alive client sends its next request into a closing socket.
-            TokenRequestError::TooLarge(_) => {
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            _ => {}
-        }
-        resp
-    }
-}
-
-fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(body));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
-}
-
 /// The successful reply.
 #[derive(Debug, Serialize)]
 struct TokenReply<'a> {
@@ -432,19 +309,8 @@ struct Inner<B, S> {
     backend: Arc<B>,
     signer: Arc<S>,
     config: TokenConfig,
-    reuse: Mutex<HashMap<String, Issued>>,
+    reuse: Reuse,
 }
-
-/// A token signed recently, for [`TokenConfig::token_reuse`].
-#[derive(Clone)]
-struct Issued {
-    jwt: Arc<str>,
-    iat: i64,
-    exp: i64,
-}
-
-/// The most tokens kept for reuse; past that the list starts afresh.
-const REUSE_MAX: usize = 10_000;
 
 impl<B, S> Clone for TokenService<B, S> {
     fn clone(&self) -> Self {
@@ -474,7 +340,7 @@ where
                 backend,
                 signer,
                 config,
-                reuse: Mutex::new(HashMap::new()),
+                reuse: Reuse::default(),
             }),
         }
     }
@@ -521,29 +387,6 @@ where
     }
 }
 
-/// Who is asking, once credentials are checked.
-enum Caller {
-    Anonymous,
-    Password {
-        username: Username,
-        password: String,
-    },
-}
-
-/// The parsed request, GET or POST alike.
-struct Ask {
-    service: Option<String>,
-    scopes: ScopeSet,
-    client_id: Option<String>,
-    want_refresh: bool,
-    grant: Grant,
-}
-
-enum Grant {
-    Caller(Caller),
-    Refresh(String),
-}
-
 impl<B, S> Inner<B, S>
 where
     B: Authenticator + RefreshTokens + PolicySource,
@@ -578,11 +421,11 @@ where
                         self.config.max_query_bytes
                     )));
                 }
-                self.parse_get(query, &parts.headers)?
+                request::parse_get(&self.config, query, &parts.headers)?
             }
             Method::POST => {
-                let form = self.read_form(&parts.headers, body).await?;
-                self.parse_post(&form)?
+                let form = request::read_form(&self.config, &parts.headers, body).await?;
+                request::parse_post(&self.config, &form)?
             }
             _ => return Err(TokenRequestError::MethodNotAllowed),
         };
@@ -684,13 +527,8 @@ where
             )
         });
         let now = unix_now();
-        if let Some(key) = &key
-            && let Ok(map) = self.reuse.lock()
-            && let Some(hit) = map.get(key)
-            && now - hit.iat < window
-            && now >= hit.iat
-        {
-            return Ok(hit.clone());
+        if let Some(hit) = key.as_deref().and_then(|k| self.reuse.get(k, now, window)) {
+            return Ok(hit);
         }
         let claims = Claims::new(
             &self.config.issuer,
@@ -708,244 +546,9 @@ where
             iat: claims.iat,
             exp: claims.exp,
         };
-        if let Some(key) = key
-            && let Ok(mut map) = self.reuse.lock()
-        {
-            if map.len() >= REUSE_MAX {
-                map.retain(|_, t| now - t.iat < window);
-                if map.len() >= REUSE_MAX {
-                    map.clear();
-                }
-            }
-            map.insert(key, issued.clone());
+        if let Some(key) = key {
+            self.reuse.put(key, issued.clone(), now, window);
         }
         Ok(issued)
     }
-
-    fn parse_get(&self, query: &str, headers: &HeaderMap) -> Result<Ask, TokenRequestError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|_| TokenRequestError::BadRequest("malformed query string".to_owned()))?;
-        let caller = basic_credentials(headers)?;
-        let account = first(&pairs, "account");
-        if let (Some(account), Caller::Password { username, .. }) = (account, &caller)
-            && !username.eq_ignore_case(account)
-        {
-            return Err(TokenRequestError::BadRequest(
-                "the account parameter does not match the username of the credentials".to_owned(),
-            ));
-        }
-        let scopes = self.scopes(pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v))?;
-        Ok(Ask {
-            service: first(&pairs, "service").map(str::to_owned),
-            scopes,
-            client_id: first(&pairs, "client_id").map(|s| clip(s).to_owned()),
-            want_refresh: matches!(first(&pairs, "offline_token"), Some("true")),
-            grant: Grant::Caller(caller),
-        })
-    }
-
-    fn parse_post(&self, form: &[(String, String)]) -> Result<Ask, TokenRequestError> {
-        let bad = |m: &str| TokenRequestError::BadRequest(m.to_owned());
-        let scopes = self.scopes(form.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v))?;
-        let client_id = first(form, "client_id")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| bad("client_id is required"))?;
-        let grant = match first(form, "grant_type") {
-            Some("password") => {
-                let username = first(form, "username")
-                    .filter(|u| !u.is_empty())
-                    .ok_or_else(|| bad("username is required with grant_type=password"))?;
-                let password = first(form, "password")
-                    .ok_or_else(|| bad("password is required with grant_type=password"))?;
-                check_lengths(username, password)?;
-                Grant::Caller(Caller::Password {
-                    username: parse_username(username)?,
-                    password: password.to_owned(),
-                })
-            }
-            Some("refresh_token") => {
-                let token = first(form, "refresh_token")
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| {
-                        bad("refresh_token is required with grant_type=refresh_token")
-                    })?;
-                if token.len() > MAX_SECRET_BYTES {
-                    return Err(TokenRequestError::Unauthorized(
-                        "the refresh token is unknown or revoked, or its account is disabled: \
-                         sign in again",
-                    ));
-                }
-                Grant::Refresh(token.to_owned())
-            }
-            Some(other) => {
-                return Err(TokenRequestError::BadRequest(format!(
-                    "unsupported grant_type {:?} (expected password or refresh_token)",
-                    clip(other)
-                )));
-            }
-            None => return Err(bad("grant_type is required")),
-        };
-        Ok(Ask {
-            service: first(form, "service").map(str::to_owned),
-            scopes,
-            client_id: Some(clip(client_id).to_owned()),
-            want_refresh: matches!(first(form, "access_type"), Some("offline")),
-            grant,
-        })
-    }
-
-    fn scopes<'a>(
-        &self,
-        fields: impl Iterator<Item = &'a String>,
-    ) -> Result<ScopeSet, TokenRequestError> {
-        let set = ScopeSet::parse_all(fields.map(String::as_str))?;
-        if set.len() > self.config.max_scopes {
-            return Err(TokenRequestError::BadRequest(format!(
-                "too many scopes (limit {})",
-                self.config.max_scopes
-            )));
-        }
-        Ok(set)
-    }
-
-    async fn read_form<ReqBody>(
-        &self,
-        headers: &HeaderMap,
-        body: ReqBody,
-    ) -> Result<Vec<(String, String)>, TokenRequestError>
-    where
-        ReqBody: Body + Send,
-        ReqBody::Data: Send,
-        ReqBody::Error: Into<BoxError>,
-    {
-        let is_form = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
-            return Err(TokenRequestError::UnsupportedMediaType);
-        }
-        let limit = self.config.max_body_bytes;
-        let declared_too_large = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > limit as u64);
-        if declared_too_large {
-            return Err(TokenRequestError::TooLarge(limit));
-        }
-        let bytes = Limited::new(body, limit)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    TokenRequestError::TooLarge(limit)
-                } else {
-                    TokenRequestError::BadRequest("could not read the request body".to_owned())
-                }
-            })?
-            .to_bytes();
-        serde_urlencoded::from_bytes(&bytes)
-            .map_err(|_| TokenRequestError::BadRequest("malformed form body".to_owned()))
-    }
-}
-
-/// The full grant, as text: equal keys mean equal tokens (apart from `jti` and times).
-fn reuse_key(epoch: u64, generation: u64, subject: &str, access: &[Access]) -> String {
-    let mut key = format!("{epoch}\u{0}{generation}\u{0}{subject}");
-    for a in access {
-        key.push('\u{0}');
-        key.push_str(&a.kind);
-        key.push(':');
-        key.push_str(&a.name);
-        key.push(':');
-        key.push_str(&a.actions.join(","));
-    }
-    key
-}
-
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-/// At most 128 characters of client-supplied text, for messages and logs.
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(128) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-fn check_lengths(username: &str, password: &str) -> Result<(), TokenRequestError> {
-    if username.len() > MAX_USERNAME_BYTES {
-        return Err(TokenRequestError::BadRequest(format!(
-            "username too long (limit {MAX_USERNAME_BYTES} bytes)"
-        )));
-    }
-    if password.len() > MAX_SECRET_BYTES {
-        return Err(TokenRequestError::BadRequest(format!(
-            "password too long (limit {MAX_SECRET_BYTES} bytes)"
-        )));
-    }
-    Ok(())
-}
-
-/// HTTP Basic credentials from the `Authorization` header: `Ok(None)` when there is none. The
-/// parser and the limits of the token endpoint, for any server that takes Basic credentials
-/// (a name that is no valid [`Username`] is refused as wrong credentials are).
-pub fn parse_basic(headers: &HeaderMap) -> Result<Option<(Username, String)>, TokenRequestError> {
-    match basic_credentials(headers)? {
-        Caller::Anonymous => Ok(None),
-        Caller::Password { username, password } => Ok(Some((username, password))),
-    }
-}
-
-/// HTTP Basic credentials from the `Authorization` header, or anonymous when there is none.
-fn basic_credentials(headers: &HeaderMap) -> Result<Caller, TokenRequestError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(Caller::Anonymous);
-    };
-    let bad = |m: &str| TokenRequestError::BadRequest(m.to_owned());
-    if values.next().is_some() {
-        return Err(bad("more than one Authorization header"));
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| bad("malformed Authorization header"))?;
-    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(TokenRequestError::Unauthorized(
-            "the token endpoint takes HTTP Basic credentials",
-        ));
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .map_err(|_| bad("malformed Basic credentials: not base64"))?;
-    let text =
-        String::from_utf8(decoded).map_err(|_| bad("malformed Basic credentials: not UTF-8"))?;
-    let (username, password) = text
-        .split_once(':')
-        .ok_or_else(|| bad("malformed Basic credentials: no ':' between user and password"))?;
-    if username.is_empty() {
-        return Err(TokenRequestError::Unauthorized("the username is empty"));
-    }
-    check_lengths(username, password)?;
-    Ok(Caller::Password {
-        username: parse_username(username)?,
-        password: password.to_owned(),
-    })
-}
-
-/// A username that is no valid name names no account: the same answer as a wrong password.
-fn parse_username(username: &str) -> Result<Username, TokenRequestError> {
-    Username::new(username)
-        .map_err(|_| TokenRequestError::Unauthorized("invalid username or password"))
 }
