@@ -202,7 +202,7 @@ impl RefreshTokens for MemoryBackend {
         client_id: &str,
         service: &str,
         _ctx: &RequestContext,
-    ) -> Result<String, BackendError> {
+    ) -> Result<Option<String>, BackendError> {
         let username = principal
             .account
             .as_deref()
@@ -218,7 +218,7 @@ impl RefreshTokens for MemoryBackend {
                 service: service.to_owned(),
             },
         );
-        Ok(token)
+        Ok(Some(token))
     }
 
     async fn resolve_refresh_token(

@@ -20,7 +20,7 @@ const ISSUER: &str = "registryo-test";
 struct Fixture {
     backend: Arc<MemoryBackend>,
     keys: Arc<KeySet>,
-    svc: TokenService<MemoryBackend, KeySet>,
+    svc: TokenService<MemoryBackend, MemoryBackend, MemoryBackend, KeySet>,
 }
 
 fn rule(id: u64, subject: &str, pattern: &str, actions: &str) -> Rule {

@@ -650,7 +650,7 @@ impl RefreshTokens for Accounts {
         client_id: &str,
         service: &str,
         ctx: &RequestContext,
-    ) -> Result<String, BackendError> {
+    ) -> Result<Option<String>, BackendError> {
         let username = principal
             .account
             .as_deref()
@@ -682,7 +682,7 @@ impl RefreshTokens for Accounts {
             ctx.remote_addr,
         )
         .await;
-        Ok(token)
+        Ok(Some(token))
     }
 
     async fn resolve_refresh_token(

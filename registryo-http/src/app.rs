@@ -35,7 +35,7 @@ pub struct AppState {
     /// The signing keys.
     pub keys: Arc<SharedKeys>,
     /// The token endpoint.
-    pub tokens: TokenService<Accounts, SharedKeys>,
+    pub tokens: TokenService<Accounts, Accounts, Accounts, SharedKeys>,
     /// The web UI's settings.
     pub web: Arc<Web>,
     /// E-mail (password reset, invitations), when configured.

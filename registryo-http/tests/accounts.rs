@@ -353,6 +353,7 @@ async fn refresh_tokens_expire_when_idle_and_stay_with_their_client() {
     let token = accounts
         .issue_refresh_token(&alice, "docker", "registry", &ctx)
         .await
+        .unwrap()
         .unwrap();
     let resolve = |client: &'static str, service: &'static str| {
         let (a, t, ctx) = (accounts.clone(), token.clone(), ctx.clone());

@@ -207,14 +207,15 @@ pub trait Authenticator: Send + Sync + 'static {
 /// Issues and resolves refresh tokens (docker's identity tokens). They must stay valid until
 /// revoked: docker never stores a new one after `docker login`.
 pub trait RefreshTokens: Send + Sync + 'static {
-    /// A new refresh token for a principal that just signed in with a password.
+    /// A new refresh token for a principal that just signed in with a password, or `None` when
+    /// none is offered (the reply then has no `refresh_token`).
     fn issue_refresh_token(
         &self,
         principal: &Principal,
         client_id: &str,
         service: &str,
         ctx: &RequestContext,
-    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
 
     /// The principal a refresh token stands for, or `None` when it is unknown, revoked or its
     /// user disabled or removed.
@@ -299,20 +300,51 @@ struct TokenReply<'a> {
 
 /// The token endpoint as a tower [`Service`]; see the [module docs](self).
 ///
-/// `B` is the backend ([`Authenticator`] + [`RefreshTokens`] + [`PolicySource`]), `S` the
-/// [`TokenSigner`]. Cloning is cheap.
-pub struct TokenService<B, S> {
-    inner: Arc<Inner<B, S>>,
+/// Its parts are separate: `A` checks passwords ([`Authenticator`]), `R` keeps refresh tokens
+/// ([`RefreshTokens`]; [`NoRefreshTokens`] for none), `P` decides ([`PolicySource`], e.g. a
+/// static [`Acl`]), `S` signs ([`TokenSigner`]). [`TokenService::new`] takes one backend for
+/// the first three. Cloning is cheap.
+pub struct TokenService<A, R, P, S> {
+    inner: Arc<Inner<A, R, P, S>>,
 }
 
-struct Inner<B, S> {
-    backend: Arc<B>,
+struct Inner<A, R, P, S> {
+    authenticator: Arc<A>,
+    refresh_tokens: Arc<R>,
+    policy: Arc<P>,
     signer: Arc<S>,
     config: TokenConfig,
     reuse: Reuse,
 }
 
-impl<B, S> Clone for TokenService<B, S> {
+/// A [`RefreshTokens`] that keeps none: `docker login` then stores the password instead of a
+/// refresh token, and a refresh-token grant is refused (`401`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRefreshTokens;
+
+impl RefreshTokens for NoRefreshTokens {
+    async fn issue_refresh_token(
+        &self,
+        _principal: &Principal,
+        _client_id: &str,
+        _service: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
+
+    async fn resolve_refresh_token(
+        &self,
+        _token: &str,
+        _client_id: &str,
+        _service: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Option<Principal>, BackendError> {
+        Ok(None)
+    }
+}
+
+impl<A, R, P, S> Clone for TokenService<A, R, P, S> {
     fn clone(&self) -> Self {
         TokenService {
             inner: Arc::clone(&self.inner),
@@ -320,7 +352,7 @@ impl<B, S> Clone for TokenService<B, S> {
     }
 }
 
-impl<B, S> fmt::Debug for TokenService<B, S> {
+impl<A, R, P, S> fmt::Debug for TokenService<A, R, P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenService")
             .field("config", &self.inner.config)
@@ -328,16 +360,44 @@ impl<B, S> fmt::Debug for TokenService<B, S> {
     }
 }
 
-impl<B, S> TokenService<B, S>
+impl<B, S> TokenService<B, B, B, S>
 where
     B: Authenticator + RefreshTokens + PolicySource,
     S: TokenSigner,
 {
-    /// A token service over a backend and a signer.
+    /// A token service over one backend (authenticator, refresh tokens and policy) and a signer.
     pub fn new(backend: Arc<B>, signer: Arc<S>, config: TokenConfig) -> Self {
+        TokenService::from_parts(
+            Arc::clone(&backend),
+            Arc::clone(&backend),
+            backend,
+            signer,
+            config,
+        )
+    }
+}
+
+impl<A, R, P, S> TokenService<A, R, P, S>
+where
+    A: Authenticator,
+    R: RefreshTokens,
+    P: PolicySource,
+    S: TokenSigner,
+{
+    /// A token service over separate parts: e.g. a directory's password check, no refresh
+    /// tokens ([`NoRefreshTokens`]) and a static [`Acl`].
+    pub fn from_parts(
+        authenticator: Arc<A>,
+        refresh_tokens: Arc<R>,
+        policy: Arc<P>,
+        signer: Arc<S>,
+        config: TokenConfig,
+    ) -> Self {
         TokenService {
             inner: Arc::new(Inner {
-                backend,
+                authenticator,
+                refresh_tokens,
+                policy,
                 signer,
                 config,
                 reuse: Reuse::default(),
@@ -365,9 +425,11 @@ where
     }
 }
 
-impl<B, S, ReqBody> Service<Request<ReqBody>> for TokenService<B, S>
+impl<A, R, P, S, ReqBody> Service<Request<ReqBody>> for TokenService<A, R, P, S>
 where
-    B: Authenticator + RefreshTokens + PolicySource,
+    A: Authenticator,
+    R: RefreshTokens,
+    P: PolicySource,
     S: TokenSigner,
     ReqBody: Body + Send + 'static,
     ReqBody::Data: Send,
@@ -387,9 +449,11 @@ where
     }
 }
 
-impl<B, S> Inner<B, S>
+impl<A, R, P, S> Inner<A, R, P, S>
 where
-    B: Authenticator + RefreshTokens + PolicySource,
+    A: Authenticator,
+    R: RefreshTokens,
+    P: PolicySource,
     S: TokenSigner,
 {
     async fn respond<ReqBody>(
@@ -446,7 +510,7 @@ where
             Grant::Caller(Caller::Anonymous) => (Principal::anonymous(), None),
             Grant::Caller(Caller::Password { username, password }) => {
                 let principal = self
-                    .backend
+                    .authenticator
                     .authenticate(&username, &password, &ctx)
                     .await
                     .map_err(|e| match e {
@@ -459,12 +523,10 @@ where
                         "invalid username or password",
                     ))?;
                 let refresh = if ask.want_refresh {
-                    Some(
-                        self.backend
-                            .issue_refresh_token(&principal, client_id, service, &ctx)
-                            .await
-                            .map_err(TokenRequestError::Unavailable)?,
-                    )
+                    self.refresh_tokens
+                        .issue_refresh_token(&principal, client_id, service, &ctx)
+                        .await
+                        .map_err(TokenRequestError::Unavailable)?
                 } else {
                     None
                 };
@@ -472,7 +534,7 @@ where
             }
             Grant::Refresh(token) => {
                 let principal = self
-                    .backend
+                    .refresh_tokens
                     .resolve_refresh_token(&token, client_id, service, &ctx)
                     .await
                     .map_err(TokenRequestError::Unavailable)?
@@ -487,7 +549,7 @@ where
         let mut access = Vec::with_capacity(ask.scopes.len());
         let mut granted = ScopeSet::new();
         for scope in &ask.scopes {
-            let actions = self.backend.grant(&principal, scope);
+            let actions = self.policy.grant(&principal, scope);
             if actions.is_empty() {
                 continue;
             }
@@ -520,7 +582,7 @@ where
         let window = i64::try_from(self.config.token_reuse.as_secs()).unwrap_or(0);
         let key = (window > 0).then(|| {
             reuse_key(
-                self.backend.epoch(),
+                self.policy.epoch(),
                 self.signer.generation(),
                 subject,
                 &access,
