@@ -520,7 +520,9 @@ impl Accounts {
         if attempts.known_wrong(&key, snap.revision) {
             return Ok(Checked::Invalid);
         }
-        let seen = attempts.failures(store, folded, addr).await?;
+        // Counted as a failure for the checks that start before this one is recorded.
+        let in_flight = attempts.begin(folded, addr);
+        let seen = in_flight.add_to(attempts.failures(store, folded, addr).await?);
         let known = snap.users.get(folded).map(|u| u.id);
         let usual = match known {
             Some(id) => attempts.is_usual(store, id, addr).await,

@@ -9,6 +9,8 @@
 //!   credentials are remembered (the credential cache) are checked against these marks only,
 //!   a look-up in an empty map in the normal case, so a guess past the limit is refused even
 //!   when it happens to be right.
+//! - Checks in flight count as failures until they are recorded ([`Attempts::begin`]), so
+//!   concurrent guesses cannot all slip past a limit that only their results would reach.
 //! - The same wrong password for the same account is remembered for a minute (while the
 //!   policy does not change): repeating it costs no argon2 and is counted once, so containerd
 //!   retrying a refused `POST /token` as `GET` does not count twice, and a CI job stuck on an
@@ -74,6 +76,7 @@ pub struct Attempts {
     limits: GuessLimits,
     any_blocked: AtomicBool,
     blocked: Mutex<HashMap<Block, i64>>,
+    in_flight: Mutex<HashMap<Block, u64>>,
     wrong: Mutex<HashMap<[u8; 32], (i64, Instant)>>,
     usual: Mutex<HashMap<(i64, String), Instant>>,
 }
@@ -85,6 +88,7 @@ impl Attempts {
             limits,
             any_blocked: AtomicBool::new(false),
             blocked: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             wrong: Mutex::new(HashMap::new()),
             usual: Mutex::new(HashMap::new()),
         }
@@ -183,6 +187,27 @@ impl Attempts {
                 }
             }
             map.insert(key, (revision, Instant::now() + REMEMBER_WRONG));
+        }
+    }
+
+    /// Start a password check: until the returned guard is dropped (after its failure, if
+    /// any, is recorded), it counts as a failure for the checks that start meanwhile.
+    pub fn begin(&self, folded: &str, addr: &str) -> InFlight<'_> {
+        let pair = Block::Pair(folded.to_owned(), addr.to_owned());
+        let account = Block::Account(folded.to_owned());
+        let mut others = (0, 0);
+        if let Ok(mut map) = self.in_flight.lock() {
+            let p = map.entry(pair.clone()).or_insert(0);
+            others.0 = *p;
+            *p += 1;
+            let a = map.entry(account.clone()).or_insert(0);
+            others.1 = *a;
+            *a += 1;
+        }
+        InFlight {
+            attempts: self,
+            keys: [pair, account],
+            others,
         }
     }
 
@@ -310,6 +335,39 @@ impl Attempts {
     }
 }
 
+/// A password check in flight ([`Attempts::begin`]).
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    attempts: &'a Attempts,
+    keys: [Block; 2],
+    /// The checks of the same account (and address, and any address) in flight before it.
+    others: (u64, u64),
+}
+
+impl InFlight<'_> {
+    /// The store's counts with the checks in flight before this one added as failures now.
+    pub fn add_to(&self, mut seen: Failures) -> Failures {
+        seen.pair_current += self.others.0;
+        seen.account_current += self.others.1;
+        seen
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.attempts.in_flight.lock() {
+            for key in &self.keys {
+                if let Some(n) = map.get_mut(key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        map.remove(key);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The per-minute rows of the store as the two buckets the limits look at.
 fn failures_of(rows: &[FailureCount], current: i64) -> Failures {
     let mut f = Failures::default();
@@ -390,6 +448,26 @@ mod tests {
         );
         a.block("carol", "1.2.3.4", Verdict::Allowed);
         assert_eq!(a.blocked("carol", "1.2.3.4", || false), None);
+    }
+
+    #[test]
+    fn checks_in_flight_count_until_they_end() {
+        let a = Attempts::new(GuessLimits::default());
+        let first = a.begin("alice", "1.2.3.4");
+        let second = a.begin("alice", "1.2.3.4");
+        let elsewhere = a.begin("alice", "5.6.7.8");
+        let other = a.begin("bob", "1.2.3.4");
+        assert_eq!(first.add_to(Failures::default()), Failures::default());
+        let f = elsewhere.add_to(Failures::default());
+        assert_eq!((f.pair_current, f.account_current), (0, 2));
+        let f = second.add_to(Failures::default());
+        assert_eq!((f.pair_current, f.account_current), (1, 1));
+        assert_eq!(other.add_to(Failures::default()), Failures::default());
+        drop((first, second, elsewhere, other));
+        let again = a.begin("alice", "1.2.3.4");
+        assert_eq!(again.add_to(Failures::default()), Failures::default());
+        drop(again);
+        assert!(a.in_flight.lock().unwrap().is_empty());
     }
 
     #[test]

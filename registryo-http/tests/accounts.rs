@@ -405,3 +405,32 @@ async fn replicas_share_the_guessing_limits() {
     }
     assert_eq!(checked, 6, "the limit holds across replicas");
 }
+
+/// Concurrent guesses cannot slip past the limit: checks in flight count as failures until
+/// they are recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_stop_at_the_limit() {
+    let (_dir, _store, accounts) = with_limits(5, 1000).await;
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let a = accounts.clone();
+            tokio::spawn(async move {
+                a.check(
+                    &name("alice"),
+                    &format!("concurrent-{i}"),
+                    from([10, 7, 7, 7]),
+                    Channel::Token,
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for h in handles {
+        if let Checked::Invalid = h.await.unwrap() {
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5);
+}
