@@ -25,14 +25,15 @@
 //! recompile its ACL only when it moved.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), registryo_store::StoreError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use registryo_store::{NewUser, Store, UserKind};
 //!
 //! let store = Store::connect("sqlite://registryo.db?mode=rwc").await?;
 //! let alice = store
-//!     .create_user(&NewUser::new("alice", UserKind::Human).password_hash("$argon2id$..."))
+//!     .create_user(&NewUser::new("alice".parse()?, UserKind::Human).password_hash("$argon2id$..."))
 //!     .await?;
-//! assert_eq!(store.get_user_by_name("alice").await?.id, alice.id);
+//! // Names are unique, and looked up, without regard to case.
+//! assert_eq!(store.get_user_by_name("Alice").await?.id, alice.id);
 //! # Ok(())
 //! # }
 //! ```
