@@ -20,7 +20,7 @@ use crate::accounts::Accounts;
 use crate::forwarded::TrustedProxies;
 use crate::keys::SharedKeys;
 use crate::session::WebConfig;
-use crate::ui::browse::RegistryBrowser;
+use crate::ui::browse::{RegistryBrowser, RegistryOptions};
 use registryo_core::client::RegistryError;
 
 /// The web UI's settings and in-memory state.
@@ -92,12 +92,24 @@ impl AppState {
     /// with tokens this server signs for itself for `issuer` and `service` (the registry's
     /// `auth.token` settings).
     pub fn with_registry(
-        mut self,
+        self,
         url: &str,
         issuer: &str,
         service: &str,
     ) -> Result<AppState, RegistryError> {
-        let browser = RegistryBrowser::connect(url, Arc::clone(&self.keys), issuer, service)?;
+        self.with_registry_options(url, issuer, service, RegistryOptions::default())
+    }
+
+    /// [`AppState::with_registry`] with a time-out and catalog TTL of one's own.
+    pub fn with_registry_options(
+        mut self,
+        url: &str,
+        issuer: &str,
+        service: &str,
+        options: RegistryOptions,
+    ) -> Result<AppState, RegistryError> {
+        let keys = Arc::clone(&self.keys);
+        let browser = RegistryBrowser::connect(url, keys, issuer, service, options)?;
         self.registry = Arc::new(browser);
         Ok(self)
     }

@@ -9,7 +9,7 @@
 //! Routes (the repository name may hold `/`; `-` never starts a name component, so `/-/`
 //! separates the name from what follows):
 //! - `GET /registry?q=…&page=…` — the repositories, filtered and paginated in memory over a
-//!   catalog kept for [`CATALOG_TTL`];
+//!   catalog kept for [`CATALOG_TTL`] (see [`RegistryBrowser`] for how it is refreshed);
 //! - `GET /registry/r/NAME?page=…` — its tags (paginated in memory) and its access list;
 //! - `GET /registry/r/NAME/-/tags/TAG` — a tag's manifest: an image, or an index's platforms;
 //! - `GET /registry/r/NAME/-/manifests/DIGEST` — a manifest by digest (an index's platform);
@@ -45,6 +45,27 @@ use crate::timefmt::now;
 
 /// How long the catalog is kept in memory before it is fetched again.
 pub const CATALOG_TTL: Duration = Duration::from_secs(15);
+/// How long a registry request may take by default (the `registry_timeout_secs` setting).
+pub const REGISTRY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the UI talks to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryOptions {
+    /// Every request to the registry (connecting included) gives up after this, and so does a
+    /// viewer waiting for the first catalog.
+    pub timeout: Duration,
+    /// How long a fetched catalog is served before it is refreshed.
+    pub catalog_ttl: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> RegistryOptions {
+        RegistryOptions {
+            timeout: REGISTRY_TIMEOUT,
+            catalog_ttl: CATALOG_TTL,
+        }
+    }
+}
 /// Repositories per page.
 pub const REPOS_PER_PAGE: usize = 50;
 /// Tags per page.
@@ -86,11 +107,29 @@ impl TokenSource for UiTokens {
 /// The registry client the UI uses.
 pub type UiClient = RegistryClient<RegistryAuth<ReqwestTransport, UiTokens>>;
 
+/// The outcome of one catalog fetch, shared by every viewer waiting for it.
+type Fetched = Result<Arc<Vec<String>>, Arc<RegistryError>>;
+
+/// The catalog kept in memory, and the fetch under way.
+#[derive(Debug, Default)]
+struct CatalogCache {
+    /// The last catalog fetched, and when.
+    last: Option<(Instant, Arc<Vec<String>>)>,
+    /// The fetch in flight: its outcome arrives here.
+    flight: Option<tokio::sync::watch::Receiver<Option<Fetched>>>,
+}
+
 /// The UI's view of the registry: a client (when `registry_url` is set) and the catalog cache.
+///
+/// The catalog is refreshed by one fetch at a time, in a task of its own, that never holds
+/// other viewers: while it runs, viewers get the last catalog (however old); only when there
+/// is none yet do they wait for the fetch, at most [`RegistryOptions::timeout`], and then
+/// get the "registry unreachable" page.
 #[derive(Debug)]
 pub struct RegistryBrowser {
     client: Option<UiClient>,
-    catalog: tokio::sync::Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    options: RegistryOptions,
+    catalog: std::sync::Mutex<CatalogCache>,
 }
 
 impl RegistryBrowser {
@@ -98,25 +137,27 @@ impl RegistryBrowser {
     pub fn disabled() -> RegistryBrowser {
         RegistryBrowser {
             client: None,
-            catalog: tokio::sync::Mutex::new(None),
+            options: RegistryOptions::default(),
+            catalog: std::sync::Mutex::default(),
         }
     }
 
     /// A browser of the registry at `url` (`http(s)://host[:port]`), with tokens signed by
-    /// `keys` for `issuer` and `service` (the registry's `auth.token` settings). Requests time
-    /// out after 20 s (5 s to connect).
+    /// `keys` for `issuer` and `service` (the registry's `auth.token` settings); every request
+    /// times out after `options.timeout`.
     pub fn connect(
         url: &str,
         keys: Arc<SharedKeys>,
         issuer: &str,
         service: &str,
+        options: RegistryOptions,
     ) -> Result<RegistryBrowser, RegistryError> {
-        let transport =
-            ReqwestTransport::with_timeouts(Duration::from_secs(5), Duration::from_secs(20))?;
+        let transport = ReqwestTransport::with_timeouts(options.timeout, options.timeout)?;
         let service = RegistryAuthLayer::new(UiTokens::new(keys, issuer, service)).layer(transport);
         Ok(RegistryBrowser {
             client: Some(RegistryClient::new(url, service)?),
-            catalog: tokio::sync::Mutex::new(None),
+            options,
+            catalog: std::sync::Mutex::default(),
         })
     }
 
@@ -125,27 +166,85 @@ impl RegistryBrowser {
         self.client.as_ref()
     }
 
-    /// Every repository of the registry (the cached catalog), or `None` when no registry is
-    /// configured.
-    pub async fn repositories(&self) -> Result<Option<Arc<Vec<String>>>, RegistryError> {
-        match &self.client {
-            Some(client) => self.catalog(client).await.map(Some),
-            None => Ok(None),
+    /// Every repository of the registry (the catalog, as the pages get it), or `None` when no
+    /// registry is configured.
+    pub async fn repositories(
+        self: &Arc<Self>,
+    ) -> Result<Option<Arc<Vec<String>>>, Arc<RegistryError>> {
+        if self.client.is_none() {
+            return Ok(None);
+        }
+        self.catalog().await.map(Some)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, CatalogCache> {
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every repository: the cached catalog while it is younger than the catalog TTL; else
+    /// the last one while a refresh runs; with none yet, the refresh's outcome, waited for at
+    /// most the registry time-out.
+    async fn catalog(self: &Arc<Self>) -> Fetched {
+        let mut flight = {
+            let mut cache = self.cache();
+            let last = match &cache.last {
+                Some((at, list)) if at.elapsed() < self.options.catalog_ttl => {
+                    return Ok(Arc::clone(list));
+                }
+                last => last.as_ref().map(|(_, list)| Arc::clone(list)),
+            };
+            // A flight whose task is gone (it cannot panic, but) is replaced.
+            let flight = match &cache.flight {
+                Some(rx) if rx.has_changed().is_ok() => rx.clone(),
+                _ => {
+                    let rx = self.refresh();
+                    cache.flight = Some(rx.clone());
+                    rx
+                }
+            };
+            if let Some(list) = last {
+                return Ok(list);
+            }
+            flight
+        };
+        let timeout = self.options.timeout;
+        match tokio::time::timeout(timeout, flight.wait_for(Option::is_some)).await {
+            Ok(Ok(outcome)) => outcome
+                .clone()
+                .unwrap_or_else(|| Err(Arc::new(self.timed_out()))),
+            Ok(Err(_)) | Err(_) => Err(Arc::new(self.timed_out())),
         }
     }
 
-    /// Every repository, from the cache when it is younger than [`CATALOG_TTL`]. One fetch at
-    /// a time: concurrent callers wait for it.
-    async fn catalog(&self, client: &UiClient) -> Result<Arc<Vec<String>>, RegistryError> {
-        let mut cached = self.catalog.lock().await;
-        if let Some((at, list)) = cached.as_ref()
-            && at.elapsed() < CATALOG_TTL
-        {
-            return Ok(Arc::clone(list));
+    /// Fetch the catalog in a task of its own; its outcome arrives on the receiver.
+    fn refresh(self: &Arc<Self>) -> tokio::sync::watch::Receiver<Option<Fetched>> {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let outcome: Fetched = match &this.client {
+                Some(client) => client.catalog_all().await.map(Arc::new).map_err(Arc::new),
+                None => Err(Arc::new(this.timed_out())),
+            };
+            {
+                let mut cache = this.cache();
+                if let Ok(list) = &outcome {
+                    cache.last = Some((Instant::now(), Arc::clone(list)));
+                }
+                cache.flight = None;
+            }
+            let _ = tx.send(Some(outcome));
+        });
+        rx
+    }
+
+    fn timed_out(&self) -> RegistryError {
+        RegistryError::Timeout {
+            url: self
+                .client
+                .as_ref()
+                .map(|c| format!("{}/v2/_catalog", c.base_url()))
+                .unwrap_or_default(),
         }
-        let list = Arc::new(client.catalog_all().await?);
-        *cached = Some((Instant::now(), Arc::clone(&list)));
-        Ok(list)
     }
 }
 
@@ -157,8 +256,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A registry failure as the page shows it; `what` names the thing looked for (a 404).
-fn registry_error(e: RegistryError, what: &str) -> AppError {
-    let message = match &e {
+fn registry_error(e: &RegistryError, what: &str) -> AppError {
+    let message = match e {
         RegistryError::NotFound { .. } => return AppError::NotFound(what.to_owned()),
         RegistryError::Unreachable { url, .. } => {
             format!("The registry cannot be reached ({url}): is it running?")
@@ -299,14 +398,14 @@ async fn repositories(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&viewer, "registry");
-    let Some(client) = state.registry.client() else {
+    if state.registry.client().is_none() {
         return Ok(render(&NotConfiguredPage { chrome }));
-    };
+    }
     let all = state
         .registry
-        .catalog(client)
+        .catalog()
         .await
-        .map_err(|e| registry_error(e, "catalog"))
+        .map_err(|e| registry_error(&e, "catalog"))
         .ui(&chrome)?;
     let snap = state.accounts.snapshot();
     let p = principal(&snap, &viewer);
@@ -563,7 +662,7 @@ async fn repository(
     let mut tags = client
         .tags_all(&name)
         .await
-        .map_err(|e| registry_error(e, "repository"))
+        .map_err(|e| registry_error(&e, "repository"))
         .ui(&chrome)?;
     tags.sort();
     let base = repo_href(&name);
@@ -742,7 +841,7 @@ async fn manifest_page(
     let fetched: FetchedManifest = client
         .manifest(&name, &reference)
         .await
-        .map_err(|e| registry_error(e, what))
+        .map_err(|e| registry_error(&e, what))
         .ui(&chrome)?;
     let base = repo_href(&name);
     let (image, platforms) = match &fetched.manifest {
@@ -750,7 +849,7 @@ async fn manifest_page(
             let config = client
                 .config(&name, m)
                 .await
-                .map_err(|e| registry_error(e, "image configuration"))
+                .map_err(|e| registry_error(&e, "image configuration"))
                 .ui(&chrome)?;
             (Some(image_view(m, &config)), Vec::new())
         }
@@ -825,12 +924,12 @@ async fn delete_confirm(
     let digest = client
         .manifest_digest(&name, &tag)
         .await
-        .map_err(|e| registry_error(e, "tag"))
+        .map_err(|e| registry_error(&e, "tag"))
         .ui(&chrome)?;
     let others = client
         .tags_sharing(&name, &digest)
         .await
-        .map_err(|e| registry_error(e, "tag"))
+        .map_err(|e| registry_error(&e, "tag"))
         .ui(&chrome)?
         .into_iter()
         .filter(|t| *t != tag)
@@ -881,7 +980,7 @@ async fn target_post(
             let now_digest = client
                 .manifest_digest(&name, &tag)
                 .await
-                .map_err(|e| registry_error(e, "tag"))?;
+                .map_err(|e| registry_error(&e, "tag"))?;
             if now_digest.as_str() != form.digest {
                 return Err(AppError::Conflict(format!(
                     "{name}:{tag} changed since the confirmation: look again before deleting"
@@ -891,7 +990,7 @@ async fn target_post(
         client
             .delete_tag(&name, &tag)
             .await
-            .map_err(|e| registry_error(e, "tag"))
+            .map_err(|e| registry_error(&e, "tag"))
     }
     .await;
     let deleted = result.ui(&chrome)?;
