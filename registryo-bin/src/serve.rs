@@ -440,17 +440,19 @@ impl TimedIo {
         }
     }
 
-    fn wrote<T>(
+    /// A write's outcome: progress restarts the stall clock, a pending write runs it.
+    fn wrote(
         &mut self,
-        result: Poll<io::Result<T>>,
+        result: Poll<io::Result<usize>>,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<T>> {
+    ) -> Poll<io::Result<usize>> {
         match result {
             Poll::Pending => self.write_pending(cx),
-            ready => {
+            Poll::Ready(Ok(n)) if n > 0 => {
                 self.write_timer = None;
-                ready
+                Poll::Ready(Ok(n))
             }
+            ready => ready,
         }
     }
 }
@@ -503,8 +505,12 @@ impl AsyncWrite for TimedIo {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let result = Pin::new(&mut this.stream).poll_flush(cx);
-        this.wrote(result, cx)
+        // A flush is no progress (a TCP stream's is always ready): it must not restart the
+        // stall clock of a pending write.
+        match Pin::new(&mut this.stream).poll_flush(cx) {
+            Poll::Pending => this.write_pending(cx),
+            ready => ready,
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

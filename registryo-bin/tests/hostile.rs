@@ -322,6 +322,48 @@ async fn slow_heads_are_cut_and_idle_connections_live_their_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_after_the_idle_timeout() {
+    let server = start(&[("REGISTRYO_IDLE_TIMEOUT_SECS", "2")], None);
+    // Far more pipelined requests for the style sheet (8 KB each) than the socket buffers
+    // hold: the server's writes stall while this client reads nothing.
+    const REQUESTS: usize = 20_000;
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let sent = std::thread::spawn(move || {
+        writer
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let request = b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n\r\n";
+        (0..REQUESTS)
+            .take_while(|_| writer.write_all(request).is_ok())
+            .count()
+    });
+    // Long enough for the stall to outlast the idle timeout several times over.
+    std::thread::sleep(Duration::from_secs(8));
+    // Then read what was answered: the server gave up before answering everything.
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let (mut answered, mut tail) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                answered += tail.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count();
+                let keep = tail.len().min(14);
+                tail.drain(..tail.len() - keep);
+            }
+        }
+    }
+    let sent = sent.join().unwrap();
+    assert!(answered > 0, "some answers arrived before the stall");
+    assert!(
+        answered < sent.min(REQUESTS),
+        "the stalled connection was kept: {answered} answers for {sent} requests"
+    );
+}
+
+#[tokio::test]
 async fn connections_over_the_cap_wait_to_be_accepted() {
     let server = start(
         &[
