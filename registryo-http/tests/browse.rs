@@ -958,10 +958,12 @@ async fn a_hanging_registry_holds_each_viewer_one_time_out_with_one_catalog_requ
 async fn the_last_catalog_is_served_while_a_refresh_hangs() {
     use std::sync::atomic::Ordering;
     let fake = fake_registry(true);
-    // Every view finds the catalog stale; a refresh hangs for as long as the test runs.
+    // Every view finds the catalog stale and waits 200 ms for a refresh that hangs for as
+    // long as the test runs.
     let options = RegistryOptions {
         timeout: Duration::from_secs(60),
         catalog_ttl: Duration::ZERO,
+        refresh_wait: Duration::from_millis(200),
     };
     let t = setup_with(&fake.url, options).await;
     let admin = t.signin("admin").await;

@@ -56,6 +56,9 @@ pub struct RegistryOptions {
     pub timeout: Duration,
     /// How long a fetched catalog is served before it is refreshed.
     pub catalog_ttl: Duration,
+    /// How long a viewer who finds the catalog stale waits for its refresh before being
+    /// shown the stale one (a refresh usually takes well under a second).
+    pub refresh_wait: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -63,6 +66,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             timeout: REGISTRY_TIMEOUT,
             catalog_ttl: CATALOG_TTL,
+            refresh_wait: Duration::from_secs(1),
         }
     }
 }
@@ -122,8 +126,9 @@ struct CatalogCache {
 /// The UI's view of the registry: a client (when `registry_url` is set) and the catalog cache.
 ///
 /// The catalog is refreshed by one fetch at a time, in a task of its own, that never holds
-/// other viewers: while it runs, viewers get the last catalog (however old); only when there
-/// is none yet do they wait for the fetch, at most [`RegistryOptions::timeout`], and then
+/// a viewer long: a viewer who finds it stale waits for the refresh at most
+/// [`RegistryOptions::refresh_wait`] and then gets the last catalog, however old; only when
+/// there is none yet does a viewer wait longer, at most [`RegistryOptions::timeout`], and then
 /// get the "registry unreachable" page.
 #[derive(Debug)]
 pub struct RegistryBrowser {
@@ -182,10 +187,10 @@ impl RegistryBrowser {
     }
 
     /// Every repository: the cached catalog while it is younger than the catalog TTL; else
-    /// the last one while a refresh runs; with none yet, the refresh's outcome, waited for at
-    /// most the registry time-out.
+    /// the refreshed one if the refresh ends within the refresh wait, or the last one; with
+    /// none yet, the refresh's outcome, waited for at most the registry time-out.
     async fn catalog(self: &Arc<Self>) -> Fetched {
-        let mut flight = {
+        let (mut flight, last) = {
             let mut cache = self.cache();
             let last = match &cache.last {
                 Some((at, list)) if at.elapsed() < self.options.catalog_ttl => {
@@ -202,17 +207,22 @@ impl RegistryBrowser {
                     rx
                 }
             };
-            if let Some(list) = last {
-                return Ok(list);
-            }
-            flight
+            (flight, last)
         };
-        let timeout = self.options.timeout;
-        match tokio::time::timeout(timeout, flight.wait_for(Option::is_some)).await {
-            Ok(Ok(outcome)) => outcome
-                .clone()
-                .unwrap_or_else(|| Err(Arc::new(self.timed_out()))),
-            Ok(Err(_)) | Err(_) => Err(Arc::new(self.timed_out())),
+        let wait = match &last {
+            Some(_) => self.options.refresh_wait.min(self.options.timeout),
+            None => self.options.timeout,
+        };
+        let outcome = match tokio::time::timeout(wait, flight.wait_for(Option::is_some)).await {
+            Ok(Ok(outcome)) => outcome.clone(),
+            Ok(Err(_)) | Err(_) => None,
+        };
+        match (outcome, last) {
+            (Some(Ok(list)), _) => Ok(list),
+            // The refresh failed or is still running: the last catalog, if there is one.
+            (_, Some(list)) => Ok(list),
+            (Some(Err(e)), None) => Err(e),
+            (None, None) => Err(Arc::new(self.timed_out())),
         }
     }
 
