@@ -70,6 +70,24 @@ pub struct Settings {
     pub refresh_token_idle_days: u64,
     /// Audit events older than this many days are removed (0: kept forever).
     pub audit_retention_days: u64,
+
+    // --- Connections and the network edge (issue 8: the server under hostile traffic).
+    /// Seconds a client has to send a request's line and headers, from their first byte (a
+    /// new connection: from connecting); slower clients are disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request, and a client may stop
+    /// reading a response, before the connection is closed.
+    pub idle_timeout_secs: u64,
+    /// The most client connections served at once; more wait to be accepted.
+    pub max_connections: u64,
+    /// Seconds requests in flight get to finish on SIGTERM before every connection is dropped.
+    pub shutdown_grace_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client: IP
+    /// addresses or CIDR ranges. Empty: the headers are ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Seconds the web UI waits for the registry (each request; viewers waiting for the
+    /// first catalog).
+    pub registry_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -101,6 +119,13 @@ impl Default for Settings {
             max_failures_per_account: 100,
             refresh_token_idle_days: 90,
             audit_retention_days: 400,
+            // Connections and the network edge.
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 4096,
+            shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
+            registry_timeout_secs: 10,
         }
     }
 }
@@ -151,6 +176,13 @@ impl fmt::Debug for Settings {
             .field("max_failures_per_account", &self.max_failures_per_account)
             .field("refresh_token_idle_days", &self.refresh_token_idle_days)
             .field("audit_retention_days", &self.audit_retention_days)
+            // Connections and the network edge.
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("registry_timeout_secs", &self.registry_timeout_secs)
             .finish()
     }
 }
@@ -337,6 +369,33 @@ impl Settings {
                 "reset_token_ttl_secs and invite_token_ttl_secs must be at least 1".to_owned(),
             );
         }
+        self.validate_edge()
+    }
+
+    /// Connections and the network edge.
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        for (name, value) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("registry_timeout_secs", self.registry_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return bad(format!("{name} must be between 1 and 3600, not {value}"));
+            }
+        }
+        if self.shutdown_grace_secs > 3600 {
+            return bad("shutdown_grace_secs must be at most 3600".to_owned());
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return bad(format!(
+                "max_connections must be between 1 and 1000000, not {}",
+                self.max_connections
+            ));
+        }
+        if let Err(e) = registryo_http::forwarded::TrustedProxies::parse(&self.trusted_proxies) {
+            return bad(format!("trusted_proxies: {e}"));
+        }
         Ok(())
     }
 
@@ -402,6 +461,13 @@ const SETTING_NAMES: &[&str] = &[
     "max_failures_per_account",
     "refresh_token_idle_days",
     "audit_retention_days",
+    // Connections and the network edge.
+    "header_read_timeout_secs",
+    "idle_timeout_secs",
+    "max_connections",
+    "shutdown_grace_secs",
+    "trusted_proxies",
+    "registry_timeout_secs",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -426,6 +492,16 @@ fn env_value(key: &str, v: &str) -> figment::value::Value {
             }
         }
         _ => {}
+    }
+    if key == "trusted_proxies" {
+        // A comma-separated list: REGISTRYO_TRUSTED_PROXIES=10.0.0.1,192.168.0.0/16
+        let list: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        return figment::value::Value::from(list);
     }
     figment::value::Value::from(v.to_owned())
 }
@@ -490,6 +566,22 @@ max_failures_per_account = {per_account}
 refresh_token_idle_days = {idle}
 # Audit events older than this many days are removed (0 = kept forever).
 audit_retention_days = {retention}
+# Connections. A request's line and headers must arrive within header_read_timeout_secs
+# (from their first byte, or from connecting); a kept-alive connection waits idle_timeout_secs
+# for its next request (and a client that stops reading is dropped after as long).
+header_read_timeout_secs = {header_read}
+idle_timeout_secs = {idle_timeout}
+# The most client connections at once (lowered to fit the open-files limit, which serve raises
+# to its hard limit at start); more wait to be accepted.
+max_connections = {max_conn}
+# On SIGTERM: seconds requests in flight get to finish before every connection is dropped.
+shutdown_grace_secs = {grace}
+# Reverse proxies whose X-Forwarded-For / Forwarded headers name the client (IP addresses or
+# CIDR ranges, e.g. ["10.0.0.1", "192.168.0.0/16"]); the environment takes a comma-separated list.
+# Empty: the headers are ignored and the client is the peer of the TCP connection.
+trusted_proxies = []
+# Seconds the web UI waits for the registry.
+registry_timeout_secs = {registry_timeout}
 "#,
         listen = d.listen,
         data = d.data.display(),
@@ -507,6 +599,11 @@ audit_retention_days = {retention}
         per_account = d.max_failures_per_account,
         idle = d.refresh_token_idle_days,
         retention = d.audit_retention_days,
+        header_read = d.header_read_timeout_secs,
+        idle_timeout = d.idle_timeout_secs,
+        max_conn = d.max_connections,
+        grace = d.shutdown_grace_secs,
+        registry_timeout = d.registry_timeout_secs,
     )
 }
 
@@ -628,6 +725,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn connection_and_edge_settings() {
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("REGISTRYO_HEADER_READ_TIMEOUT_SECS", "2"),
+                ("REGISTRYO_MAX_CONNECTIONS", "50"),
+                ("REGISTRYO_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16,::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((s.header_read_timeout_secs, s.max_connections), (2, 50));
+        assert_eq!(s.trusted_proxies, ["10.0.0.1", "192.168.0.0/16", "::1"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(
+            &file,
+            "trusted_proxies = [\"127.0.0.1\"]\nidle_timeout_secs = 75\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), &Overrides::default(), env(&[])).unwrap();
+        assert_eq!((s.trusted_proxies.len(), s.idle_timeout_secs), (1, 75));
+        for (k, v, needle) in [
+            (
+                "REGISTRYO_TRUSTED_PROXIES",
+                "10.0.0.0/33",
+                "trusted_proxies",
+            ),
+            (
+                "REGISTRYO_TRUSTED_PROXIES",
+                "proxy.example",
+                "trusted_proxies",
+            ),
+            (
+                "REGISTRYO_HEADER_READ_TIMEOUT_SECS",
+                "0",
+                "header_read_timeout_secs",
+            ),
+            ("REGISTRYO_MAX_CONNECTIONS", "0", "max_connections"),
+            (
+                "REGISTRYO_REGISTRY_TIMEOUT_SECS",
+                "x",
+                "registry_timeout_secs",
+            ),
+        ] {
+            let err = Settings::load_from(None, &Overrides::default(), env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{k}={v}: {err}");
+        }
     }
 
     #[test]

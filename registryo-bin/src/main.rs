@@ -36,6 +36,7 @@ macro_rules! say {
 
 mod cli;
 mod config;
+mod serve;
 mod server;
 
 /// Standard output failed: quietly done when the reader went away (EPIPE), else say why.

@@ -1,7 +1,6 @@
 //! `registryo serve`: open the store, make the first admin and the keys, and serve `/token`,
 //! the web UI and the admin API on one address.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +10,18 @@ use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
 use registryo_http::accounts::{Accounts, AccountsConfig};
-use registryo_http::app::{AppState, router};
+use registryo_http::app::{AppState, EdgeConfig, router};
 use registryo_http::attempts::USUAL_ADDRESS_DAYS;
+use registryo_http::forwarded::TrustedProxies;
 use registryo_http::keys::{self, SharedKeys};
 use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
+use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{NewUser, Store, UserKind};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::serve::{ServeOptions, connection_cap, raise_open_files_limit, serve};
 
 /// Open (and create, the first time) the data directory and the database.
 pub async fn open_store(settings: &Settings) -> Result<Store> {
@@ -191,6 +193,39 @@ pub fn web_config(settings: &Settings) -> WebConfig {
     }
 }
 
+// --- Connections and the network edge (issue 8).
+
+/// The serve loop's limits from the configuration, the connection cap lowered to fit the
+/// open-files limit `nofile`.
+pub fn serve_options(settings: &Settings, nofile: Option<u64>) -> ServeOptions {
+    let wanted = usize::try_from(settings.max_connections).unwrap_or(usize::MAX);
+    ServeOptions {
+        header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(settings.idle_timeout_secs),
+        max_connections: connection_cap(wanted, nofile),
+        grace: Duration::from_secs(settings.shutdown_grace_secs),
+    }
+}
+
+/// Trusted proxies, and HSTS when the public URL is https.
+pub fn edge_config(settings: &Settings) -> Result<EdgeConfig> {
+    Ok(EdgeConfig {
+        trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)
+            .context("trusted_proxies")?,
+        hsts: settings.public_url().starts_with("https://"),
+    })
+}
+
+/// The UI's registry time-out from the configuration.
+pub fn registry_options(settings: &Settings) -> RegistryOptions {
+    RegistryOptions {
+        timeout: Duration::from_secs(settings.registry_timeout_secs),
+        ..RegistryOptions::default()
+    }
+}
+
+// --- end of connections and the network edge.
+
 /// E-mail from the configuration, when `smtp_host` is set.
 pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
     if settings.smtp_host.is_empty() {
@@ -237,10 +272,16 @@ pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
     let shared = Arc::new(SharedKeys::new(signing, style)?);
     let accounts = Accounts::with_config(store.clone(), accounts_config(settings)).await?;
     let mut state = AppState::new(accounts, shared, token_config(settings))
-        .with_web_config(web_config(settings));
+        .with_web_config(web_config(settings))
+        .with_edge(edge_config(settings)?);
     if !settings.registry_url.is_empty() {
         state = state
-            .with_registry(&settings.registry_url, &settings.issuer, &settings.service)
+            .with_registry_options(
+                &settings.registry_url,
+                &settings.issuer,
+                &settings.service,
+                registry_options(settings),
+            )
             .with_context(|| format!("registry_url {:?} cannot be used", settings.registry_url))?;
     }
     Ok(state)
@@ -251,6 +292,10 @@ pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Checkpointed and closed when serving ends.
+    store: Store,
+    /// Connection limits and the grace period.
+    options: ServeOptions,
     /// SIGTERM, listened to from before "listening" is printed (no window where it kills).
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
@@ -259,6 +304,9 @@ pub struct Application {
 impl Application {
     /// Open the store, bootstrap, load the keys and bind the listener.
     pub async fn build(settings: &Settings) -> Result<Application> {
+        // Before anything opens files: every connection is one.
+        let nofile = raise_open_files_limit();
+        let options = serve_options(settings, nofile);
         let store = open_store(settings).await?;
         if let Some(pw) = bootstrap_admin(&store, settings).await? {
             say!("Created the first administrator.");
@@ -307,26 +355,38 @@ impl Application {
             listener,
             app,
             tasks,
+            store,
+            options,
             #[cfg(unix)]
             term,
         })
     }
 
-    /// Serve until SIGTERM or Ctrl-C; requests in flight finish.
+    /// Serve until SIGTERM or Ctrl-C; requests in flight get the grace period to finish, then
+    /// every connection is dropped, the background tasks stop and the store is checkpointed
+    /// and closed (a SQLite database is then its `.db` file alone).
     pub async fn run(self) -> Result<()> {
-        let result = axum::serve(
-            self.listener,
-            self.app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal(
+        let signal = shutdown_signal(
             #[cfg(unix)]
             self.term,
-        ))
-        .await;
-        for t in self.tasks {
+        );
+        serve(self.listener, self.app, self.options, signal).await;
+        for t in &self.tasks {
             t.abort();
         }
-        result.context("server error")?;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        // Bounded: a stuck database must not keep the process from exiting.
+        match tokio::time::timeout(Duration::from_secs(5), self.store.checkpoint_and_close()).await
+        {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::warn!(
+                "the database log could not be copied entirely (another process is using it)"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not checkpoint the database"),
+            Err(_) => tracing::warn!("closing the database took too long"),
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -351,7 +411,7 @@ async fn shutdown_signal(#[cfg(unix)] term: Option<tokio::signal::unix::Signal>)
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down");
 }
 
 #[cfg(test)]

@@ -248,9 +248,16 @@ async fn walk(c: &Client, base: &str, admin_password: &str) {
     .await;
     assert!(text(c).await.contains("Hello"), "{}", text(c).await);
 
-    // Repositories → the multi-arch image → its arm64 platform.
+    // Repositories → the multi-arch image → its arm64 platform. The catalog is kept 15 s, and
+    // the e2e tests may have filled it just before these images were pushed (creating an
+    // account asks for the repositories): look again until they show.
     click_link(c, "Repositories").await;
-    assert!(text(c).await.contains("browser/multi"));
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !text(c).await.contains("browser/multi") {
+        assert!(Instant::now() < deadline, "browser/multi never listed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.refresh().await.unwrap();
+    }
     shot(c, "02-repositories").await;
     click_link(c, "browser/multi").await;
     let t = text(c).await;

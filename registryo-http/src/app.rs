@@ -1,5 +1,7 @@
 //! The axum application: `/token`, health, JWKS, the web UI and the JSON admin API, on one
-//! router with security headers on every response.
+//! router with security headers on every response (and `Strict-Transport-Security` when the
+//! public URL is https), and the client's address resolved through trusted proxies
+//! ([`crate::forwarded`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,9 +17,10 @@ use registryo_core::service::{ClientAddr, TokenConfig, TokenService};
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
+use crate::forwarded::TrustedProxies;
 use crate::keys::SharedKeys;
 use crate::session::WebConfig;
-use crate::ui::browse::RegistryBrowser;
+use crate::ui::browse::{RegistryBrowser, RegistryOptions};
 use registryo_core::client::RegistryError;
 
 /// The web UI's settings and in-memory state.
@@ -26,6 +29,18 @@ pub struct Web {
     /// Settings.
     pub config: WebConfig,
 }
+
+/// How the server meets the network.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeConfig {
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers name the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Send `Strict-Transport-Security` on every response (the public URL is https).
+    pub hsts: bool,
+}
+
+/// The `Strict-Transport-Security` value: one year, this host only.
+pub const HSTS: &str = "max-age=31536000";
 
 /// What every handler shares.
 #[derive(Clone, Debug)]
@@ -42,6 +57,8 @@ pub struct AppState {
     pub mail: Option<Arc<crate::mail::Mail>>,
     /// The registry the UI browses (disabled unless [`AppState::with_registry`] was called).
     pub registry: Arc<RegistryBrowser>,
+    /// Trusted proxies and HSTS.
+    pub edge: Arc<EdgeConfig>,
 }
 
 impl AppState {
@@ -55,7 +72,14 @@ impl AppState {
             web: Arc::new(Web::default()),
             mail: None,
             registry: Arc::new(RegistryBrowser::disabled()),
+            edge: Arc::new(EdgeConfig::default()),
         }
+    }
+
+    /// The same state with these proxies trusted and HSTS on or off.
+    pub fn with_edge(mut self, edge: EdgeConfig) -> AppState {
+        self.edge = Arc::new(edge);
+        self
     }
 
     /// The same state with e-mail: "forgot password" and invitations.
@@ -68,12 +92,24 @@ impl AppState {
     /// with tokens this server signs for itself for `issuer` and `service` (the registry's
     /// `auth.token` settings).
     pub fn with_registry(
-        mut self,
+        self,
         url: &str,
         issuer: &str,
         service: &str,
     ) -> Result<AppState, RegistryError> {
-        let browser = RegistryBrowser::connect(url, Arc::clone(&self.keys), issuer, service)?;
+        self.with_registry_options(url, issuer, service, RegistryOptions::default())
+    }
+
+    /// [`AppState::with_registry`] with a time-out and catalog TTL of one's own.
+    pub fn with_registry_options(
+        mut self,
+        url: &str,
+        issuer: &str,
+        service: &str,
+        options: RegistryOptions,
+    ) -> Result<AppState, RegistryError> {
+        let keys = Arc::clone(&self.keys);
+        let browser = RegistryBrowser::connect(url, keys, issuer, service, options)?;
         self.registry = Arc::new(browser);
         Ok(self)
     }
@@ -88,6 +124,7 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let tokens = state.tokens.clone();
+    let edge = Arc::clone(&state.edge);
     let ui =
         crate::ui::routes()
             .merge(crate::reset::routes())
@@ -104,7 +141,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::api::routes())
         .fallback(not_found)
         .with_state(state)
-        .layer(middleware::from_fn(client_addr))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&edge),
+            client_addr,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: query strings may carry secrets (reset links).
@@ -126,12 +166,18 @@ pub fn router(state: AppState) -> Router {
                     },
                 ),
         )
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(edge, security_headers))
 }
 
-/// Put the peer's address into the request as a [`ClientAddr`] for the token service.
-async fn client_addr(mut req: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+/// Put the client's address into the request as a [`ClientAddr`] for the token service, the
+/// guessing limits and the audit log: the peer's, or the one a trusted proxy forwarded.
+async fn client_addr(
+    State(edge): State<Arc<EdgeConfig>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let addr = edge.trusted_proxies.client_addr(peer, req.headers());
         req.extensions_mut().insert(ClientAddr(addr));
     }
     next.run(req).await
@@ -141,9 +187,19 @@ async fn client_addr(mut req: Request, next: Next) -> Response {
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(
+    State(edge): State<Arc<EdgeConfig>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if edge.hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),

@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod attempts;
 pub mod error;
+pub mod forwarded;
 pub mod keys;
 pub mod mail;
 pub mod ops;

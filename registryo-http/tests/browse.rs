@@ -26,6 +26,7 @@ use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::accounts::{Accounts, hash_password_blocking};
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::SharedKeys;
+use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
 use serde_json::json;
 use tower::ServiceExt;
@@ -807,6 +808,186 @@ async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
         assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{path}");
         assert!(r.body.contains("cannot be reached"), "{path}: {}", r.body);
         assert!(r.body.contains(&down));
+    }
+}
+
+/// A fake registry on 127.0.0.1 that counts the requests it reads: it answers each with a
+/// two-repository catalog (and closes) while `answer` is set, and otherwise never answers.
+struct FakeRegistry {
+    url: String,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+    answer: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn fake_registry(answer: bool) -> FakeRegistry {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let answer = Arc::new(AtomicBool::new(answer));
+    let (seen, answering) = (Arc::clone(&requests), Arc::clone(&answer));
+    std::thread::spawn(move || {
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for mut stream in listener.incoming().flatten() {
+            let (seen, answering, held) =
+                (Arc::clone(&seen), Arc::clone(&answering), Arc::clone(&held));
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                if answering.load(Ordering::SeqCst) {
+                    let body = r#"{"repositories":["team/app","team/web"]}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                } else {
+                    held.lock().unwrap().push(stream); // open, never answered
+                }
+            });
+        }
+    });
+    FakeRegistry {
+        url,
+        requests,
+        answer,
+    }
+}
+
+/// The app browsing `url` with these registry options; one user, `admin`.
+async fn setup_with(url: &str, options: RegistryOptions) -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let store = Store::connect(&db).await.unwrap();
+    let hash = hash_password_blocking(PW).unwrap();
+    store
+        .create_user(
+            &NewUser::new("admin".parse().unwrap(), UserKind::Human)
+                .password_hash(hash)
+                .admin(true),
+        )
+        .await
+        .unwrap();
+    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
+    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
+    let pusher =
+        RegistryClient::connect(url, SelfSignedTokens::new(keys.current(), ISSUER, SERVICE))
+            .unwrap();
+    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
+        .with_registry_options(url, ISSUER, SERVICE, options)
+        .unwrap();
+    T {
+        app: router(state),
+        store,
+        accounts,
+        pusher,
+        _registry: None,
+        _dir: dir,
+    }
+}
+
+/// `n` concurrent views of `path`.
+async fn concurrent_views(t: &T, b: &Browser, path: &str, n: usize) -> Vec<Resp> {
+    let mut views = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let req = Request::get(path)
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, format!("registryo_session={}", b.cookie))
+            .body(Body::empty())
+            .unwrap();
+        let app = t.app.clone();
+        views.spawn(async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            (
+                i,
+                Resp {
+                    status,
+                    headers,
+                    body,
+                },
+            )
+        });
+    }
+    let mut out: Vec<(usize, Resp)> = Vec::new();
+    while let Some(done) = views.join_next().await {
+        out.push(done.unwrap());
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+#[tokio::test]
+async fn a_hanging_registry_holds_each_viewer_one_time_out_with_one_catalog_request() {
+    use std::sync::atomic::Ordering;
+    let fake = fake_registry(false);
+    let options = RegistryOptions {
+        timeout: Duration::from_secs(3),
+        ..RegistryOptions::default()
+    };
+    let t = setup_with(&fake.url, options).await;
+    let admin = t.signin("admin").await;
+    let views = concurrent_views(&t, &admin, "/registry", 4).await;
+    for r in &views {
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
+        assert!(r.body.contains("did not answer in time"), "{}", r.body);
+    }
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        1,
+        "one catalog fetch for every viewer waiting"
+    );
+}
+
+#[tokio::test]
+async fn the_last_catalog_is_served_while_a_refresh_hangs() {
+    use std::sync::atomic::Ordering;
+    let fake = fake_registry(true);
+    // Every view finds the catalog stale and waits 200 ms for a refresh that hangs for as
+    // long as the test runs.
+    let options = RegistryOptions {
+        timeout: Duration::from_secs(60),
+        catalog_ttl: Duration::ZERO,
+        refresh_wait: Duration::from_millis(200),
+    };
+    let t = setup_with(&fake.url, options).await;
+    let admin = t.signin("admin").await;
+    let r = t.get("/registry", Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("/registry/r/team/web"), "{}", r.body);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+
+    fake.answer.store(false, Ordering::SeqCst);
+    for round in 0..2 {
+        for r in concurrent_views(&t, &admin, "/registry", 4).await {
+            assert_eq!(r.status, StatusCode::OK, "round {round}: {}", r.body);
+            assert!(r.body.contains("/registry/r/team/web"), "round {round}");
+        }
+        let start = Instant::now();
+        while fake.requests.load(Ordering::SeqCst) < 2 {
+            assert!(start.elapsed() < Duration::from_secs(30), "no refresh");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            fake.requests.load(Ordering::SeqCst),
+            2,
+            "round {round}: one refresh in flight, shared"
+        );
     }
 }
 

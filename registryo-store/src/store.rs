@@ -180,6 +180,48 @@ impl Store {
         dispatch!(self, pool => pool.close().await)
     }
 
+    /// SQLite: copies the write-ahead log into the database file and empties it
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), so the `.db` file alone holds every committed
+    /// change; a no-op on PostgreSQL. Returns `false` when another process (a CLI command)
+    /// was reading or writing and part of the log could not be copied yet.
+    pub async fn checkpoint(&self) -> Result<bool, StoreError> {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => {
+                // On a connection of its own, closed here: one given back to the pool is
+                // returned by a background task, which a closing pool does not always wait
+                // for (see [`Store::checkpoint_and_close`]).
+                let mut conn = pool.acquire().await?;
+                // One row: busy (0/1), frames in the log, frames copied.
+                let (busy, _log, _copied): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                conn.close().await?;
+                Ok(busy == 0)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Ok(true),
+        }
+    }
+
+    /// [`Store::checkpoint`], then [`Store::close`]: what a server does when it stops, so a
+    /// SQLite database is left as one file (SQLite removes the emptied `-wal` and `-shm`
+    /// files when the last connection closes).
+    ///
+    /// It then waits, a second at most, for connections that were being given back to the
+    /// pool as it closed (sqlx's `Pool::close` can return before they are closed, and a
+    /// process that exits then leaves them open: on SQLite, the `-wal` file stays).
+    pub async fn checkpoint_and_close(&self) -> Result<bool, StoreError> {
+        let done = self.checkpoint().await;
+        self.close().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while dispatch!(self, pool => pool.size()) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        done
+    }
+
     /// Checks that the database answers (for a health check).
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, pool => {
@@ -454,6 +496,39 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn checkpoint_and_close_leave_the_database_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        let store = Store::connect(&url).await.unwrap();
+        store
+            .create_user(&crate::NewUser::new(
+                registryo_core::names::Username::new("alice").unwrap(),
+                crate::UserKind::Human,
+            ))
+            .await
+            .unwrap();
+        let wal = dir.path().join("r.db-wal");
+        assert!(wal.exists(), "WAL mode writes the log first");
+        assert!(store.checkpoint_and_close().await.unwrap());
+        assert!(!wal.exists(), "the log is gone after a clean close");
+        assert!(!dir.path().join("r.db-shm").exists());
+        // The .db file alone, copied elsewhere, holds everything.
+        let other = tempfile::tempdir().unwrap();
+        let copy = other.path().join("copy.db");
+        std::fs::copy(&db, &copy).unwrap();
+        let again = Store::connect(&format!("sqlite://{}", copy.display()))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.get_user_by_name("alice").await.unwrap().username,
+            "alice"
+        );
+        again.close().await;
+    }
 
     #[test]
     fn redacts_passwords() {

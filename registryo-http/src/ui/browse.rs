@@ -9,15 +9,11 @@
 //! Routes (the repository name may hold `/`; `-` never starts a name component, so `/-/`
 //! separates the name from what follows):
 //! - `GET /registry?q=…&page=…` — the repositories, filtered and paginated in memory over a
-//!   catalog kept for [`CATALOG_TTL`];
+//!   catalog kept for [`CATALOG_TTL`] (see [`RegistryBrowser`] for how it is refreshed);
 //! - `GET /registry/r/NAME?page=…` — its tags (paginated in memory) and its access list;
 //! - `GET /registry/r/NAME/-/tags/TAG` — a tag's manifest: an image, or an index's platforms;
 //! - `GET /registry/r/NAME/-/manifests/DIGEST` — a manifest by digest (an index's platform);
 //! - `GET|POST /registry/r/NAME/-/tags/TAG/delete` — confirm, then delete (by real digest).
-
-use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Form;
@@ -26,128 +22,26 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use registryo_core::acl::{Principal, Subject};
-use registryo_core::client::{
-    Digest, FetchedManifest, ImageConfig, Manifest, RegistryAuth, RegistryAuthLayer,
-    RegistryClient, RegistryError, ReqwestTransport, SelfSignedTokens, TokenSource,
-};
-use registryo_core::scope::{Actions, RepositoryName, ScopeSet};
-use registryo_core::token::TokenError;
+use registryo_core::client::{Digest, FetchedManifest, ImageConfig, Manifest, RegistryError};
+use registryo_core::scope::{Actions, RepositoryName};
 use serde::Deserialize;
-use tower::Layer;
 
 use super::{Chrome, Flash, UiError, WithChrome, render};
 use crate::accounts::Snapshot;
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::keys::SharedKeys;
 use crate::session::Viewer;
 use crate::timefmt::now;
 
-/// How long the catalog is kept in memory before it is fetched again.
-pub const CATALOG_TTL: Duration = Duration::from_secs(15);
+mod registry;
+pub use registry::{
+    CATALOG_TTL, REGISTRY_TIMEOUT, RegistryBrowser, RegistryOptions, UiClient, UiTokens,
+};
+
 /// Repositories per page.
 pub const REPOS_PER_PAGE: usize = 50;
 /// Tags per page.
 pub const TAGS_PER_PAGE: usize = 100;
-
-/// Tokens the server signs for itself with its current signing keys (read from
-/// [`SharedKeys`] for every token, so a rotation applies at once).
-#[derive(Debug, Clone)]
-pub struct UiTokens {
-    keys: Arc<SharedKeys>,
-    issuer: String,
-    service: String,
-}
-
-impl UiTokens {
-    /// Tokens from `issuer` for the registry's `service`.
-    pub fn new(keys: Arc<SharedKeys>, issuer: &str, service: &str) -> UiTokens {
-        UiTokens {
-            keys,
-            issuer: issuer.to_owned(),
-            service: service.to_owned(),
-        }
-    }
-}
-
-impl TokenSource for UiTokens {
-    type Error = TokenError;
-
-    fn token(&self, scopes: &ScopeSet) -> impl Future<Output = Result<String, TokenError>> + Send {
-        let tokens = SelfSignedTokens::new(
-            self.keys.current(),
-            self.issuer.as_str(),
-            self.service.as_str(),
-        );
-        std::future::ready(tokens.sign(scopes))
-    }
-}
-
-/// The registry client the UI uses.
-pub type UiClient = RegistryClient<RegistryAuth<ReqwestTransport, UiTokens>>;
-
-/// The UI's view of the registry: a client (when `registry_url` is set) and the catalog cache.
-#[derive(Debug)]
-pub struct RegistryBrowser {
-    client: Option<UiClient>,
-    catalog: tokio::sync::Mutex<Option<(Instant, Arc<Vec<String>>)>>,
-}
-
-impl RegistryBrowser {
-    /// No registry configured: the pages say so.
-    pub fn disabled() -> RegistryBrowser {
-        RegistryBrowser {
-            client: None,
-            catalog: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// A browser of the registry at `url` (`http(s)://host[:port]`), with tokens signed by
-    /// `keys` for `issuer` and `service` (the registry's `auth.token` settings). Requests time
-    /// out after 20 s (5 s to connect).
-    pub fn connect(
-        url: &str,
-        keys: Arc<SharedKeys>,
-        issuer: &str,
-        service: &str,
-    ) -> Result<RegistryBrowser, RegistryError> {
-        let transport =
-            ReqwestTransport::with_timeouts(Duration::from_secs(5), Duration::from_secs(20))?;
-        let service = RegistryAuthLayer::new(UiTokens::new(keys, issuer, service)).layer(transport);
-        Ok(RegistryBrowser {
-            client: Some(RegistryClient::new(url, service)?),
-            catalog: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    /// The client, when a registry is configured.
-    pub fn client(&self) -> Option<&UiClient> {
-        self.client.as_ref()
-    }
-
-    /// Every repository of the registry (the cached catalog), or `None` when no registry is
-    /// configured.
-    pub async fn repositories(&self) -> Result<Option<Arc<Vec<String>>>, RegistryError> {
-        match &self.client {
-            Some(client) => self.catalog(client).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Every repository, from the cache when it is younger than [`CATALOG_TTL`]. One fetch at
-    /// a time: concurrent callers wait for it.
-    async fn catalog(&self, client: &UiClient) -> Result<Arc<Vec<String>>, RegistryError> {
-        let mut cached = self.catalog.lock().await;
-        if let Some((at, list)) = cached.as_ref()
-            && at.elapsed() < CATALOG_TTL
-        {
-            return Ok(Arc::clone(list));
-        }
-        let list = Arc::new(client.catalog_all().await?);
-        *cached = Some((Instant::now(), Arc::clone(&list)));
-        Ok(list)
-    }
-}
 
 /// The browsing routes (the caller adds the CSRF guard).
 pub fn routes() -> Router<AppState> {
@@ -157,8 +51,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A registry failure as the page shows it; `what` names the thing looked for (a 404).
-fn registry_error(e: RegistryError, what: &str) -> AppError {
-    let message = match &e {
+fn registry_error(e: &RegistryError, what: &str) -> AppError {
+    let message = match e {
         RegistryError::NotFound { .. } => return AppError::NotFound(what.to_owned()),
         RegistryError::Unreachable { url, .. } => {
             format!("The registry cannot be reached ({url}): is it running?")
@@ -299,14 +193,14 @@ async fn repositories(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&viewer, "registry");
-    let Some(client) = state.registry.client() else {
+    if state.registry.client().is_none() {
         return Ok(render(&NotConfiguredPage { chrome }));
-    };
+    }
     let all = state
         .registry
-        .catalog(client)
+        .catalog()
         .await
-        .map_err(|e| registry_error(e, "catalog"))
+        .map_err(|e| registry_error(&e, "catalog"))
         .ui(&chrome)?;
     let snap = state.accounts.snapshot();
     let p = principal(&snap, &viewer);
@@ -563,7 +457,7 @@ async fn repository(
     let mut tags = client
         .tags_all(&name)
         .await
-        .map_err(|e| registry_error(e, "repository"))
+        .map_err(|e| registry_error(&e, "repository"))
         .ui(&chrome)?;
     tags.sort();
     let base = repo_href(&name);
@@ -742,7 +636,7 @@ async fn manifest_page(
     let fetched: FetchedManifest = client
         .manifest(&name, &reference)
         .await
-        .map_err(|e| registry_error(e, what))
+        .map_err(|e| registry_error(&e, what))
         .ui(&chrome)?;
     let base = repo_href(&name);
     let (image, platforms) = match &fetched.manifest {
@@ -750,7 +644,7 @@ async fn manifest_page(
             let config = client
                 .config(&name, m)
                 .await
-                .map_err(|e| registry_error(e, "image configuration"))
+                .map_err(|e| registry_error(&e, "image configuration"))
                 .ui(&chrome)?;
             (Some(image_view(m, &config)), Vec::new())
         }
@@ -825,12 +719,12 @@ async fn delete_confirm(
     let digest = client
         .manifest_digest(&name, &tag)
         .await
-        .map_err(|e| registry_error(e, "tag"))
+        .map_err(|e| registry_error(&e, "tag"))
         .ui(&chrome)?;
     let others = client
         .tags_sharing(&name, &digest)
         .await
-        .map_err(|e| registry_error(e, "tag"))
+        .map_err(|e| registry_error(&e, "tag"))
         .ui(&chrome)?
         .into_iter()
         .filter(|t| *t != tag)
@@ -881,7 +775,7 @@ async fn target_post(
             let now_digest = client
                 .manifest_digest(&name, &tag)
                 .await
-                .map_err(|e| registry_error(e, "tag"))?;
+                .map_err(|e| registry_error(&e, "tag"))?;
             if now_digest.as_str() != form.digest {
                 return Err(AppError::Conflict(format!(
                     "{name}:{tag} changed since the confirmation: look again before deleting"
@@ -891,7 +785,7 @@ async fn target_post(
         client
             .delete_tag(&name, &tag)
             .await
-            .map_err(|e| registry_error(e, "tag"))
+            .map_err(|e| registry_error(&e, "tag"))
     }
     .await;
     let deleted = result.ui(&chrome)?;
