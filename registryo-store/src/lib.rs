@@ -121,7 +121,7 @@ mod tokens;
 mod users;
 
 pub use attempts::FailureCount;
-pub use error::{DatabaseError, StoreError};
+pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
     AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule,
     NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordChange,
