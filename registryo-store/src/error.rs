@@ -31,6 +31,16 @@ pub enum StoreError {
         #[source]
         source: DatabaseError,
     },
+    /// The store does not exist yet (a SQLite file that is missing, a PostgreSQL database
+    /// without Registryo's tables) and [`StoreOptions::create`](crate::StoreOptions::create)
+    /// is off. The text names the database.
+    #[error("no Registryo database at {0}")]
+    Uninitialised(String),
+    /// The database exists but cannot be used and must not be re-initialised: an empty
+    /// (zero-length) file, a file that is not SQLite, damaged pages, another program's
+    /// database. The text says which and what to do.
+    #[error("{0}")]
+    Damaged(String),
     /// Any other database failure. Maps to HTTP 500; log the source.
     #[error("database error")]
     Database(#[source] DatabaseError),

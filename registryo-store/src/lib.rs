@@ -116,6 +116,8 @@ mod model;
 mod password_tokens;
 mod sessions;
 mod settings;
+#[cfg(feature = "sqlite")]
+mod sqlite_file;
 mod store;
 mod tokens;
 mod users;
