@@ -20,6 +20,9 @@ pub struct Settings {
     /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
     /// `postgres://…` chooses PostgreSQL.
     pub database_url: String,
+    /// How long a request waits for a database connection before it is answered `503`
+    /// (database unreachable or overloaded), in seconds.
+    pub database_timeout_secs: u64,
     /// The URL clients reach this server at; the token realm is `{public_url}/token`.
     pub public_url: String,
     /// The `iss` of tokens; the registry's `auth.token.issuer`.
@@ -78,6 +81,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             data: PathBuf::from("./registryo-data"),
             database_url: String::new(),
+            database_timeout_secs: 3,
             public_url: String::new(),
             issuer: "registryo".to_owned(),
             service: "registryo".to_owned(),
@@ -111,6 +115,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("data", &self.data)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_timeout_secs", &self.database_timeout_secs)
             .field("public_url", &self.public_url)
             .field("issuer", &self.issuer)
             .field("service", &self.service)
@@ -332,6 +337,9 @@ impl Settings {
         if self.refresh_token_idle_days == 0 {
             return bad("refresh_token_idle_days must be at least 1".to_owned());
         }
+        if !(1..=300).contains(&self.database_timeout_secs) {
+            return bad("database_timeout_secs must be between 1 and 300".to_owned());
+        }
         if self.reset_token_ttl_secs == 0 || self.invite_token_ttl_secs == 0 {
             return bad(
                 "reset_token_ttl_secs and invite_token_ttl_secs must be at least 1".to_owned(),
@@ -340,13 +348,12 @@ impl Settings {
         Ok(())
     }
 
-    /// The database URL, defaulting to SQLite in the data directory.
+    /// The database URL, defaulting to SQLite in the data directory (made absolute, so
+    /// messages name the file unambiguously).
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data.join("registryo.db").display()
-            )
+            let data = std::path::absolute(&self.data).unwrap_or_else(|_| self.data.clone());
+            format!("sqlite://{}?mode=rwc", data.join("registryo.db").display())
         } else {
             self.database_url.clone()
         }
@@ -379,6 +386,7 @@ const SETTING_NAMES: &[&str] = &[
     "listen",
     "data",
     "database_url",
+    "database_timeout_secs",
     "public_url",
     "issuer",
     "service",
@@ -444,6 +452,8 @@ listen = "{listen}"
 data = "{data}"
 # Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.
 database_url = ""
+# Seconds a request waits for the database before it is answered 503 (unreachable, overloaded): 1..300.
+database_timeout_secs = {db_timeout}
 # URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.
 public_url = ""
 # Must equal the registry's auth.token.issuer and auth.token.service.
@@ -493,6 +503,7 @@ audit_retention_days = {retention}
 "#,
         listen = d.listen,
         data = d.data.display(),
+        db_timeout = d.database_timeout_secs,
         issuer = d.issuer,
         service = d.service,
         ttl = d.token_ttl_secs,
@@ -628,6 +639,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn storage_settings_from_the_environment() {
+        let s = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
+        assert_eq!(s.database_timeout_secs, 3);
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[("REGISTRYO_DATABASE_TIMEOUT_SECS", "7")]),
+        )
+        .unwrap();
+        assert_eq!(s.database_timeout_secs, 7);
+        for v in ["0", "301", "soon"] {
+            let err = Settings::load_from(
+                None,
+                &Overrides::default(),
+                env(&[("REGISTRYO_DATABASE_TIMEOUT_SECS", v)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("database_timeout_secs"), "{v}: {err}");
+        }
     }
 
     #[test]

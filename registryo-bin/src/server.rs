@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
@@ -16,29 +16,60 @@ use registryo_http::attempts::USUAL_ADDRESS_DAYS;
 use registryo_http::keys::{self, SharedKeys};
 use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
-use registryo_store::{NewUser, Store, UserKind};
+use registryo_store::{NewUser, Store, StoreError, StoreOptions, UserKind};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
 
-/// Open (and create, the first time) the data directory and the database.
-pub async fn open_store(settings: &Settings) -> Result<Store> {
-    if settings.database_url.is_empty() {
+/// Whether opening the store may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `serve`, or an admin command with `--init`: a missing data directory and database
+    /// are created (an existing database is never re-initialised).
+    CreateIfMissing,
+    /// The admin commands: only an existing database is opened; a missing one is an error
+    /// that names the data directory looked in and how to point at the right one.
+    ExistingOnly,
+}
+
+/// Open the data directory and the database: check them (an empty, foreign or damaged
+/// SQLite file is refused), and create them only when missing and `mode` allows it.
+pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
+    let create = mode == OpenMode::CreateIfMissing;
+    let sqlite_in_data = settings.database_url.is_empty();
+    if sqlite_in_data && create {
         create_private_dir(&settings.data)?;
     }
-    let store = Store::connect(&settings.database_url())
-        .await
-        .with_context(|| {
+    let options = StoreOptions {
+        acquire_timeout: Duration::from_secs(settings.database_timeout_secs),
+        create,
+        ..StoreOptions::default()
+    };
+    let url = settings.database_url();
+    match Store::connect_with(&url, &options).await {
+        Ok(store) => Ok(store),
+        Err(StoreError::Uninitialised(what)) if sqlite_in_data => bail!(
+            "no Registryo database in the data directory {dir} (looked for {what}). Admin \
+             commands do not create one: run them with the settings `registryo serve` uses, \
+             pointing at its data directory with --data DIR or REGISTRYO_DATA=DIR (or \
+             `data = \"DIR\"` in registryo.toml); or pass --init to create a new database \
+             here.",
+            dir = std::path::absolute(&settings.data)
+                .unwrap_or_else(|_| settings.data.clone())
+                .display(),
+        ),
+        Err(StoreError::Uninitialised(what)) => bail!(
+            "no Registryo database at {what}. Admin commands do not create one: check \
+             database_url (REGISTRYO_DATABASE_URL), or pass --init to initialise this database"
+        ),
+        Err(e @ StoreError::Damaged(_)) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| {
             format!(
                 "cannot open the database {}",
-                crate::config::redact_url(&settings.database_url())
+                crate::config::redact_url(&url)
             )
-        })?;
-    store
-        .migrate()
-        .await
-        .context("cannot apply the database migrations")?;
-    Ok(store)
+        }),
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -259,7 +290,7 @@ pub struct Application {
 impl Application {
     /// Open the store, bootstrap, load the keys and bind the listener.
     pub async fn build(settings: &Settings) -> Result<Application> {
-        let store = open_store(settings).await?;
+        let store = open_store(settings, OpenMode::CreateIfMissing).await?;
         if let Some(pw) = bootstrap_admin(&store, settings).await? {
             say!("Created the first administrator.");
             say!("  username: admin");
