@@ -333,6 +333,11 @@ async fn registry_config(
     let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
     store.close().await;
     let bundle = server::write_bundle(settings, &signing)?;
+    eprintln!(
+        "registryo: wrote the certificate bundle {} ({}): the registry's rootcertbundle",
+        bundle.display(),
+        crate::files::describe_modes(&bundle)
+    );
     // http.secret signs upload state; without it every registry process picks its own, and
     // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
     let mut secret = [0u8; 32];

@@ -15,8 +15,13 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The data directory: the SQLite database, keys and the certificate bundle.
+    /// The data directory (owner-only, 0700): the SQLite database, which holds the signing
+    /// keys.
     pub data: PathBuf,
+    /// Where the certificate bundle for the registry's `rootcertbundle` is written (public:
+    /// mode 0644, in a 0755 directory); empty means `registry-bundle.pem` in a directory
+    /// beside the data directory, named after it with `-public` (`./registryo-data-public/`).
+    pub bundle_path: PathBuf,
     /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
     /// `postgres://…` chooses PostgreSQL.
     pub database_url: String,
@@ -80,6 +85,7 @@ impl Default for Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             data: PathBuf::from("./registryo-data"),
+            bundle_path: PathBuf::new(),
             database_url: String::new(),
             database_timeout_secs: 3,
             public_url: String::new(),
@@ -114,6 +120,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data", &self.data)
+            .field("bundle_path", &self.bundle_path)
             .field("database_url", &redact_url(&self.database_url))
             .field("database_timeout_secs", &self.database_timeout_secs)
             .field("public_url", &self.public_url)
@@ -385,6 +392,7 @@ const IGNORED_ENV: &[&str] = &["log", "test_postgres_url", "e2e"];
 const SETTING_NAMES: &[&str] = &[
     "listen",
     "data",
+    "bundle_path",
     "database_url",
     "database_timeout_secs",
     "public_url",
@@ -448,8 +456,11 @@ pub fn example_toml() -> String {
 
 # Address to listen on.
 listen = "{listen}"
-# Data directory: SQLite database, signing keys, certificate bundle.
+# Data directory (kept 0700): the SQLite database (0600), which holds the signing keys.
 data = "{data}"
+# The certificate bundle for the registry's rootcertbundle (public: 0644 in a 0755 directory);
+# empty = registry-bundle.pem in "<data>-public/" beside the data directory.
+bundle_path = ""
 # Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.
 database_url = ""
 # Seconds a request waits for the database before it is answered 503 (unreachable, overloaded): 1..300.
@@ -645,13 +656,24 @@ mod tests {
     fn storage_settings_from_the_environment() {
         let s = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
         assert_eq!(s.database_timeout_secs, 3);
+        assert!(s.bundle_path.as_os_str().is_empty());
         let s = Settings::load_from(
             None,
             &Overrides::default(),
-            env(&[("REGISTRYO_DATABASE_TIMEOUT_SECS", "7")]),
+            env(&[
+                ("REGISTRYO_DATABASE_TIMEOUT_SECS", "7"),
+                (
+                    "REGISTRYO_BUNDLE_PATH",
+                    "/etc/docker/registry/registryo.pem",
+                ),
+            ]),
         )
         .unwrap();
         assert_eq!(s.database_timeout_secs, 7);
+        assert_eq!(
+            s.bundle_path,
+            PathBuf::from("/etc/docker/registry/registryo.pem")
+        );
         for v in ["0", "301", "soon"] {
             let err = Settings::load_from(
                 None,

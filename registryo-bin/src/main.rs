@@ -36,6 +36,7 @@ macro_rules! say {
 
 mod cli;
 mod config;
+mod files;
 mod server;
 
 /// Standard output failed: quietly done when the reader went away (EPIPE), else say why.

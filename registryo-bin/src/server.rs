@@ -2,7 +2,7 @@
 //! the web UI and the admin API on one address.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +33,13 @@ pub enum OpenMode {
 }
 
 /// Open the data directory and the database: check them (an empty, foreign or damaged
-/// SQLite file is refused), and create them only when missing and `mode` allows it.
+/// SQLite file is refused), narrow modes that are too wide, and create them only when
+/// missing and `mode` allows it.
 pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
     let create = mode == OpenMode::CreateIfMissing;
     let sqlite_in_data = settings.database_url.is_empty();
-    if sqlite_in_data && create {
-        create_private_dir(&settings.data)?;
+    if sqlite_in_data {
+        crate::files::prepare_data_dir(&settings.data, create)?;
     }
     let options = StoreOptions {
         acquire_timeout: Duration::from_secs(settings.database_timeout_secs),
@@ -54,9 +55,7 @@ pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
              pointing at its data directory with --data DIR or REGISTRYO_DATA=DIR (or \
              `data = \"DIR\"` in registryo.toml); or pass --init to create a new database \
              here.",
-            dir = std::path::absolute(&settings.data)
-                .unwrap_or_else(|_| settings.data.clone())
-                .display(),
+            dir = crate::files::absolute(&settings.data).display(),
         ),
         Err(StoreError::Uninitialised(what)) => bail!(
             "no Registryo database at {what}. Admin commands do not create one: check \
@@ -72,34 +71,10 @@ pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("cannot restrict {}", dir.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Where the certificate bundle for the registry's `rootcertbundle` is written.
-pub fn bundle_path(settings: &Settings) -> PathBuf {
-    let p = settings.data.join("registry-bundle.pem");
-    std::path::absolute(&p).unwrap_or(p)
-}
-
-/// Write the certificates of every key, for the registry.
+/// Write the certificates of every key, for the registry (public: see [`crate::files`]).
 pub fn write_bundle(settings: &Settings, keys: &[SigningKey]) -> Result<PathBuf> {
-    create_private_dir(&settings.data)?;
-    let path = bundle_path(settings);
     let bundle: String = keys.iter().map(SigningKey::cert_pem).collect();
-    std::fs::write(&path, bundle)
-        .with_context(|| format!("cannot write the certificate bundle {}", path.display()))?;
-    Ok(path)
+    crate::files::write_bundle(settings, &bundle)
 }
 
 /// A random password of 24 characters from an unambiguous alphabet.
