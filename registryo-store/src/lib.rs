@@ -112,6 +112,7 @@ mod attempts;
 mod audit;
 mod error;
 mod groups;
+mod health;
 mod model;
 mod password_tokens;
 mod sessions;
