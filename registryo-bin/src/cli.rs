@@ -15,7 +15,7 @@ use registryo_http::ops::{self, Actor};
 use registryo_store::{NewAuditEvent, Store};
 
 use crate::config::{Overrides, Settings, example_toml};
-use crate::server::{self, Application};
+use crate::server::{self, Application, OpenMode};
 
 /// Registryo: users, groups and repository rules for the Docker registry's token
 /// authentication.
@@ -28,6 +28,11 @@ pub struct Cli {
     /// The data directory (database, keys); REGISTRYO_DATA.
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Create the data directory and the database when they do not exist. `serve` always
+    /// may; the other commands refuse, so that one run from the wrong folder does not
+    /// silently make a new, empty database.
+    #[arg(long, global = true)]
+    init: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -238,6 +243,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             data: cli.data.clone(),
         },
     )?;
+    let open_mode = if cli.init {
+        OpenMode::CreateIfMissing
+    } else {
+        OpenMode::ExistingOnly
+    };
     match cli.command {
         Command::Serve { .. } => {
             init_tracing();
@@ -253,9 +263,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             service,
             addr,
             storage,
-        } => registry_config(&settings, &realm, service, &addr, &storage).await,
+        } => registry_config(&settings, open_mode, &realm, service, &addr, &storage).await,
         other => {
-            let store = server::open_store(&settings).await?;
+            let store = server::open_store(&settings, open_mode).await?;
             let result = admin(&settings, &store, other).await;
             store.close().await;
             result
@@ -301,6 +311,7 @@ fn healthcheck(listen: SocketAddr) -> Result<()> {
 
 async fn registry_config(
     settings: &Settings,
+    open_mode: OpenMode,
     realm: &str,
     service: Option<String>,
     addr: &str,
@@ -317,11 +328,16 @@ async fn registry_config(
             settings.service
         );
     }
-    let store = server::open_store(settings).await?;
+    let store = server::open_store(settings, open_mode).await?;
     let alg = keys::algorithm(&settings.key_algorithm).context("bad key_algorithm")?;
     let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
     store.close().await;
     let bundle = server::write_bundle(settings, &signing)?;
+    eprintln!(
+        "registryo: wrote the certificate bundle {} ({}): the registry's rootcertbundle",
+        bundle.display(),
+        crate::files::describe_modes(&bundle)
+    );
     // http.secret signs upload state; without it every registry process picks its own, and
     // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
     let mut secret = [0u8; 32];

@@ -15,11 +15,19 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The data directory: the SQLite database, keys and the certificate bundle.
+    /// The data directory (owner-only, 0700): the SQLite database, which holds the signing
+    /// keys.
     pub data: PathBuf,
+    /// Where the certificate bundle for the registry's `rootcertbundle` is written (public:
+    /// mode 0644, in a 0755 directory); empty means `registry-bundle.pem` in a directory
+    /// beside the data directory, named after it with `-public` (`./registryo-data-public/`).
+    pub bundle_path: PathBuf,
     /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
     /// `postgres://…` chooses PostgreSQL.
     pub database_url: String,
+    /// How long a request waits for a database connection before it is answered `503`
+    /// (database unreachable or overloaded), in seconds.
+    pub database_timeout_secs: u64,
     /// The URL clients reach this server at; the token realm is `{public_url}/token`.
     pub public_url: String,
     /// The `iss` of tokens; the registry's `auth.token.issuer`.
@@ -95,7 +103,9 @@ impl Default for Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             data: PathBuf::from("./registryo-data"),
+            bundle_path: PathBuf::new(),
             database_url: String::new(),
+            database_timeout_secs: 3,
             public_url: String::new(),
             issuer: "registryo".to_owned(),
             service: "registryo".to_owned(),
@@ -135,7 +145,9 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data", &self.data)
+            .field("bundle_path", &self.bundle_path)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_timeout_secs", &self.database_timeout_secs)
             .field("public_url", &self.public_url)
             .field("issuer", &self.issuer)
             .field("service", &self.service)
@@ -364,6 +376,9 @@ impl Settings {
         if self.refresh_token_idle_days == 0 {
             return bad("refresh_token_idle_days must be at least 1".to_owned());
         }
+        if !(1..=300).contains(&self.database_timeout_secs) {
+            return bad("database_timeout_secs must be between 1 and 300".to_owned());
+        }
         if self.reset_token_ttl_secs == 0 || self.invite_token_ttl_secs == 0 {
             return bad(
                 "reset_token_ttl_secs and invite_token_ttl_secs must be at least 1".to_owned(),
@@ -399,13 +414,12 @@ impl Settings {
         Ok(())
     }
 
-    /// The database URL, defaulting to SQLite in the data directory.
+    /// The database URL, defaulting to SQLite in the data directory (made absolute, so
+    /// messages name the file unambiguously).
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data.join("registryo.db").display()
-            )
+            let data = std::path::absolute(&self.data).unwrap_or_else(|_| self.data.clone());
+            format!("sqlite://{}?mode=rwc", data.join("registryo.db").display())
         } else {
             self.database_url.clone()
         }
@@ -437,7 +451,9 @@ const IGNORED_ENV: &[&str] = &["log", "test_postgres_url", "e2e"];
 const SETTING_NAMES: &[&str] = &[
     "listen",
     "data",
+    "bundle_path",
     "database_url",
+    "database_timeout_secs",
     "public_url",
     "issuer",
     "service",
@@ -516,10 +532,15 @@ pub fn example_toml() -> String {
 
 # Address to listen on.
 listen = "{listen}"
-# Data directory: SQLite database, signing keys, certificate bundle.
+# Data directory (kept 0700): the SQLite database (0600), which holds the signing keys.
 data = "{data}"
+# The certificate bundle for the registry's rootcertbundle (public: 0644 in a 0755 directory);
+# empty = registry-bundle.pem in "<data>-public/" beside the data directory.
+bundle_path = ""
 # Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.
 database_url = ""
+# Seconds a request waits for the database before it is answered 503 (unreachable, overloaded): 1..300.
+database_timeout_secs = {db_timeout}
 # URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.
 public_url = ""
 # Must equal the registry's auth.token.issuer and auth.token.service.
@@ -585,6 +606,7 @@ registry_timeout_secs = {registry_timeout}
 "#,
         listen = d.listen,
         data = d.data.display(),
+        db_timeout = d.database_timeout_secs,
         issuer = d.issuer,
         service = d.service,
         ttl = d.token_ttl_secs,
@@ -777,6 +799,40 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(needle), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn storage_settings_from_the_environment() {
+        let s = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
+        assert_eq!(s.database_timeout_secs, 3);
+        assert!(s.bundle_path.as_os_str().is_empty());
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("REGISTRYO_DATABASE_TIMEOUT_SECS", "7"),
+                (
+                    "REGISTRYO_BUNDLE_PATH",
+                    "/etc/docker/registry/registryo.pem",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database_timeout_secs, 7);
+        assert_eq!(
+            s.bundle_path,
+            PathBuf::from("/etc/docker/registry/registryo.pem")
+        );
+        for v in ["0", "301", "soon"] {
+            let err = Settings::load_from(
+                None,
+                &Overrides::default(),
+                env(&[("REGISTRYO_DATABASE_TIMEOUT_SECS", v)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("database_timeout_secs"), "{v}: {err}");
         }
     }
 

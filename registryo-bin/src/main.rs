@@ -36,6 +36,7 @@ macro_rules! say {
 
 mod cli;
 mod config;
+mod files;
 mod serve;
 mod server;
 

@@ -1,11 +1,11 @@
 //! `registryo serve`: open the store, make the first admin and the keys, and serve `/token`,
 //! the web UI and the admin API on one address.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
@@ -17,60 +17,66 @@ use registryo_http::keys::{self, SharedKeys};
 use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
 use registryo_http::session::WebConfig;
 use registryo_http::ui::browse::RegistryOptions;
-use registryo_store::{NewUser, Store, UserKind};
+use registryo_store::{NewUser, Store, StoreError, StoreOptions, UserKind};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::serve::{ServeOptions, connection_cap, raise_open_files_limit, serve};
 
-/// Open (and create, the first time) the data directory and the database.
-pub async fn open_store(settings: &Settings) -> Result<Store> {
-    if settings.database_url.is_empty() {
-        create_private_dir(&settings.data)?;
+/// Whether opening the store may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `serve`, or an admin command with `--init`: a missing data directory and database
+    /// are created (an existing database is never re-initialised).
+    CreateIfMissing,
+    /// The admin commands: only an existing database is opened; a missing one is an error
+    /// that names the data directory looked in and how to point at the right one.
+    ExistingOnly,
+}
+
+/// Open the data directory and the database: check them (an empty, foreign or damaged
+/// SQLite file is refused), narrow modes that are too wide, and create them only when
+/// missing and `mode` allows it.
+pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
+    let create = mode == OpenMode::CreateIfMissing;
+    let sqlite_in_data = settings.database_url.is_empty();
+    if sqlite_in_data {
+        crate::files::prepare_data_dir(&settings.data, create)?;
     }
-    let store = Store::connect(&settings.database_url())
-        .await
-        .with_context(|| {
+    let options = StoreOptions {
+        acquire_timeout: Duration::from_secs(settings.database_timeout_secs),
+        create,
+        ..StoreOptions::default()
+    };
+    let url = settings.database_url();
+    match Store::connect_with(&url, &options).await {
+        Ok(store) => Ok(store),
+        Err(StoreError::Uninitialised(what)) if sqlite_in_data => bail!(
+            "no Registryo database in the data directory {dir} (looked for {what}). Admin \
+             commands do not create one: run them with the settings `registryo serve` uses, \
+             pointing at its data directory with --data DIR or REGISTRYO_DATA=DIR (or \
+             `data = \"DIR\"` in registryo.toml); or pass --init to create a new database \
+             here.",
+            dir = crate::files::absolute(&settings.data).display(),
+        ),
+        Err(StoreError::Uninitialised(what)) => bail!(
+            "no Registryo database at {what}. Admin commands do not create one: check \
+             database_url (REGISTRYO_DATABASE_URL), or pass --init to initialise this database"
+        ),
+        Err(e @ StoreError::Damaged(_)) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| {
             format!(
                 "cannot open the database {}",
-                crate::config::redact_url(&settings.database_url())
+                crate::config::redact_url(&url)
             )
-        })?;
-    store
-        .migrate()
-        .await
-        .context("cannot apply the database migrations")?;
-    Ok(store)
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("cannot restrict {}", dir.display()))?;
-        }
+        }),
     }
-    Ok(())
 }
 
-/// Where the certificate bundle for the registry's `rootcertbundle` is written.
-pub fn bundle_path(settings: &Settings) -> PathBuf {
-    let p = settings.data.join("registry-bundle.pem");
-    std::path::absolute(&p).unwrap_or(p)
-}
-
-/// Write the certificates of every key, for the registry.
+/// Write the certificates of every key, for the registry (public: see [`crate::files`]).
 pub fn write_bundle(settings: &Settings, keys: &[SigningKey]) -> Result<PathBuf> {
-    create_private_dir(&settings.data)?;
-    let path = bundle_path(settings);
     let bundle: String = keys.iter().map(SigningKey::cert_pem).collect();
-    std::fs::write(&path, bundle)
-        .with_context(|| format!("cannot write the certificate bundle {}", path.display()))?;
-    Ok(path)
+    crate::files::write_bundle(settings, &bundle)
 }
 
 /// A random password of 24 characters from an unambiguous alphabet.
@@ -307,7 +313,7 @@ impl Application {
         // Before anything opens files: every connection is one.
         let nofile = raise_open_files_limit();
         let options = serve_options(settings, nofile);
-        let store = open_store(settings).await?;
+        let store = open_store(settings, OpenMode::CreateIfMissing).await?;
         if let Some(pw) = bootstrap_admin(&store, settings).await? {
             say!("Created the first administrator.");
             say!("  username: admin");

@@ -23,7 +23,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(public_dir(self.data.path()));
     }
+}
+
+/// The default bundle directory: beside the data directory, named after it with `-public`.
+fn public_dir(data: &Path) -> std::path::PathBuf {
+    let mut name = data.as_os_str().to_owned();
+    name.push("-public");
+    name.into()
 }
 
 fn base_command(data: &Path) -> Command {
@@ -204,7 +212,16 @@ async fn first_start_creates_admin_with_a_generated_password_shown_once() {
             .any(|l| l.contains("rootcertbundle:")),
         "serve prints what the registry needs"
     );
-    let bundle = server.data.path().join("registry-bundle.pem");
+    // The bundle is public, outside the owner-only data directory.
+    let bundle = public_dir(server.data.path()).join("registry-bundle.pem");
+    assert!(
+        server
+            .stdout_lines
+            .iter()
+            .any(|l| l.trim() == format!("rootcertbundle: {}", bundle.display())),
+        "{:?}",
+        server.stdout_lines
+    );
     assert!(
         std::fs::read_to_string(bundle)
             .unwrap()
@@ -570,7 +587,9 @@ async fn registry_config_and_keys() {
     assert!(err.contains("staged key exists"), "{err}");
     let jwks: Value = serde_json::from_str(&server.cli_ok(&["keys", "jwks"], None)).unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    let bundle = std::fs::read_to_string(server.data.path().join("registry-bundle.pem")).unwrap();
+    let bundle =
+        std::fs::read_to_string(public_dir(server.data.path()).join("registry-bundle.pem"))
+            .unwrap();
     assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
     server.cli_ok(&["keys", "rotate", "--activate"], None);
     let show = server.cli_ok(&["keys", "show"], None);
@@ -660,6 +679,7 @@ async fn logs_to_a_pipe_are_plain_text() {
     };
     let _ = child.kill();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(public_dir(data.path()));
     lines.push(served);
     for l in &lines {
         assert!(!l.contains('\x1b'), "colour codes in a piped log: {l:?}");

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -59,6 +60,8 @@ pub struct AppState {
     pub registry: Arc<RegistryBrowser>,
     /// Trusted proxies and HSTS.
     pub edge: Arc<EdgeConfig>,
+    /// The last store write probe of `/healthz`.
+    pub health: Arc<Health>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             mail: None,
             registry: Arc::new(RegistryBrowser::disabled()),
             edge: Arc::new(EdgeConfig::default()),
+            health: Arc::new(Health::default()),
         }
     }
 
@@ -141,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::api::routes())
         .fallback(not_found)
         .with_state(state)
+        .layer(middleware::from_fn(retry_after))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&edge),
             client_addr,
@@ -220,18 +225,91 @@ async fn security_headers(
     resp
 }
 
+// ---------------------------------------------------------------- health and outages
+
+/// How long `/healthz` waits for the store before it answers `503`.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a store write probe's result stands for later `/healthz` calls: the probe
+/// commits a write, so a flood of health checks costs at most one write a second.
+pub const HEALTH_PROBE_EVERY: Duration = Duration::from_secs(1);
+/// The `Retry-After` (seconds) of every `503`: the storage is unavailable, or the token
+/// service's backend failed.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The state of `/healthz`: the last write probe of the store and when it ran.
+#[derive(Debug, Default)]
+pub struct Health {
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), Unhealthy>)>>,
+}
+
+/// Why the store failed its health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unhealthy {
+    /// For the caller: no SQL, no driver text (e.g. "the database is unavailable: the
+    /// storage is full").
+    pub reason: String,
+    /// For the log: the driver's error.
+    pub detail: String,
+}
+
+impl Health {
+    /// Whether the store takes a write ([`registryo_store::Store::check_writable`]) within
+    /// [`HEALTH_TIMEOUT`]; a result younger than [`HEALTH_PROBE_EVERY`] is reused, and
+    /// concurrent callers wait for one probe.
+    pub async fn check(&self, store: &registryo_store::Store) -> Result<(), Unhealthy> {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = &*last
+            && at.elapsed() < HEALTH_PROBE_EVERY
+        {
+            return result.clone();
+        }
+        let result = match tokio::time::timeout(HEALTH_TIMEOUT, store.check_writable()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Unhealthy {
+                reason: e.to_string(),
+                detail: std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            }),
+            Err(_) => Err(Unhealthy {
+                reason: format!(
+                    "the database did not take a write within {} s",
+                    HEALTH_TIMEOUT.as_secs()
+                ),
+                detail: String::new(),
+            }),
+        };
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
+/// `200` when the store takes a write, else `503` with the reason: a full disk or an
+/// unreachable database make a server useless although it still answers.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.accounts.store().ping().await {
+    match state.health.check(state.accounts.store()).await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store unreachable");
+        Err(Unhealthy { reason, detail }) => {
+            tracing::error!(%reason, error = %detail, "health check: the store cannot write");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable"})),
+                Json(serde_json::json!({"status": "unavailable", "reason": reason})),
             )
                 .into_response()
         }
     }
+}
+
+/// Every `503` says when to try again: `Retry-After` unless the handler set one.
+async fn retry_after(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    resp
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {

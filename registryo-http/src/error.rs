@@ -33,6 +33,16 @@ pub enum AppError {
     /// The registry failed or refused (down, timeout, refused token, deleting disabled):
     /// `502`, with a message for the user.
     Upstream(String),
+    /// The storage cannot serve now (the database unreachable or not answering in time, the
+    /// disk full, an I/O error): `503` with `Retry-After` ([`crate::app::RETRY_AFTER_SECS`];
+    /// `app::router` also adds it to any other 503), and a message that says so; the detail
+    /// is logged, never shown.
+    Unavailable {
+        /// What is wrong, for the user (e.g. "the storage is full").
+        reason: String,
+        /// The driver's error, for the log.
+        detail: String,
+    },
     /// A server fault: `500`; the detail is logged, never shown.
     Internal(String),
 }
@@ -56,6 +66,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::NeedsConfirmation(_) => StatusCode::CONFLICT,
             AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +89,9 @@ impl AppError {
                 "too many failed sign-ins for this account: try again in {} seconds",
                 wait.as_secs().max(1)
             ),
+            AppError::Unavailable { reason, .. } => {
+                format!("temporarily unavailable: {reason}. Try again later.")
+            }
             AppError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -86,6 +100,9 @@ impl AppError {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             AppError::Throttled(wait) => Some(*wait),
+            AppError::Unavailable { .. } => {
+                Some(std::time::Duration::from_secs(crate::app::RETRY_AFTER_SECS))
+            }
             _ => None,
         }
     }
@@ -100,8 +117,12 @@ impl AppError {
 
     /// Log a server fault (once, where the response is made).
     pub fn log(&self) {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(error = %detail, "request failed");
+        match self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            AppError::Unavailable { reason, detail } => {
+                tracing::error!(%reason, error = %detail, "request failed: storage unavailable");
+            }
+            _ => {}
         }
     }
 }
@@ -114,6 +135,10 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(m) => AppError::Invalid {
                 field: None,
                 message: m,
+            },
+            StoreError::Unavailable { kind, source } => AppError::Unavailable {
+                reason: kind.to_string(),
+                detail: source.to_string(),
             },
             other => {
                 let detail = match std::error::Error::source(&other) {

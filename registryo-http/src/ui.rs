@@ -172,6 +172,7 @@ pub fn error_page(err: AppError, chrome: Option<Chrome>) -> Response {
         AppError::NotFound(_) => "Not found",
         AppError::Throttled(_) => "Slow down",
         AppError::Upstream(_) => "The registry did not answer as expected",
+        AppError::Unavailable { .. } => "Temporarily unavailable",
         AppError::Internal(_) => "Something went wrong",
         _ => "That did not work",
     };

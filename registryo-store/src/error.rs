@@ -20,9 +20,110 @@ pub enum StoreError {
     /// unsupported URL). Maps to HTTP 400.
     #[error("invalid input: {0}")]
     Invalid(String),
-    /// The database failed or could not be reached. Maps to HTTP 500; log the source.
+    /// The database cannot serve now but may soon: unreachable, too slow to hand out a
+    /// connection, out of disk space, an I/O error, locked, read-only. Maps to HTTP 503 with
+    /// `Retry-After`; log the source. The `Display` says which (never SQL or driver text).
+    #[error("the database is unavailable: {kind}")]
+    Unavailable {
+        /// What kind of outage.
+        kind: Outage,
+        /// The driver's error, for logs.
+        #[source]
+        source: DatabaseError,
+    },
+    /// The store does not exist yet (a SQLite file that is missing, a PostgreSQL database
+    /// without Registryo's tables) and [`StoreOptions::create`](crate::StoreOptions::create)
+    /// is off. The text names the database.
+    #[error("no Registryo database at {0}")]
+    Uninitialised(String),
+    /// The database exists but cannot be used and must not be re-initialised: an empty
+    /// (zero-length) file, a file that is not SQLite, damaged pages, another program's
+    /// database. The text says which and what to do.
+    #[error("{0}")]
+    Damaged(String),
+    /// Any other database failure. Maps to HTTP 500; log the source.
     #[error("database error")]
     Database(#[source] DatabaseError),
+}
+
+/// The kind of a [`StoreError::Unavailable`]: a fault of the storage, not of the request, that
+/// usually passes (space freed, database back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outage {
+    /// The disk (or the database's quota) is full: SQLite's SQLITE_FULL, PostgreSQL's
+    /// `disk_full`.
+    Full,
+    /// The storage failed to read or write: SQLite's SQLITE_IOERR or SQLITE_CANTOPEN,
+    /// PostgreSQL's `io_error`.
+    Io,
+    /// The database cannot be reached: connection refused or lost, TLS failure, the server
+    /// shutting down or starting.
+    Unreachable,
+    /// No connection within the pool's acquire timeout.
+    Timeout,
+    /// Locked by another writer past the busy timeout, too many connections, a lock or
+    /// statement timeout, a deadlock.
+    Busy,
+    /// The database refuses writes (a read-only file or a standby server).
+    ReadOnly,
+}
+
+impl fmt::Display for Outage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outage::Full => "the storage is full",
+            Outage::Io => "the storage failed to read or write",
+            Outage::Unreachable => "the database cannot be reached",
+            Outage::Timeout => "the database did not answer in time",
+            Outage::Busy => "the database is busy",
+            Outage::ReadOnly => "the database is read-only",
+        })
+    }
+}
+
+/// The outage behind a driver error, if it is one.
+fn outage(err: &sqlx::Error) -> Option<Outage> {
+    match err {
+        sqlx::Error::PoolTimedOut => Some(Outage::Timeout),
+        // Not PoolClosed: the handle was closed on purpose, for good.
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+            Some(Outage::Unreachable)
+        }
+        sqlx::Error::Database(db) => database_outage(db.as_ref()),
+        _ => None,
+    }
+}
+
+fn database_outage(db: &dyn sqlx::error::DatabaseError) -> Option<Outage> {
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Extended result codes: the primary code is the low byte.
+        let code = db.code()?.parse::<i32>().ok()?;
+        return match code & 0xff {
+            13 => Some(Outage::Full),    // SQLITE_FULL
+            10 | 14 => Some(Outage::Io), // SQLITE_IOERR, SQLITE_CANTOPEN
+            5 | 6 => Some(Outage::Busy), // SQLITE_BUSY, SQLITE_LOCKED
+            8 => Some(Outage::ReadOnly), // SQLITE_READONLY
+            _ => None,
+        };
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // https://www.postgresql.org/docs/current/errcodes-appendix.html
+        let code = pg.code();
+        return match code {
+            "53100" => Some(Outage::Full),                            // disk_full
+            "58030" => Some(Outage::Io),                              // io_error
+            "25006" => Some(Outage::ReadOnly),                        // read_only_sql_transaction
+            "57P01" | "57P02" | "57P03" => Some(Outage::Unreachable), // shutdown, cannot connect now
+            "53200" | "53300" | "53400" | "55P03" | "57014" | "40P01" => Some(Outage::Busy),
+            _ if code.starts_with("08") => Some(Outage::Unreachable), // connection exception
+            _ => None,
+        };
+    }
+    let _ = db;
+    None
 }
 
 /// The hidden detail of a [`StoreError::Database`]: shown by its own `Display`, for logs.
@@ -54,8 +155,8 @@ impl std::error::Error for DatabaseError {
 
 impl From<sqlx::Error> for StoreError {
     /// Unique violations become [`StoreError::Conflict`], foreign-key violations
-    /// [`StoreError::NotFound`] (the referenced record is missing), the rest
-    /// [`StoreError::Database`]. Call sites that know the record add context with
+    /// [`StoreError::NotFound`] (the referenced record is missing), outages (see [`Outage`])
+    /// [`StoreError::Unavailable`], the rest [`StoreError::Database`]. Call sites that know the record add context with
     /// `StoreError::context`.
     fn from(err: sqlx::Error) -> Self {
         if let Some(db) = err.as_database_error() {
@@ -69,13 +170,30 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::RowNotFound = err {
             return StoreError::NotFound("record".to_owned());
         }
+        if let Some(kind) = outage(&err) {
+            return StoreError::Unavailable {
+                kind,
+                source: DatabaseError::new(err),
+            };
+        }
         StoreError::Database(DatabaseError::new(err))
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(err: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(DatabaseError::new(err))
+        use sqlx::migrate::MigrateError;
+        let kind = match &err {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => outage(e),
+            _ => None,
+        };
+        match kind {
+            Some(kind) => StoreError::Unavailable {
+                kind,
+                source: DatabaseError::new(err),
+            },
+            None => StoreError::Database(DatabaseError::new(err)),
+        }
     }
 }
 

@@ -113,16 +113,19 @@ mod attempts;
 mod audit;
 mod error;
 mod groups;
+mod health;
 mod model;
 mod password_tokens;
 mod sessions;
 mod settings;
+#[cfg(feature = "sqlite")]
+mod sqlite_file;
 mod store;
 mod tokens;
 mod users;
 
 pub use attempts::FailureCount;
-pub use error::{DatabaseError, StoreError};
+pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
     AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule,
     NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordChange,

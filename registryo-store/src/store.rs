@@ -14,6 +14,13 @@ const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 #[cfg(feature = "postgres")]
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// What opening a SQLite file found ([`crate::sqlite_file::prepare`]).
+#[cfg(feature = "sqlite")]
+type SqliteFile = crate::sqlite_file::FileState;
+/// Without SQLite there is never a file.
+#[cfg(not(feature = "sqlite"))]
+type SqliteFile = std::convert::Infallible;
+
 /// The pool of the backend in use.
 #[derive(Clone)]
 pub(crate) enum Backend {
@@ -68,10 +75,20 @@ pub struct StoreOptions {
     /// The most connections the pool opens (default 10; an in-memory SQLite database always
     /// uses 1).
     pub max_connections: u32,
-    /// How long to wait for a free connection (default 10 s).
+    /// How long a call waits for a connection (a free one, or a new one to a database that
+    /// does not answer) before it fails with [`StoreError::Unavailable`]
+    /// ([`Outage::Timeout`](crate::Outage::Timeout)); default 10 s. A server sets it short,
+    /// so an outage is answered with a 503 at once instead of after a long wait.
     pub acquire_timeout: Duration,
     /// SQLite only: how long a writer waits for another process's lock (default 5 s).
     pub busy_timeout: Duration,
+    /// Create and initialise a store that does not exist yet (default `true`): a SQLite file
+    /// that is missing (only when the URL allows it: a plain path or `mode=rwc`), or a
+    /// PostgreSQL database without Registryo's tables. When `false`, such a store is
+    /// [`StoreError::Uninitialised`] and nothing is created. An **existing** SQLite file is
+    /// never initialised either way: an empty, foreign or damaged one is
+    /// [`StoreError::Damaged`].
+    pub create: bool,
 }
 
 impl Default for StoreOptions {
@@ -80,6 +97,7 @@ impl Default for StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
+            create: true,
         }
     }
 }
@@ -113,29 +131,94 @@ impl Store {
         Store::connect_with(url, &StoreOptions::default()).await
     }
 
-    /// Connects with the given options and applies the migrations.
+    /// Connects with the given options, checks the database and applies the migrations.
+    ///
+    /// A SQLite file is created only when it is missing and [`StoreOptions::create`] allows
+    /// it; an existing one must be a sound SQLite database (`PRAGMA quick_check`) holding
+    /// Registryo's tables (or no table at all: another process has just created it): an
+    /// empty (zero-length), foreign or damaged file is [`StoreError::Damaged`]. When opening
+    /// a file this call created fails before anything was written into it, it is removed.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let redacted_url: Arc<str> = redact_url(url).into();
         let lower = url.to_ascii_lowercase();
-        let backend = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            connect_postgres(url, options).await?
-        } else if lower.starts_with("sqlite:") {
-            connect_sqlite(url, false, options).await?
-        } else if url.contains("://") {
-            return Err(StoreError::Invalid(format!(
-                "unsupported database URL {redacted_url} (expected sqlite://… or postgres://…)"
-            )));
-        } else if url.is_empty() {
-            return Err(StoreError::Invalid("empty database URL".to_owned()));
-        } else {
-            connect_sqlite(url, true, options).await?
-        };
+        let (backend, file) =
+            if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+                (connect_postgres(url, options).await?, None)
+            } else if lower.starts_with("sqlite:") {
+                connect_sqlite(url, false, options).await?
+            } else if url.contains("://") {
+                return Err(StoreError::Invalid(format!(
+                    "unsupported database URL {redacted_url} (expected sqlite://… or postgres://…)"
+                )));
+            } else if url.is_empty() {
+                return Err(StoreError::Invalid("empty database URL".to_owned()));
+            } else {
+                connect_sqlite(url, true, options).await?
+            };
         let store = Store {
             backend,
             redacted_url,
         };
-        store.migrate().await?;
-        Ok(store)
+        match store.check_and_migrate(file.as_ref(), options).await {
+            Ok(()) => Ok(store),
+            Err(e) => {
+                store.close().await;
+                #[cfg(feature = "sqlite")]
+                if let Some(crate::sqlite_file::FileState::Created(path)) = &file {
+                    crate::sqlite_file::remove_if_still_empty(path);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The checks of [`Store::connect_with`] after connecting, then the migrations.
+    async fn check_and_migrate(
+        &self,
+        file: Option<&SqliteFile>,
+        options: &StoreOptions,
+    ) -> Result<(), StoreError> {
+        let initialised = match file {
+            #[cfg(feature = "sqlite")]
+            Some(SqliteFile::Existing { initialised }) => *initialised,
+            #[cfg(feature = "sqlite")]
+            Some(SqliteFile::Created(_)) => false,
+            #[cfg(not(feature = "sqlite"))]
+            Some(never) => match *never {},
+            None => self.has_migrations_table().await?,
+        };
+        if !initialised && !options.create {
+            return Err(StoreError::Uninitialised(format!(
+                "{}, which has none of Registryo's tables",
+                self.redacted_url
+            )));
+        }
+        self.migrate().await
+    }
+
+    /// Whether the database holds sqlx's migrations table (it was initialised by Registryo).
+    async fn has_migrations_table(&self) -> Result<bool, StoreError> {
+        let n: i64 = match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM sqlite_master \
+                     WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        Ok(n > 0)
     }
 
     /// Applies the embedded migrations that are not yet applied. [`Store::connect`] does it.
@@ -252,7 +335,7 @@ async fn connect_sqlite(
     url: &str,
     plain_path: bool,
     options: &StoreOptions,
-) -> Result<Backend, StoreError> {
+) -> Result<(Backend, Option<SqliteFile>), StoreError> {
     use std::str::FromStr;
 
     use sqlx::sqlite::{
@@ -272,7 +355,22 @@ async fn connect_sqlite(
         .foreign_keys(true)
         .busy_timeout(options.busy_timeout);
     let in_memory = !plain_path && (url.contains(":memory:") || url.contains("mode=memory"));
-    let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+    // Only a missing file is created (owner-only, before SQLite opens it); an existing one
+    // is checked first. The URL decides whether creating is allowed at all.
+    let file = if in_memory {
+        None
+    } else {
+        let may_create = options.create && (plain_path || url.contains("mode=rwc"));
+        Some(
+            crate::sqlite_file::prepare(connect.get_filename(), may_create, options.busy_timeout)
+                .await?,
+        )
+    };
+    let mut pool = SqlitePoolOptions::new()
+        .acquire_timeout(options.acquire_timeout)
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!crate::health::conn_in_transaction(conn)) })
+        });
     pool = if in_memory {
         // The database lives as long as a connection does: keep exactly one, forever.
         pool.max_connections(1)
@@ -287,15 +385,26 @@ async fn connect_sqlite(
     // once instead of waiting (it does so to avoid a deadlock between two lock upgrades).
     // Opening again is safe and then finds the file in WAL mode.
     let mut attempt = 1;
-    loop {
+    let failed = loop {
         match pool.clone().connect_with(connect.clone()).await {
-            Ok(pool) => return Ok(Backend::Sqlite(pool)),
+            Ok(pool) => return Ok((Backend::Sqlite(pool), file)),
             Err(err) if attempt < SQLITE_MIGRATE_ATTEMPTS && sqlite_busy(&err) => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => break err,
         }
+    };
+    match &file {
+        Some(SqliteFile::Created(path)) => {
+            crate::sqlite_file::remove_if_still_empty(path);
+            Err(failed.into())
+        }
+        Some(SqliteFile::Existing { .. }) => {
+            Err(crate::sqlite_file::damage(&failed, connect.get_filename())
+                .unwrap_or_else(|| failed.into()))
+        }
+        None => Err(failed.into()),
     }
 }
 
@@ -316,7 +425,7 @@ async fn connect_sqlite(
     _url: &str,
     _plain_path: bool,
     _options: &StoreOptions,
-) -> Result<Backend, StoreError> {
+) -> Result<(Backend, Option<SqliteFile>), StoreError> {
     Err(StoreError::Invalid(
         "SQLite support is not compiled in (cargo feature `sqlite`)".to_owned(),
     ))
@@ -332,6 +441,9 @@ async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Backend, 
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!crate::health::conn_in_transaction(conn)) })
+        })
         .connect_with(connect)
         .await?;
     Ok(Backend::Postgres(pool))

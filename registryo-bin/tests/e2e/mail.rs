@@ -294,6 +294,10 @@ impl Drop for ShortLived {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The certificate bundle's default directory, beside the data directory.
+        let mut public = self.data.path().as_os_str().to_owned();
+        public.push("-public");
+        let _ = std::fs::remove_dir_all(public);
     }
 }
 
