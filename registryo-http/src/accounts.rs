@@ -103,9 +103,12 @@ impl Snapshot {
         self.users.get(&name.to_ascii_lowercase())
     }
 
-    /// The principal for a username (in lower case), if the user exists and is active.
-    fn principal_folded(&self, folded: &str, now: i64) -> Option<Principal> {
-        let u = self.users.get(folded)?;
+    /// The principal of the account with this id and name (in lower case), if the snapshot
+    /// knows it and it is active. The id matters: an account removed and made again under the
+    /// same name is another account, and must not get the old one's groups or admin flag from
+    /// a snapshot older than the change.
+    fn principal_of(&self, id: i64, folded: &str, now: i64) -> Option<Principal> {
+        let u = self.users.get(folded).filter(|u| u.id == id)?;
         u.active(now).then(|| Principal {
             account: Some(u.name.clone()),
             groups: u.groups.clone(),
@@ -115,7 +118,9 @@ impl Snapshot {
 
     /// The principal for a username (any case), if the user exists and is active.
     pub fn principal(&self, username: &str, now: i64) -> Option<Principal> {
-        self.principal_folded(&username.to_ascii_lowercase(), now)
+        let folded = username.to_ascii_lowercase();
+        let id = self.users.get(&folded)?.id;
+        self.principal_of(id, &folded, now)
     }
 }
 
@@ -396,7 +401,7 @@ impl Accounts {
             return None;
         }
         let user_id = entry.user_id;
-        snap.principal_folded(&entry.folded, now())
+        snap.principal_of(user_id, &entry.folded, now())
             .map(|p| (p, user_id))
     }
 
@@ -578,12 +583,21 @@ impl Accounts {
 
     async fn principal_for(&self, user: &User) -> Result<Option<Principal>, AccountError> {
         let t = now();
-        if let Some(p) = self.snapshot().principal(&user.username, t) {
+        let folded = user.username.to_ascii_lowercase();
+        // The snapshot's entry must be this account: same id (SQLite may reuse the id of a
+        // removed account) and the same password hash (a new account has a new salt).
+        let fingerprint = password_fingerprint(user.password_hash.as_deref());
+        let snap = self.snapshot();
+        let same = snap
+            .users
+            .get(&folded)
+            .is_some_and(|e| e.id == user.id && e.password_fingerprint == fingerprint);
+        if same && let Some(p) = snap.principal_of(user.id, &folded, t) {
             return Ok(Some(p));
         }
-        // A user created since the last reload.
+        // A user created (or removed and made again) since the last reload.
         self.reload(true).await?;
-        Ok(self.snapshot().principal(&user.username, t))
+        Ok(self.snapshot().principal_of(user.id, &folded, t))
     }
 }
 

@@ -434,3 +434,36 @@ async fn concurrent_guesses_stop_at_the_limit() {
     }
     assert_eq!(checked, 5);
 }
+
+/// An account removed and made again under the same name (by the CLI or another replica)
+/// is another account: until the policy reloads, it must not get the old one's admin flag or
+/// groups from the snapshot.
+#[tokio::test]
+async fn a_name_made_again_is_not_the_old_account() {
+    let (_dir, store, accounts) = setup(Duration::from_secs(300)).await;
+    let old = store.get_user_by_name("alice").await.unwrap();
+    store.set_admin(old.id, true).await.unwrap();
+    accounts.reload(true).await.unwrap();
+    let ctx = RequestContext::default();
+    let p = accounts
+        .authenticate(&name("alice"), "alice-password", &ctx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.admin);
+    // Elsewhere: removed and made again for someone else, no admin; no reload here. (The
+    // old account's remembered credentials die with the reload, within a second.)
+    store.delete_user(old.id).await.unwrap();
+    let hash = hash_password_blocking("new-alice-password").unwrap();
+    store
+        .create_user(&NewUser::new(name("Alice"), UserKind::Human).password_hash(hash))
+        .await
+        .unwrap();
+    let p = accounts
+        .authenticate(&name("alice"), "new-alice-password", &ctx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!p.admin, "the new account got the old one's admin flag");
+    assert_eq!(p.account.as_deref(), Some("Alice"));
+}
