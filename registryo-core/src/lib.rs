@@ -8,6 +8,7 @@
 //! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
 //! - [`token`]: signing keys, certificates, key ids, JWKS, signing and verifying tokens.
 //! - [`throttle`]: guessing limits for password checks.
+//! - [`storage`]: the storage ports (traits by capability) and their records.
 //! - [`service`]: the `/token` endpoint as a tower `Service` over `http` types.
 //! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
 //! - [`memory`]: an in-memory backend for the token service, for tests and examples.
@@ -28,6 +29,7 @@ pub mod memory;
 pub mod names;
 pub mod scope;
 pub mod service;
+pub mod storage;
 pub mod throttle;
 pub mod time;
 pub mod token;

@@ -1,5 +1,7 @@
 //! ACL rules, stored as text.
 
+use crate::error::db;
+use crate::rows::{AclRuleRow, Model};
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, NewAclRule, Store, StoreError};
 
@@ -12,8 +14,8 @@ impl Store {
         check_text("ACL actions", &rule.actions, 256)?;
         let now = now();
         let rule = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let rule = sqlx::query_as::<_, AclRule>(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let rule = sqlx::query_as::<_, AclRuleRow>(
                 "INSERT INTO acl_rules (subject, pattern, actions, created_at, created_by) \
                  VALUES ($1, $2, $3, $4, $5) \
                  RETURNING id, subject, pattern, actions, created_at, created_by",
@@ -24,9 +26,9 @@ impl Store {
             .bind(now)
             .bind(rule.created_by.as_deref())
             .fetch_one(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             rule
         });
         Ok(rule)
@@ -35,12 +37,12 @@ impl Store {
     /// Every rule, in the order they were added (by id).
     pub async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError> {
         let rules = dispatch!(self, pool => {
-            sqlx::query_as::<_, AclRule>(
+            sqlx::query_as::<_, AclRuleRow>(
                 "SELECT id, subject, pattern, actions, created_at, created_by FROM acl_rules \
                  ORDER BY id",
             )
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(rules)
     }
@@ -50,7 +52,8 @@ impl Store {
     pub async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
         let changed = self
             .delete_by_id_bumping_revision("DELETE FROM acl_rules WHERE id = $1", id)
-            .await?;
+            .await
+            .map_err(db)?;
         if changed == 0 {
             return Err(StoreError::NotFound(format!("ACL rule {id}")));
         }

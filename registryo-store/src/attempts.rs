@@ -5,19 +5,10 @@
 //! into one audit event per the same key, so a flood of wrong guesses grows neither table
 //! without bound; the janitor prunes old rows.
 
+use crate::error::db;
+use crate::rows::{FailureCountRow, Model};
 use crate::store::{WritePool, check_text, now};
-use crate::{NewAuditEvent, Store, StoreError};
-
-/// Failures of one account in one minute: from the asking address and from all addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
-pub struct FailureCount {
-    /// The minute (unix seconds / 60).
-    pub minute: i64,
-    /// From the address asked about.
-    pub from_addr: i64,
-    /// From every address, that one included.
-    pub total: i64,
-}
+use crate::{FailureCount, NewAuditEvent, Store, StoreError};
 
 /// Counts `$event` into the audit row keyed by `$dedup`, inside the transaction `$tx`.
 macro_rules! count_event {
@@ -36,7 +27,8 @@ macro_rules! count_event {
         .bind($event.remote_addr.as_deref())
         .bind($dedup)
         .execute(&mut *$tx)
-        .await?
+        .await
+        .map_err(db)?
     };
 }
 
@@ -56,7 +48,7 @@ impl Store {
         check_text("audit action", &event.action, 255)?;
         let now = now();
         dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             sqlx::query(
                 "INSERT INTO auth_failures (username, addr, minute, count) \
                  VALUES ($1, $2, $3, 1) \
@@ -67,9 +59,9 @@ impl Store {
             .bind(addr)
             .bind(minute)
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(db)?;
             count_event!(tx, now, event, dedup);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
         });
         Ok(())
     }
@@ -83,9 +75,9 @@ impl Store {
         check_text("audit action", &event.action, 255)?;
         let now = now();
         dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             count_event!(tx, now, event, dedup);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
         });
         Ok(())
     }
@@ -99,7 +91,7 @@ impl Store {
         since_minute: i64,
     ) -> Result<Vec<FailureCount>, StoreError> {
         let rows = dispatch!(self, pool => {
-            sqlx::query_as::<_, FailureCount>(
+            sqlx::query_as::<_, FailureCountRow>(
                 "SELECT minute, \
                  CAST(SUM(CASE WHEN addr = $2 THEN count ELSE 0 END) AS BIGINT) AS from_addr, \
                  CAST(SUM(count) AS BIGINT) AS total \
@@ -110,7 +102,7 @@ impl Store {
             .bind(addr)
             .bind(since_minute)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(rows)
     }
@@ -121,7 +113,7 @@ impl Store {
             sqlx::query("DELETE FROM auth_failures WHERE minute < $1")
                 .bind(before_minute)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(n)
@@ -143,7 +135,7 @@ impl Store {
             .await
             .map(|_| ())
         });
-        result.map_err(|e| StoreError::from(e).context(String::new, || format!("user {user_id}")))
+        result.map_err(|e| crate::error::db(e).context(String::new, || format!("user {user_id}")))
     }
 
     /// Whether the account signed in with the right password from `addr` at `since` or later.
@@ -162,7 +154,7 @@ impl Store {
             .bind(addr)
             .bind(since)
             .fetch_optional(pool)
-            .await?
+            .await.map_err(db)?
         });
         Ok(found.is_some())
     }
@@ -173,7 +165,7 @@ impl Store {
             sqlx::query("DELETE FROM user_addresses WHERE last_seen < $1")
                 .bind(before)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(n)

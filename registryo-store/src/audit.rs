@@ -1,5 +1,7 @@
 //! The audit log.
 
+use crate::error::db;
+use crate::rows::{AuditEventRow, Model};
 use crate::store::{check_text, now};
 use crate::{AuditEvent, AuditQuery, NewAuditEvent, Store, StoreError};
 
@@ -17,7 +19,7 @@ impl Store {
         check_text("audit action", &event.action, 255)?;
         let now = now();
         let event = dispatch!(self, pool => {
-            sqlx::query_as::<_, AuditEvent>(
+            sqlx::query_as::<_, AuditEventRow>(
                 "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  RETURNING id, at, actor, action, target, detail, remote_addr, count",
@@ -29,7 +31,7 @@ impl Store {
             .bind(event.detail.as_deref())
             .bind(event.remote_addr.as_deref())
             .fetch_one(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(event)
     }
@@ -45,7 +47,7 @@ impl Store {
             n => n.min(MAX_PAGE),
         };
         let events = dispatch!(self, pool => {
-            sqlx::query_as::<_, AuditEvent>(
+            sqlx::query_as::<_, AuditEventRow>(
                 "SELECT id, at, actor, action, target, detail, remote_addr, count FROM audit_events \
                  WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
                  AND ($3 IS NULL OR id < $3) \
@@ -56,7 +58,7 @@ impl Store {
             .bind(query.before_id)
             .bind(i64::from(limit))
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(events)
     }
@@ -67,7 +69,7 @@ impl Store {
             sqlx::query("DELETE FROM audit_events WHERE at < $1")
                 .bind(before)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed)

@@ -1,5 +1,7 @@
 //! Groups and memberships.
 
+use crate::error::db;
+use crate::rows::{GroupRow, Model, UserRow};
 use registryo_core::names::GroupName;
 
 use crate::store::SubjectTable;
@@ -17,17 +19,17 @@ impl Store {
     pub async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            let group = sqlx::query_as::<_, Group>(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let group = sqlx::query_as::<_, GroupRow>(
                 "INSERT INTO groups (name, created_at) VALUES ($1, $2) \
                  RETURNING id, name, created_at",
             )
             .bind(name.as_str())
             .bind(now)
             .fetch_one(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(group)
         }.await);
         result.map_err(|e| e.context(|| format!("group {name:?}"), || format!("group {name:?}")))
@@ -36,10 +38,10 @@ impl Store {
     /// The group with this id.
     pub async fn get_group(&self, id: i64) -> Result<Group, StoreError> {
         let group = dispatch!(self, pool => {
-            sqlx::query_as::<_, Group>("SELECT id, name, created_at FROM groups WHERE id = $1")
+            sqlx::query_as::<_, GroupRow>("SELECT id, name, created_at FROM groups WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
-                .await?
+                .await.map_err(db)?.model()
         });
         group.ok_or_else(|| group_missing(id))
     }
@@ -47,12 +49,12 @@ impl Store {
     /// The group with this name, without regard to case.
     pub async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError> {
         let group = dispatch!(self, pool => {
-            sqlx::query_as::<_, Group>(
+            sqlx::query_as::<_, GroupRow>(
                 "SELECT id, name, created_at FROM groups WHERE lower(name) = lower($1)",
             )
                 .bind(name)
                 .fetch_optional(pool)
-                .await?
+                .await.map_err(db)?.model()
         });
         group.ok_or_else(|| StoreError::NotFound(format!("group {name:?}")))
     }
@@ -60,9 +62,9 @@ impl Store {
     /// Every group, by name.
     pub async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
         let groups = dispatch!(self, pool => {
-            sqlx::query_as::<_, Group>("SELECT id, name, created_at FROM groups ORDER BY name")
+            sqlx::query_as::<_, GroupRow>("SELECT id, name, created_at FROM groups ORDER BY name")
                 .fetch_all(pool)
-                .await?
+                .await.map_err(db)?.model()
         });
         Ok(groups)
     }
@@ -80,7 +82,7 @@ impl Store {
     pub async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query(
                 "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
                  ON CONFLICT (group_id, user_id) DO NOTHING",
@@ -88,11 +90,11 @@ impl Store {
             .bind(group_id)
             .bind(user_id)
             .execute(&mut *tx)
-            .await?
+            .await.map_err(db)?
             .rows_affected();
             if changed > 0 {
                 bump_revision!(tx, now);
-                tx.commit().await?;
+                tx.commit().await.map_err(db)?;
             }
             Ok::<_, StoreError>(changed > 0)
         }.await);
@@ -113,16 +115,16 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
                 .bind(group_id)
                 .bind(user_id)
                 .execute(&mut *tx)
-                .await?
+                .await.map_err(db)?
                 .rows_affected();
             if changed > 0 {
                 bump_revision!(tx, now);
-                tx.commit().await?;
+                tx.commit().await.map_err(db)?;
             }
             changed
         });
@@ -132,14 +134,14 @@ impl Store {
     /// The groups a user belongs to, by name.
     pub async fn groups_of_user(&self, user_id: i64) -> Result<Vec<Group>, StoreError> {
         let groups = dispatch!(self, pool => {
-            sqlx::query_as::<_, Group>(
+            sqlx::query_as::<_, GroupRow>(
                 "SELECT g.id, g.name, g.created_at FROM groups g \
                  JOIN group_members m ON m.group_id = g.id \
                  WHERE m.user_id = $1 ORDER BY g.name",
             )
             .bind(user_id)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(groups)
     }
@@ -147,14 +149,14 @@ impl Store {
     /// The members of a group, by username.
     pub async fn group_members(&self, group_id: i64) -> Result<Vec<User>, StoreError> {
         let users = dispatch!(self, pool => {
-            sqlx::query_as::<_, User>(concat!(
+            sqlx::query_as::<_, UserRow>(concat!(
                 "SELECT ", user_columns!(), " FROM users \
                  WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $1) \
                  ORDER BY username"
             ))
             .bind(group_id)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(users)
     }
@@ -169,7 +171,7 @@ impl Store {
                  ORDER BY g.name, u.username",
             )
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?
         });
         Ok(pairs)
     }

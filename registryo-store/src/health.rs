@@ -1,6 +1,7 @@
 //! What keeps the store usable through storage faults: the write probe of health checks,
 //! and never handing out a connection whose transaction broke.
 
+use crate::error::db;
 use crate::store::WritePool;
 use crate::{Store, StoreError};
 
@@ -17,7 +18,7 @@ impl Store {
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         let now = crate::store::now().to_string();
         dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -25,8 +26,8 @@ impl Store {
             .bind(HEALTH_PROBE_KEY)
             .bind(&now)
             .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            .await.map_err(db)?;
+            tx.commit().await.map_err(db)?;
         });
         Ok(())
     }
@@ -100,7 +101,7 @@ mod tests {
 
     #[test]
     fn outages_are_unavailable_not_database_errors() {
-        let timed_out = StoreError::from(sqlx::Error::PoolTimedOut);
+        let timed_out = crate::error::db(sqlx::Error::PoolTimedOut);
         assert!(
             matches!(
                 timed_out,
@@ -111,7 +112,7 @@ mod tests {
             ),
             "{timed_out:?}"
         );
-        let io = StoreError::from(sqlx::Error::Io(std::io::Error::from(
+        let io = crate::error::db(sqlx::Error::Io(std::io::Error::from(
             std::io::ErrorKind::ConnectionRefused,
         )));
         assert!(matches!(
@@ -126,7 +127,7 @@ mod tests {
             "the database is unavailable: the database cannot be reached"
         );
         assert!(matches!(
-            StoreError::from(sqlx::Error::PoolClosed),
+            crate::error::db(sqlx::Error::PoolClosed),
             StoreError::Database(_)
         ));
     }

@@ -68,7 +68,8 @@ macro_rules! bump_revision {
         )
         .bind($now)
         .execute(&mut *$tx)
-        .await?
+        .await
+        .map_err($crate::error::db)?
     };
 }
 
@@ -80,14 +81,16 @@ macro_rules! end_logins {
         sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
             .bind($user_id)
             .execute(&mut *$tx)
-            .await?;
+            .await
+            .map_err($crate::error::db)?;
         let sessions = sqlx::query(
             "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)",
         )
         .bind($user_id)
         .bind($change.keep_session.as_deref())
         .execute(&mut *$tx)
-        .await?
+        .await
+        .map_err($crate::error::db)?
         .rows_affected();
         let docker_logins = if $change.keep_docker_logins {
             0
@@ -98,7 +101,8 @@ macro_rules! end_logins {
             .bind($user_id)
             .bind($now)
             .execute(&mut *$tx)
-            .await?
+            .await
+        .map_err($crate::error::db)?
             .rows_affected()
         };
         $crate::LoginsEnded {
@@ -114,8 +118,8 @@ mod audit;
 mod error;
 mod groups;
 mod health;
-mod model;
 mod password_tokens;
+mod rows;
 mod sessions;
 mod settings;
 #[cfg(feature = "sqlite")]
@@ -124,11 +128,12 @@ mod store;
 mod tokens;
 mod users;
 
-pub use attempts::FailureCount;
-pub use error::{DatabaseError, Outage, StoreError};
-pub use model::{
-    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule,
-    NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser, PasswordChange,
-    PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User, UserKind, UserUpdate,
+// The records and the error are the storage ports' (registryo-core), re-exported for
+// the store's own API.
+pub use registryo_core::storage::{
+    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, DatabaseError, FailureCount, Group,
+    LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
+    Outage, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, StoreError,
+    TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};

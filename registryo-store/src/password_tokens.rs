@@ -5,6 +5,8 @@
 //! disabled nor expired. Every change of a password ([`Store::set_password_hash`], by any
 //! path) deletes the user's unused tokens in the same transaction.
 
+use crate::error::db;
+use crate::rows::{Model, PasswordTokenRow, UserRow};
 use crate::store::{WritePool, check_hash, now};
 use crate::users::user_columns;
 use crate::{
@@ -24,7 +26,7 @@ impl Store {
         let hash = check_hash("password token hash", &new.token_hash)?;
         let now = now();
         let result = dispatch!(self, pool => async {
-            let token = sqlx::query_as::<_, PasswordToken>(&format!(
+            let token = sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "INSERT INTO password_tokens (user_id, token_hash, purpose, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
             ))
@@ -34,7 +36,7 @@ impl Store {
             .bind(now)
             .bind(new.expires_at)
             .fetch_one(pool)
-            .await?;
+            .await.map_err(db)?.model();
             Ok::<_, StoreError>(token)
         }.await);
         result.map_err(|e| {
@@ -54,24 +56,24 @@ impl Store {
         let hash = check_hash("password token hash", token_hash)?;
         let now = now();
         let found = dispatch!(self, pool => {
-            let token = sqlx::query_as::<_, PasswordToken>(&format!(
+            let token = sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM password_tokens \
                  WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
             ))
             .bind(&hash)
             .bind(now)
             .fetch_optional(pool)
-            .await?;
+            .await.map_err(db)?.model();
             match token {
                 None => None,
-                Some(token) => sqlx::query_as::<_, User>(concat!(
+                Some(token) => sqlx::query_as::<_, UserRow>(concat!(
                     "SELECT ", user_columns!(), " FROM users WHERE id = $1 AND NOT disabled \
                      AND (expires_at IS NULL OR expires_at > $2)"
                 ))
                 .bind(token.user_id)
                 .bind(now)
                 .fetch_optional(pool)
-                .await?
+                .await.map_err(db)?.model()
                 .map(|user| (token, user)),
             }
         });
@@ -93,8 +95,8 @@ impl Store {
         crate::store::check_text("password hash", password_hash, 1024)?;
         let now = now();
         dispatch!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            let token = sqlx::query_as::<_, PasswordToken>(&format!(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let token = sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "UPDATE password_tokens SET used_at = $2 \
                  WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
                  RETURNING {TOKEN_COLUMNS}"
@@ -102,11 +104,11 @@ impl Store {
             .bind(&hash)
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             let Some(token) = token else {
                 return Ok(None);
             };
-            let user = sqlx::query_as::<_, User>(concat!(
+            let user = sqlx::query_as::<_, UserRow>(concat!(
                 "UPDATE users SET password_hash = $3, password_changed_at = $2, updated_at = $2 \
                  WHERE id = $1 AND NOT disabled AND (expires_at IS NULL OR expires_at > $2) \
                  RETURNING ", user_columns!()
@@ -115,7 +117,7 @@ impl Store {
             .bind(now)
             .bind(password_hash)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             let Some(user) = user else {
                 // Dropping the transaction rolls the token back to unused.
                 return Ok(None);
@@ -126,7 +128,7 @@ impl Store {
             };
             let ended = end_logins!(tx, user.id, now, change);
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(Some((token, user, ended)))
         }.await)
     }
@@ -145,7 +147,7 @@ impl Store {
             .bind(user_id)
             .bind(since)
             .fetch_one(pool)
-            .await?
+            .await.map_err(db)?
         });
         Ok(count)
     }
@@ -156,12 +158,12 @@ impl Store {
         user_id: i64,
     ) -> Result<Vec<PasswordToken>, StoreError> {
         let tokens = dispatch!(self, pool => {
-            sqlx::query_as::<_, PasswordToken>(&format!(
+            sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM password_tokens WHERE user_id = $1 ORDER BY id"
             ))
             .bind(user_id)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(tokens)
     }
@@ -172,7 +174,7 @@ impl Store {
             sqlx::query("DELETE FROM password_tokens WHERE expires_at < $1")
                 .bind(before)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed)
@@ -181,13 +183,13 @@ impl Store {
     /// The accounts whose e-mail address is `email`, compared without regard to ASCII case.
     pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
         let users = dispatch!(self, pool => {
-            sqlx::query_as::<_, User>(concat!(
+            sqlx::query_as::<_, UserRow>(concat!(
                 "SELECT ", user_columns!(), " FROM users \
                  WHERE email IS NOT NULL AND LOWER(email) = LOWER($1) ORDER BY username"
             ))
             .bind(email)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(users)
     }

@@ -1,5 +1,7 @@
 //! Web UI sessions, stored by the SHA-256 hash of their cookie.
 
+use crate::error::db;
+use crate::rows::{Model, SessionRow};
 use crate::store::{check_hash, check_text, now};
 use crate::{NewSession, Session, Store, StoreError};
 
@@ -12,7 +14,7 @@ impl Store {
         check_text("CSRF token", &new.csrf_token, 512)?;
         let now = now();
         let result = dispatch!(self, pool => async {
-            let session = sqlx::query_as::<_, Session>(
+            let session = sqlx::query_as::<_, SessionRow>(
                 "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) \
                  RETURNING id_hash, user_id, csrf_token, created_at, expires_at",
@@ -23,7 +25,7 @@ impl Store {
             .bind(now)
             .bind(new.expires_at)
             .fetch_one(pool)
-            .await?;
+            .await.map_err(db)?.model();
             Ok::<_, StoreError>(session)
         }.await);
         result.map_err(|e| {
@@ -40,7 +42,7 @@ impl Store {
         let id_hash = check_hash("session id hash", id_hash)?;
         let now = now();
         let session = dispatch!(self, pool => {
-            sqlx::query_as::<_, Session>(
+            sqlx::query_as::<_, SessionRow>(
                 "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled \
@@ -49,7 +51,7 @@ impl Store {
             .bind(&id_hash)
             .bind(now)
             .fetch_optional(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(session)
     }
@@ -61,7 +63,7 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(&id_hash)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed > 0)
@@ -73,7 +75,7 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed)
@@ -86,7 +88,7 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                 .bind(now)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed)

@@ -1,5 +1,6 @@
 //! Settings: a small key-value table (e.g. a generated cookie secret).
 
+use crate::error::db;
 use crate::store::{WritePool, check_text};
 use crate::{Store, StoreError};
 
@@ -10,7 +11,7 @@ impl Store {
             sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
                 .fetch_optional(pool)
-                .await?
+                .await.map_err(db)?
         });
         Ok(value)
     }
@@ -26,7 +27,7 @@ impl Store {
             .bind(key)
             .bind(value)
             .execute(pool)
-            .await?;
+            .await.map_err(db)?;
         });
         Ok(())
     }
@@ -37,17 +38,17 @@ impl Store {
     pub async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError> {
         check_text("setting key", key, 255)?;
         let stored = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
                 .bind(key)
                 .bind(value)
                 .execute(&mut *tx)
-                .await?;
+                .await.map_err(db)?;
             let stored = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
                 .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
+                .await.map_err(db)?;
+            tx.commit().await.map_err(db)?;
             stored
         });
         Ok(stored)
@@ -59,7 +60,7 @@ impl Store {
             sqlx::query("DELETE FROM settings WHERE key = $1")
                 .bind(key)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed > 0)

@@ -8,6 +8,7 @@
 //! one would silently make a new administrator and a new signing key, and every registry
 //! configured with the old key would refuse every token.
 
+use crate::error::db;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -98,7 +99,7 @@ pub(crate) async fn prepare(
     if read.is_err() || &head != HEADER {
         return Err(not_sqlite(path));
     }
-    let initialised = verify(path, busy_timeout).await?;
+    let initialised = verify(path, busy_timeout).await.map_err(db)?;
     Ok(FileState::Existing { initialised })
 }
 
@@ -176,7 +177,7 @@ async fn verify(path: &Path, busy_timeout: Duration) -> Result<bool, StoreError>
         .await
     {
         Ok(c) => c,
-        Err(e) => return Err(damage(&e, path).unwrap_or_else(|| e.into())),
+        Err(e) => return Err(damage(&e, path).unwrap_or_else(|| crate::error::db(e))),
     };
     let checked = check(&mut conn, path).await;
     let _ = conn.close().await;
@@ -189,7 +190,7 @@ async fn check(conn: &mut sqlx::SqliteConnection, path: &Path) -> Result<bool, S
         .await
     {
         Ok(rows) => rows,
-        Err(e) => return Err(damage(&e, path).unwrap_or_else(|| e.into())),
+        Err(e) => return Err(damage(&e, path).unwrap_or_else(|| crate::error::db(e))),
     };
     if report.len() != 1 || report[0] != "ok" {
         let mut found: Vec<&str> = report.iter().map(String::as_str).take(3).collect();
@@ -203,7 +204,8 @@ async fn check(conn: &mut sqlx::SqliteConnection, path: &Path) -> Result<bool, S
          FROM sqlite_master WHERE type = 'table'",
     )
     .fetch_one(&mut *conn)
-    .await?;
+    .await
+    .map_err(db)?;
     if tables > 0 && ours == 0 {
         return Err(StoreError::Damaged(format!(
             "{} is an SQLite database, but not Registryo's (it has tables, and not Registryo's \

@@ -1,5 +1,7 @@
 //! The [`Store`] handle: connecting, migrating, choosing the backend from the URL.
 
+use crate::error::db;
+use crate::rows::{Model, PolicyRevisionRow};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -143,9 +145,9 @@ impl Store {
         let lower = url.to_ascii_lowercase();
         let (backend, file) =
             if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-                (connect_postgres(url, options).await?, None)
+                (connect_postgres(url, options).await.map_err(db)?, None)
             } else if lower.starts_with("sqlite:") {
-                connect_sqlite(url, false, options).await?
+                connect_sqlite(url, false, options).await.map_err(db)?
             } else if url.contains("://") {
                 return Err(StoreError::Invalid(format!(
                     "unsupported database URL {redacted_url} (expected sqlite://… or postgres://…)"
@@ -153,7 +155,7 @@ impl Store {
             } else if url.is_empty() {
                 return Err(StoreError::Invalid("empty database URL".to_owned()));
             } else {
-                connect_sqlite(url, true, options).await?
+                connect_sqlite(url, true, options).await.map_err(db)?
             };
         let store = Store {
             backend,
@@ -185,7 +187,7 @@ impl Store {
             Some(SqliteFile::Created(_)) => false,
             #[cfg(not(feature = "sqlite"))]
             Some(never) => match *never {},
-            None => self.has_migrations_table().await?,
+            None => self.has_migrations_table().await.map_err(db)?,
         };
         if !initialised && !options.create {
             return Err(StoreError::Uninitialised(format!(
@@ -200,23 +202,21 @@ impl Store {
     async fn has_migrations_table(&self) -> Result<bool, StoreError> {
         let n: i64 = match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => {
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM sqlite_master \
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT count(*) FROM sqlite_master \
                      WHERE type = 'table' AND name = '_sqlx_migrations'",
-                )
-                .fetch_one(pool)
-                .await?
-            }
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(db)?,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM information_schema.tables \
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.tables \
                      WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
-                )
-                .fetch_one(pool)
-                .await?
-            }
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(db)?,
         };
         Ok(n > 0)
     }
@@ -238,12 +238,12 @@ impl Store {
                             attempt += 1;
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
-                        Err(err) => return Err(err.into()),
+                        Err(err) => return Err(db(err)),
                     }
                 }
             }
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await.map_err(db)?,
         }
         Ok(())
     }
@@ -274,13 +274,14 @@ impl Store {
                 // On a connection of its own, closed here: one given back to the pool is
                 // returned by a background task, which a closing pool does not always wait
                 // for (see [`Store::checkpoint_and_close`]).
-                let mut conn = pool.acquire().await?;
+                let mut conn = pool.acquire().await.map_err(db)?;
                 // One row: busy (0/1), frames in the log, frames copied.
                 let (busy, _log, _copied): (i64, i64, i64) =
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                         .fetch_one(&mut *conn)
-                        .await?;
-                conn.close().await?;
+                        .await
+                        .map_err(db)?;
+                conn.close().await.map_err(db)?;
                 Ok(busy == 0)
             }
             #[cfg(feature = "postgres")]
@@ -308,7 +309,7 @@ impl Store {
     /// Checks that the database answers (for a health check).
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, pool => {
-            sqlx::query("SELECT 1").execute(pool).await?;
+            sqlx::query("SELECT 1").execute(pool).await.map_err(db)?;
         });
         Ok(())
     }
@@ -320,11 +321,11 @@ impl Store {
     /// again at the next poll.
     pub async fn policy_revision(&self) -> Result<PolicyRevision, StoreError> {
         let rev = dispatch!(self, pool => {
-            sqlx::query_as::<_, PolicyRevision>(
+            sqlx::query_as::<_, PolicyRevisionRow>(
                 "SELECT revision, changed_at FROM policy_revision WHERE id = 1",
             )
             .fetch_one(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(rev)
     }
@@ -347,7 +348,7 @@ async fn connect_sqlite(
             .filename(url)
             .create_if_missing(true)
     } else {
-        SqliteConnectOptions::from_str(url)?
+        SqliteConnectOptions::from_str(url).map_err(db)?
     };
     let connect = connect
         .journal_mode(SqliteJournalMode::Wal)
@@ -363,7 +364,8 @@ async fn connect_sqlite(
         let may_create = options.create && (plain_path || url.contains("mode=rwc"));
         Some(
             crate::sqlite_file::prepare(connect.get_filename(), may_create, options.busy_timeout)
-                .await?,
+                .await
+                .map_err(db)?,
         )
     };
     let mut pool = SqlitePoolOptions::new()
@@ -398,13 +400,13 @@ async fn connect_sqlite(
     match &file {
         Some(SqliteFile::Created(path)) => {
             crate::sqlite_file::remove_if_still_empty(path);
-            Err(failed.into())
+            Err(db(failed))
         }
         Some(SqliteFile::Existing { .. }) => {
             Err(crate::sqlite_file::damage(&failed, connect.get_filename())
-                .unwrap_or_else(|| failed.into()))
+                .unwrap_or_else(|| db(failed)))
         }
-        None => Err(failed.into()),
+        None => Err(db(failed)),
     }
 }
 
@@ -437,7 +439,7 @@ async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Backend, 
 
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-    let connect = PgConnectOptions::from_str(url)?;
+    let connect = PgConnectOptions::from_str(url).map_err(db)?;
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)
@@ -445,7 +447,8 @@ async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Backend, 
             Box::pin(async move { Ok(!crate::health::conn_in_transaction(conn)) })
         })
         .connect_with(connect)
-        .await?;
+        .await
+        .map_err(db)?;
     Ok(Backend::Postgres(pool))
 }
 
@@ -555,24 +558,25 @@ impl Store {
         };
         let now = now();
         let removed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let name: Option<String> = sqlx::query_scalar(select)
                 .bind(id)
                 .fetch_optional(&mut *tx)
-                .await?;
+                .await.map_err(db)?;
             let Some(name) = name else {
                 return Err(StoreError::NotFound(format!("{kind} {id}")));
             };
-            let removed = sqlx::query_as::<_, crate::AclRule>(
+            let removed = sqlx::query_as::<_, crate::rows::AclRuleRow>(
                 "DELETE FROM acl_rules WHERE lower(subject) = lower($1) \
                  RETURNING id, subject, pattern, actions, created_at, created_by",
             )
             .bind(format!("{kind}:{name}"))
             .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query(delete).bind(id).execute(&mut *tx).await?;
+            .await.map_err(db)?;
+            let removed: Vec<crate::AclRule> = removed.into_iter().map(Into::into).collect();
+            sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db)?;
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             removed
         });
         let mut removed = removed;
@@ -589,15 +593,15 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query(sql)
                 .bind(id)
                 .execute(&mut *tx)
-                .await?
+                .await.map_err(db)?
                 .rows_affected();
             if changed > 0 {
                 bump_revision!(tx, now);
-                tx.commit().await?;
+                tx.commit().await.map_err(db)?;
             }
             changed
         });

@@ -1,7 +1,9 @@
 //! Refresh tokens, stored by their SHA-256 hash.
 
+use crate::error::db;
+use crate::rows::{Model, RefreshTokenRow};
 use crate::store::{check_hash, check_text, now};
-use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError, User};
+use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError};
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, client_id, service, created_at, \
      last_used_at, revoked_at, created_addr, last_used_addr";
@@ -10,7 +12,7 @@ const TOKEN_COLUMNS: &str = "id, user_id, token_hash, client_id, service, create
 #[derive(sqlx::FromRow)]
 struct ActiveRow {
     #[sqlx(flatten)]
-    user: User,
+    user: crate::rows::UserRow,
     token_id: i64,
     token_hash: String,
     client_id: String,
@@ -37,7 +39,7 @@ impl From<ActiveRow> for ActiveRefreshToken {
                 created_addr: row.created_addr,
                 last_used_addr: row.last_used_addr,
             },
-            user: row.user,
+            user: row.user.into(),
         }
     }
 }
@@ -55,7 +57,7 @@ impl Store {
         check_text("service", &new.service, 255)?;
         let now = now();
         let result = dispatch!(self, pool => async {
-            let token = sqlx::query_as::<_, RefreshToken>(&format!(
+            let token = sqlx::query_as::<_, RefreshTokenRow>(&format!(
                 "INSERT INTO refresh_tokens \
                  (user_id, token_hash, client_id, service, created_at, created_addr) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
@@ -67,7 +69,7 @@ impl Store {
             .bind(now)
             .bind(new.created_addr.as_deref())
             .fetch_one(pool)
-            .await?;
+            .await.map_err(db)?.model();
             Ok::<_, StoreError>(token)
         }.await);
         result.map_err(|e| {
@@ -105,7 +107,7 @@ impl Store {
             .bind(now)
             .bind(idle_since)
             .fetch_optional(pool)
-            .await?
+            .await.map_err(db)?
         });
         Ok(row.map(ActiveRefreshToken::from))
     }
@@ -123,7 +125,7 @@ impl Store {
                 .bind(now)
                 .bind(addr)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         if changed == 0 {
@@ -143,7 +145,7 @@ impl Store {
             .bind(id)
             .bind(now)
             .execute(pool)
-            .await?
+            .await.map_err(db)?
             .rows_affected()
         });
         Ok(changed)
@@ -166,7 +168,7 @@ impl Store {
             .bind(now)
             .bind(client_id)
             .execute(pool)
-            .await?
+            .await.map_err(db)?
             .rows_affected()
         });
         Ok(changed)
@@ -175,12 +177,12 @@ impl Store {
     /// Every refresh token of a user, revoked ones included, oldest first.
     pub async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError> {
         let tokens = dispatch!(self, pool => {
-            sqlx::query_as::<_, RefreshToken>(&format!(
+            sqlx::query_as::<_, RefreshTokenRow>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE user_id = $1 ORDER BY id"
             ))
             .bind(user_id)
             .fetch_all(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         Ok(tokens)
     }
@@ -191,7 +193,7 @@ impl Store {
             sqlx::query("DELETE FROM refresh_tokens WHERE revoked_at IS NOT NULL AND revoked_at < $1")
                 .bind(before)
                 .execute(pool)
-                .await?
+                .await.map_err(db)?
                 .rows_affected()
         });
         Ok(changed)

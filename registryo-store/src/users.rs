@@ -1,5 +1,7 @@
 //! Users: accounts, passwords, admin and disabled flags.
 
+use crate::error::db;
+use crate::rows::{Model, UserRow};
 use crate::store::SubjectTable;
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
@@ -24,8 +26,8 @@ impl Store {
         let now = now();
         let password_changed_at = new.password_hash.as_ref().map(|_| now);
         let result = dispatch!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            let user = sqlx::query_as::<_, User>(concat!(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let user = sqlx::query_as::<_, UserRow>(concat!(
                 "INSERT INTO users (username, password_hash, kind, is_admin, disabled, first_name, \
                  last_name, email, expires_at, created_at, updated_at, password_changed_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING ",
@@ -43,9 +45,9 @@ impl Store {
             .bind(now)
             .bind(password_changed_at)
             .fetch_one(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(user)
         }.await);
         result.map_err(|e| {
@@ -59,10 +61,10 @@ impl Store {
     /// The account with this id.
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
         let user = dispatch!(self, pool => {
-            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
-                .await?
+                .await.map_err(db)?.model()
         });
         user.ok_or_else(|| user_missing(id))
     }
@@ -70,12 +72,12 @@ impl Store {
     /// The account with this username, without regard to case.
     pub async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError> {
         let user = dispatch!(self, pool => {
-            sqlx::query_as::<_, User>(concat!(
+            sqlx::query_as::<_, UserRow>(concat!(
                 "SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)"
             ))
             .bind(username)
             .fetch_optional(pool)
-            .await?
+            .await.map_err(db)?.model()
         });
         user.ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))
     }
@@ -83,9 +85,9 @@ impl Store {
     /// Every account, by username.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let users = dispatch!(self, pool => {
-            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))
+            sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))
                 .fetch_all(pool)
-                .await?
+                .await.map_err(db)?.model()
         });
         Ok(users)
     }
@@ -93,7 +95,7 @@ impl Store {
     /// How many accounts exist (e.g. to create the first administrator).
     pub async fn count_users(&self) -> Result<i64, StoreError> {
         let count: i64 = dispatch!(self, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?
+            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await.map_err(db)?
         });
         Ok(count)
     }
@@ -102,8 +104,8 @@ impl Store {
     pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
         let now = now();
         let user = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let user = sqlx::query_as::<_, User>(concat!(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let user = sqlx::query_as::<_, UserRow>(concat!(
                 "UPDATE users SET \
                  first_name = CASE WHEN $2 THEN $3 ELSE first_name END, \
                  last_name = CASE WHEN $4 THEN $5 ELSE last_name END, \
@@ -127,11 +129,11 @@ impl Store {
             .bind(update.kind.map(|k| k.as_str()))
             .bind(now)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await.map_err(db)?.model();
             if user.is_some() {
                 // The expiry date decides whether the account is active.
                 bump_revision!(tx, now);
-                tx.commit().await?;
+                tx.commit().await.map_err(db)?;
             }
             user
         });
@@ -154,7 +156,7 @@ impl Store {
         }
         let now = now();
         let ended = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query(
                 "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
                  WHERE id = $1",
@@ -163,7 +165,7 @@ impl Store {
             .bind(hash)
             .bind(now)
             .execute(&mut *tx)
-            .await?
+            .await.map_err(db)?
             .rows_affected();
             if changed == 0 {
                 return Err(user_missing(id));
@@ -171,7 +173,7 @@ impl Store {
             let ended = end_logins!(tx, id, now, change);
             // Servers drop remembered credentials when the revision moves.
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
             ended
         });
         Ok(ended)
@@ -193,13 +195,13 @@ impl Store {
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
         let now = now();
         dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
                 .bind(id)
                 .bind(disabled)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?
+                .await.map_err(db)?
                 .rows_affected();
             if changed == 0 {
                 return Err(user_missing(id));
@@ -208,10 +210,10 @@ impl Store {
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await.map_err(db)?;
             }
             bump_revision!(tx, now);
-            tx.commit().await?;
+            tx.commit().await.map_err(db)?;
         });
         Ok(())
     }
@@ -219,17 +221,17 @@ impl Store {
     async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let changed = sqlx::query(sql)
                 .bind(id)
                 .bind(value)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?
+                .await.map_err(db)?
                 .rows_affected();
             if changed > 0 {
                 bump_revision!(tx, now);
-                tx.commit().await?;
+                tx.commit().await.map_err(db)?;
             }
             changed
         });

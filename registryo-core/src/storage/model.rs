@@ -1,11 +1,11 @@
-//! The plain records the store reads and writes.
+//! The records of the storage ports: plain data, written and read by a [`Storage`](super::Storage)
+//! implementation (registryo-store's SQL one), validated by the application.
 
 use std::fmt;
 use std::str::FromStr;
 
-use registryo_core::names::Username;
-
-use crate::StoreError;
+use super::StoreError;
+use crate::names::Username;
 
 /// Whether an account belongs to a person or to a machine (CI, a robot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,7 +55,7 @@ impl TryFrom<String> for UserKind {
 }
 
 /// A stored account. Its `Debug` hides the password hash.
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     /// The store's id.
     pub id: i64,
@@ -66,7 +66,6 @@ pub struct User {
     /// with a password).
     pub password_hash: Option<String>,
     /// Person or machine.
-    #[sqlx(try_from = "String")]
     pub kind: UserKind,
     /// Whether the account administers Registryo.
     pub is_admin: bool,
@@ -118,7 +117,7 @@ impl fmt::Debug for User {
     }
 }
 
-/// What [`Store::create_user`](crate::Store::create_user) needs. Build it with
+/// What `create_user` needs. Build it with
 /// [`NewUser::new`] and the setters. Its `Debug` hides the password hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
@@ -205,7 +204,7 @@ impl fmt::Debug for NewUser {
     }
 }
 
-/// A partial change of a user's profile for [`Store::update_user`](crate::Store::update_user):
+/// A partial change of a user's profile for `update_user`:
 /// `None` leaves a field alone. Passwords, the admin flag and the disabled flag have their
 /// own methods.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,7 +222,7 @@ pub struct UserUpdate {
 }
 
 /// A named set of users, the subject of `group:NAME` ACL rules.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     /// The store's id.
     pub id: i64,
@@ -235,7 +234,7 @@ pub struct Group {
 
 /// A stored ACL rule, kept as the text the administrator wrote; the server parses and
 /// compiles it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclRule {
     /// The store's id; rules are listed in id order.
     pub id: i64,
@@ -251,7 +250,7 @@ pub struct AclRule {
     pub created_by: Option<String>,
 }
 
-/// What [`Store::add_acl_rule`](crate::Store::add_acl_rule) needs.
+/// What `add_acl_rule` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAclRule {
     /// Who the rule is for (not empty).
@@ -284,7 +283,7 @@ pub struct LoginsEnded {
 }
 
 /// A stored refresh token (its SHA-256 hash, never the token).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     /// The store's id.
     pub id: i64,
@@ -308,7 +307,7 @@ pub struct RefreshToken {
     pub last_used_addr: Option<String>,
 }
 
-/// What [`Store::insert_refresh_token`](crate::Store::insert_refresh_token) needs.
+/// What `insert_refresh_token` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRefreshToken {
     /// The owner.
@@ -324,7 +323,7 @@ pub struct NewRefreshToken {
 }
 
 /// A refresh token that may be honoured, with its owner, from
-/// [`Store::find_active_refresh_token`](crate::Store::find_active_refresh_token).
+/// `find_active_refresh_token`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveRefreshToken {
     /// The token record.
@@ -334,7 +333,7 @@ pub struct ActiveRefreshToken {
 }
 
 /// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// The store's id, increasing with time.
     pub id: i64,
@@ -355,7 +354,7 @@ pub struct AuditEvent {
     pub count: i64,
 }
 
-/// What [`Store::insert_audit_event`](crate::Store::insert_audit_event) needs; the store sets
+/// What `insert_audit_event` needs; the store sets
 /// the time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewAuditEvent {
@@ -371,7 +370,7 @@ pub struct NewAuditEvent {
     pub remote_addr: Option<String>,
 }
 
-/// A page request for [`Store::list_audit_events`](crate::Store::list_audit_events): newest
+/// A page request for `list_audit_events`: newest
 /// first, `limit` events (0 means 100; at most 1000) with an id below `before_id`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -386,7 +385,7 @@ pub struct AuditQuery {
 }
 
 /// A web UI session (the hash of its cookie). Its `Debug` hides the CSRF token.
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     /// SHA-256 of the session cookie, 64 lower-case hex digits.
     pub id_hash: String,
@@ -412,7 +411,7 @@ impl fmt::Debug for Session {
     }
 }
 
-/// What [`Store::create_session`](crate::Store::create_session) needs. Its `Debug` hides the
+/// What `create_session` needs. Its `Debug` hides the
 /// CSRF token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewSession {
@@ -439,7 +438,7 @@ impl fmt::Debug for NewSession {
 
 /// The policy revision: bumped by every change to users, their passwords, admin and disabled flags,
 /// groups, memberships and ACL rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PolicyRevision {
     /// A counter that only grows.
     pub revision: i64,
@@ -489,7 +488,7 @@ impl TryFrom<String> for TokenPurpose {
 }
 
 /// A password reset or invitation token (only its SHA-256 hash is stored).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordToken {
     /// The store's id.
     pub id: i64,
@@ -498,7 +497,6 @@ pub struct PasswordToken {
     /// SHA-256 of the token, 64 lower-case hex digits.
     pub token_hash: String,
     /// Reset or invitation.
-    #[sqlx(try_from = "String")]
     pub purpose: TokenPurpose,
     /// Creation time (unix seconds).
     pub created_at: i64,
@@ -508,7 +506,7 @@ pub struct PasswordToken {
     pub used_at: Option<i64>,
 }
 
-/// What [`Store::insert_password_token`](crate::Store::insert_password_token) needs.
+/// What `insert_password_token` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPasswordToken {
     /// Whose password it sets.
@@ -519,4 +517,15 @@ pub struct NewPasswordToken {
     pub purpose: TokenPurpose,
     /// When it stops working (unix seconds).
     pub expires_at: i64,
+}
+
+/// Failures of one account in one minute: from the asking address and from all addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// The minute (unix seconds / 60).
+    pub minute: i64,
+    /// From the address asked about.
+    pub from_addr: i64,
+    /// From every address, that one included.
+    pub total: i64,
 }

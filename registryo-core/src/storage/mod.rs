@@ -1,0 +1,283 @@
+//! The storage ports: what the application needs of a database, split by capability (as
+//! lldap's backend handlers are), with the records they read and write ([`model`]) and their
+//! one error ([`StoreError`]).
+//!
+//! The application reaches storage only through these traits; `registryo-store` implements
+//! them with sqlx for SQLite and PostgreSQL, and runs one conformance suite against both.
+//! [`Storage`] is all of them, for an `Arc<dyn Storage>`.
+//!
+//! Conventions every implementation keeps:
+//! - timestamps are unix seconds, taken by the store when it writes;
+//! - the store receives hashes (argon2id PHC strings, SHA-256 hex of tokens and session ids),
+//!   never passwords or tokens;
+//! - every change that can alter the compiled access policy (users, their passwords, admin and
+//!   disabled flags, expiry, groups, memberships, rules) bumps the [`PolicyRevision`] in the
+//!   same transaction;
+//! - names are unique, and looked up, without regard to case.
+
+use async_trait::async_trait;
+
+use crate::names::GroupName;
+
+mod error;
+pub mod model;
+
+pub use error::{DatabaseError, Outage, StoreError};
+pub use model::{
+    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, FailureCount, Group, LoginsEnded,
+    NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
+    PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User,
+    UserKind, UserUpdate,
+};
+
+/// Accounts: people and service accounts, their passwords and flags.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; [`StoreError::Conflict`] if the name is taken in any case.
+    async fn create_user(&self, new: &NewUser) -> Result<User, StoreError>;
+    /// The account with this id.
+    async fn get_user(&self, id: i64) -> Result<User, StoreError>;
+    /// The account with this name, without regard to case.
+    async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError>;
+    /// Every account, by name.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// How many accounts exist.
+    async fn count_users(&self) -> Result<i64, StoreError>;
+    /// Changes the profile fields set in `update`.
+    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError>;
+    /// Sets (or removes) the password hash and, in the same transaction, ends the user's
+    /// other logins as `change` says: every password change goes here.
+    async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: Option<&str>,
+        change: &PasswordChange,
+    ) -> Result<LoginsEnded, StoreError>;
+    /// Makes an account an administrator, or not.
+    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError>;
+    /// Disables (deleting its web sessions in the same transaction) or enables an account.
+    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError>;
+    /// Deletes an account with everything of it, and the rules naming it (returned), in one
+    /// transaction.
+    async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError>;
+    /// The accounts with this e-mail address, without regard to ASCII case.
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
+}
+
+/// Groups and memberships.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates a group; [`StoreError::Conflict`] if the name is taken in any case.
+    async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError>;
+    /// The group with this id.
+    async fn get_group(&self, id: i64) -> Result<Group, StoreError>;
+    /// The group with this name, without regard to case.
+    async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError>;
+    /// Every group, by name.
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// Deletes a group with its memberships and the rules naming it (returned), in one
+    /// transaction.
+    async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError>;
+    /// Adds a member: `false` if they were one already.
+    async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError>;
+    /// Removes a member: `false` if they were not one.
+    async fn remove_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError>;
+    /// The groups of a user, by name.
+    async fn groups_of_user(&self, user_id: i64) -> Result<Vec<Group>, StoreError>;
+    /// The members of a group, by name.
+    async fn group_members(&self, group_id: i64) -> Result<Vec<User>, StoreError>;
+    /// Every (group name, user name) membership.
+    async fn list_memberships(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// ACL rules, stored as the text written.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Adds a rule at the end of the list.
+    async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError>;
+    /// Every rule, by id.
+    async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError>;
+    /// Deletes a rule; [`StoreError::NotFound`] if there is none with this id.
+    async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError>;
+}
+
+/// Refresh tokens (docker logins), by their SHA-256 hash.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new refresh token.
+    async fn insert_refresh_token(&self, new: &NewRefreshToken)
+    -> Result<RefreshToken, StoreError>;
+    /// The token with this hash and its owner, if it may be honoured: not revoked, used (or
+    /// issued) at `idle_since` or later, its owner active.
+    async fn find_active_refresh_token(
+        &self,
+        token_hash: &str,
+        idle_since: i64,
+    ) -> Result<Option<ActiveRefreshToken>, StoreError>;
+    /// Records a use, from `addr`.
+    async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError>;
+    /// Revokes one token: how many were revoked (0 or 1).
+    async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError>;
+    /// Revokes every live token of a user, or those of `client_id`: how many.
+    async fn revoke_refresh_tokens_of_user(
+        &self,
+        user_id: i64,
+        client_id: Option<&str>,
+    ) -> Result<u64, StoreError>;
+    /// Every token of a user, revoked ones included, oldest first.
+    async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError>;
+    /// Deletes the tokens revoked before `before`: how many.
+    async fn purge_revoked_refresh_tokens(&self, before: i64) -> Result<u64, StoreError>;
+}
+
+/// Web UI sessions, by the SHA-256 of their cookie.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError>;
+    /// The live session with this hash, if its user is active.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Deletes a session: `true` if it existed.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes every session of a user: how many.
+    async fn delete_sessions_of_user(&self, user_id: i64) -> Result<u64, StoreError>;
+    /// Deletes the expired sessions: how many.
+    async fn delete_expired_sessions(&self) -> Result<u64, StoreError>;
+}
+
+/// Password reset and invitation tokens, by their SHA-256 hash.
+#[async_trait]
+pub trait PasswordTokenStore: Send + Sync {
+    /// Stores a new token.
+    async fn insert_password_token(
+        &self,
+        new: &NewPasswordToken,
+    ) -> Result<PasswordToken, StoreError>;
+    /// The unused, unexpired token with this hash and its active user.
+    async fn find_password_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(PasswordToken, User)>, StoreError>;
+    /// Uses a token and sets the password in one transaction, ending the other logins (docker
+    /// logins unless `keep_docker_logins`); `None` when it may not be honoured.
+    async fn redeem_password_token(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        keep_docker_logins: bool,
+    ) -> Result<Option<(PasswordToken, User, LoginsEnded)>, StoreError>;
+    /// How many tokens were made for a user since `since`.
+    async fn count_password_tokens_since(
+        &self,
+        user_id: i64,
+        since: i64,
+    ) -> Result<i64, StoreError>;
+    /// Every token of a user.
+    async fn list_password_tokens(&self, user_id: i64) -> Result<Vec<PasswordToken>, StoreError>;
+    /// Deletes the tokens expired or used before `before`: how many.
+    async fn purge_password_tokens(&self, before: i64) -> Result<u64, StoreError>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event, timed now.
+    async fn insert_audit_event(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    /// Counts an event into the row keyed by `dedup` (created on first use).
+    async fn count_audit_event(&self, event: &NewAuditEvent, dedup: &str)
+    -> Result<(), StoreError>;
+    /// A page of events, newest first.
+    async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes the events older than `before`: how many.
+    async fn prune_audit_events(&self, before: i64) -> Result<u64, StoreError>;
+}
+
+/// What the guessing limits count: failed password checks and usual addresses.
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Records one failed check of `username` (folded) from `addr` in `minute`, and counts it
+    /// into the audit event keyed by `dedup`, in one transaction.
+    async fn record_auth_failure(
+        &self,
+        username: &str,
+        addr: &str,
+        minute: i64,
+        event: &NewAuditEvent,
+        dedup: &str,
+    ) -> Result<(), StoreError>;
+    /// The failures of `username` per minute since `since_minute`, those from `addr` apart.
+    async fn auth_failures(
+        &self,
+        username: &str,
+        addr: &str,
+        since_minute: i64,
+    ) -> Result<Vec<FailureCount>, StoreError>;
+    /// Deletes the counts of minutes before `before_minute`: how many rows.
+    async fn prune_auth_failures(&self, before_minute: i64) -> Result<u64, StoreError>;
+    /// Records a sign-in with the right password from `addr`, now.
+    async fn record_user_address(&self, user_id: i64, addr: &str) -> Result<(), StoreError>;
+    /// Whether the account signed in with the right password from `addr` at `since` or later.
+    async fn is_usual_address(
+        &self,
+        user_id: i64,
+        addr: &str,
+        since: i64,
+    ) -> Result<bool, StoreError>;
+    /// Forgets addresses last seen before `before`: how many.
+    async fn prune_user_addresses(&self, before: i64) -> Result<u64, StoreError>;
+}
+
+/// A small key-value table (signing keys, secrets made once for every replica).
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    /// The value of a setting, if set.
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a setting, replacing any value.
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// The value of a setting, storing `value` first if unset (atomically).
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError>;
+    /// Removes a setting: `true` if it was set.
+    async fn delete_setting(&self, key: &str) -> Result<bool, StoreError>;
+}
+
+/// Whether the storage answers and can write, and the policy revision to poll.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Checks that the database can write (a committed one-row write).
+    async fn check_writable(&self) -> Result<(), StoreError>;
+    /// The current policy revision (one indexed row, cheap to poll).
+    async fn policy_revision(&self) -> Result<PolicyRevision, StoreError>;
+}
+
+/// Every storage port at once.
+pub trait Storage:
+    UserStore
+    + GroupStore
+    + RuleStore
+    + RefreshTokenStore
+    + SessionStore
+    + PasswordTokenStore
+    + AuditLog
+    + AttemptStore
+    + SettingStore
+    + StoreHealth
+    + std::fmt::Debug
+{
+}
+
+impl<T> Storage for T where
+    T: UserStore
+        + GroupStore
+        + RuleStore
+        + RefreshTokenStore
+        + SessionStore
+        + PasswordTokenStore
+        + AuditLog
+        + AttemptStore
+        + SettingStore
+        + StoreHealth
+        + std::fmt::Debug
+{
+}
