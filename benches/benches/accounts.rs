@@ -3,6 +3,7 @@
 //!
 //! Run it: `cargo bench -p registryo-benches --bench accounts`
 
+use registryo_core::storage::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `registry-config`, and the administration commands.
 
+use registryo_core::storage::prelude::*;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;

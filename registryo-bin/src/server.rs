@@ -1,6 +1,7 @@
 //! `registryo serve`: open the store, make the first admin and the keys, and serve `/token`,
 //! the web UI and the admin API on one address.
 
+use registryo_core::storage::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

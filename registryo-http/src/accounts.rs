@@ -17,6 +17,7 @@
 //!   reloaded whenever the store's policy revision grows (polled every second, so changes made
 //!   by the CLI or another replica are seen), or at once after a change made here.
 
+use registryo_core::storage::prelude::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};

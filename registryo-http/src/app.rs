@@ -3,6 +3,7 @@
 //! public URL is https), and the client's address resolved through trusted proxies
 //! ([`crate::forwarded`]).
 
+use registryo_core::storage::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -16,6 +16,7 @@
 //!   retrying a refused `POST /token` as `GET` does not count twice, and a CI job stuck on an
 //!   old secret does not lock its account out by itself.
 
+use registryo_core::storage::prelude::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -5,6 +5,7 @@
 //! all are published (JWKS, certificate bundle), so tokens signed by the previous key stay
 //! valid while the registry learns the new certificate.
 
+use registryo_core::storage::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

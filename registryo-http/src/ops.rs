@@ -2,6 +2,7 @@
 //! as the CLI), the store change, an audit event with the acting admin and their address, and
 //! the policy reload so the change applies at once.
 
+use registryo_core::storage::prelude::*;
 use std::net::SocketAddr;
 
 use registryo_core::acl::Principal;

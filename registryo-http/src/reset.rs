@@ -25,6 +25,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use registryo_core::storage::prelude::*;
 use registryo_store::{NewPasswordToken, StoreError, TokenPurpose, User, UserKind};
 use serde::Deserialize;
 

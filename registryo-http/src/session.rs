@@ -10,6 +10,7 @@
 //! - Failed sign-ins count towards the guessing limits of every password check
 //!   ([`crate::attempts`]); past a limit the sign-in page refuses without checking the password.
 
+use registryo_core::storage::prelude::*;
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -7,6 +7,7 @@
 
 pub mod browse;
 
+use registryo_core::storage::prelude::*;
 use std::sync::LazyLock;
 
 use askama::Template;

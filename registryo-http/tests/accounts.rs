@@ -3,6 +3,7 @@
 //! drop remembered credentials.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+use registryo_core::storage::prelude::*;
 use std::time::Duration;
 
 use registryo_core::names::Username;

@@ -5,6 +5,7 @@
 //! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use registryo_core::storage::prelude::*;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,7 @@
 //! store per test, e-mail kept in memory ([`MemorySender`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use registryo_core::storage::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 

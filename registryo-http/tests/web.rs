@@ -2,6 +2,7 @@
 //! SQLite store per test, no socket.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use registryo_core::storage::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 

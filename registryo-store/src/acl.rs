@@ -4,11 +4,14 @@ use crate::error::db;
 use crate::rows::{AclRuleRow, Model};
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, NewAclRule, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::RuleStore;
 
-impl Store {
+#[async_trait]
+impl RuleStore for Store {
     /// Adds a rule at the end of the list. [`StoreError::Invalid`] if a field is empty.
     /// Bumps the policy revision.
-    pub async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError> {
+    async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError> {
         check_text("ACL subject", &rule.subject, 512)?;
         check_text("ACL pattern", &rule.pattern, 1024)?;
         check_text("ACL actions", &rule.actions, 256)?;
@@ -35,7 +38,7 @@ impl Store {
     }
 
     /// Every rule, in the order they were added (by id).
-    pub async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError> {
+    async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError> {
         let rules = dispatch!(self, pool => {
             sqlx::query_as::<_, AclRuleRow>(
                 "SELECT id, subject, pattern, actions, created_at, created_by FROM acl_rules \
@@ -49,7 +52,7 @@ impl Store {
 
     /// Deletes a rule. [`StoreError::NotFound`] if there is none with this id. Bumps the
     /// policy revision.
-    pub async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
+    async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
         let changed = self
             .delete_by_id_bumping_revision("DELETE FROM acl_rules WHERE id = $1", id)
             .await

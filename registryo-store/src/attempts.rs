@@ -9,34 +9,15 @@ use crate::error::db;
 use crate::rows::{FailureCountRow, Model};
 use crate::store::{WritePool, check_text, now};
 use crate::{FailureCount, NewAuditEvent, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::AttemptStore;
 
-/// Counts `$event` into the audit row keyed by `$dedup`, inside the transaction `$tx`.
-macro_rules! count_event {
-    ($tx:expr, $now:expr, $event:expr, $dedup:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_events \
-             (at, actor, action, target, detail, remote_addr, count, dedup) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7) \
-             ON CONFLICT (dedup) DO UPDATE SET count = audit_events.count + 1",
-        )
-        .bind($now)
-        .bind($event.actor.as_deref())
-        .bind($event.action.as_str())
-        .bind($event.target.as_deref())
-        .bind($event.detail.as_deref())
-        .bind($event.remote_addr.as_deref())
-        .bind($dedup)
-        .execute(&mut *$tx)
-        .await
-        .map_err(db)?
-    };
-}
-
-impl Store {
+#[async_trait]
+impl AttemptStore for Store {
     /// Records one failed password check of `username` (folded to lower case by the caller)
     /// from `addr` in `minute`, and counts it into the audit event `event` keyed by `dedup`
     /// (one row per key; its `count` says how many), in one transaction.
-    pub async fn record_auth_failure(
+    async fn record_auth_failure(
         &self,
         username: &str,
         addr: &str,
@@ -66,25 +47,9 @@ impl Store {
         Ok(())
     }
 
-    /// Counts an event into the audit row keyed by `dedup` (created on first use).
-    pub async fn count_audit_event(
-        &self,
-        event: &NewAuditEvent,
-        dedup: &str,
-    ) -> Result<(), StoreError> {
-        check_text("audit action", &event.action, 255)?;
-        let now = now();
-        dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db)?;
-            count_event!(tx, now, event, dedup);
-            tx.commit().await.map_err(db)?;
-        });
-        Ok(())
-    }
-
     /// The failures of `username` (folded) per minute since `since_minute`, with those from
     /// `addr` apart.
-    pub async fn auth_failures(
+    async fn auth_failures(
         &self,
         username: &str,
         addr: &str,
@@ -108,7 +73,7 @@ impl Store {
     }
 
     /// Deletes failure counts of minutes before `before_minute`; returns how many rows went.
-    pub async fn prune_auth_failures(&self, before_minute: i64) -> Result<u64, StoreError> {
+    async fn prune_auth_failures(&self, before_minute: i64) -> Result<u64, StoreError> {
         let n = dispatch!(self, pool => {
             sqlx::query("DELETE FROM auth_failures WHERE minute < $1")
                 .bind(before_minute)
@@ -120,7 +85,7 @@ impl Store {
     }
 
     /// Records that the account signed in with the right password from `addr`, now.
-    pub async fn record_user_address(&self, user_id: i64, addr: &str) -> Result<(), StoreError> {
+    async fn record_user_address(&self, user_id: i64, addr: &str) -> Result<(), StoreError> {
         check_text("address", addr, 255)?;
         let now = now();
         let result = dispatch!(self, pool => {
@@ -139,7 +104,7 @@ impl Store {
     }
 
     /// Whether the account signed in with the right password from `addr` at `since` or later.
-    pub async fn is_usual_address(
+    async fn is_usual_address(
         &self,
         user_id: i64,
         addr: &str,
@@ -160,7 +125,7 @@ impl Store {
     }
 
     /// Forgets addresses last seen before `before` (unix seconds); returns how many.
-    pub async fn prune_user_addresses(&self, before: i64) -> Result<u64, StoreError> {
+    async fn prune_user_addresses(&self, before: i64) -> Result<u64, StoreError> {
         let n = dispatch!(self, pool => {
             sqlx::query("DELETE FROM user_addresses WHERE last_seen < $1")
                 .bind(before)

@@ -2,20 +2,20 @@
 
 use crate::error::db;
 use crate::rows::{AuditEventRow, Model};
-use crate::store::{check_text, now};
+use crate::store::{WritePool, check_text, now};
 use crate::{AuditEvent, AuditQuery, NewAuditEvent, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::AuditLog;
 
 /// The page size when [`AuditQuery::limit`] is 0.
 const DEFAULT_PAGE: u32 = 100;
 /// The largest page.
 const MAX_PAGE: u32 = 1000;
 
-impl Store {
+#[async_trait]
+impl AuditLog for Store {
     /// Appends an event, timed now; returns it.
-    pub async fn insert_audit_event(
-        &self,
-        event: &NewAuditEvent,
-    ) -> Result<AuditEvent, StoreError> {
+    async fn insert_audit_event(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
         check_text("audit action", &event.action, 255)?;
         let now = now();
         let event = dispatch!(self, pool => {
@@ -36,12 +36,25 @@ impl Store {
         Ok(event)
     }
 
+    /// Counts an event into the audit row keyed by `dedup` (created on first use).
+    async fn count_audit_event(
+        &self,
+        event: &NewAuditEvent,
+        dedup: &str,
+    ) -> Result<(), StoreError> {
+        check_text("audit action", &event.action, 255)?;
+        let now = now();
+        dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            count_event!(tx, now, event, dedup);
+            tx.commit().await.map_err(db)?;
+        });
+        Ok(())
+    }
+
     /// A page of events, newest first, filtered by actor and action; pass the last id of a
     /// page as [`AuditQuery::before_id`] to get the next.
-    pub async fn list_audit_events(
-        &self,
-        query: &AuditQuery,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = match query.limit {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
@@ -64,7 +77,7 @@ impl Store {
     }
 
     /// Deletes the events older than `before` (unix seconds); returns how many.
-    pub async fn prune_audit_events(&self, before: i64) -> Result<u64, StoreError> {
+    async fn prune_audit_events(&self, before: i64) -> Result<u64, StoreError> {
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM audit_events WHERE at < $1")
                 .bind(before)

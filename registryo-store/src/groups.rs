@@ -2,7 +2,9 @@
 
 use crate::error::db;
 use crate::rows::{GroupRow, Model, UserRow};
+use async_trait::async_trait;
 use registryo_core::names::GroupName;
+use registryo_core::storage::GroupStore;
 
 use crate::store::SubjectTable;
 use crate::store::{WritePool, now};
@@ -13,10 +15,11 @@ fn group_missing(id: i64) -> StoreError {
     StoreError::NotFound(format!("group {id}"))
 }
 
-impl Store {
+#[async_trait]
+impl GroupStore for Store {
     /// Creates a group. [`StoreError::Conflict`] if the name is taken, also in another case.
     /// Bumps the policy revision.
-    pub async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError> {
+    async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -36,7 +39,7 @@ impl Store {
     }
 
     /// The group with this id.
-    pub async fn get_group(&self, id: i64) -> Result<Group, StoreError> {
+    async fn get_group(&self, id: i64) -> Result<Group, StoreError> {
         let group = dispatch!(self, pool => {
             sqlx::query_as::<_, GroupRow>("SELECT id, name, created_at FROM groups WHERE id = $1")
                 .bind(id)
@@ -47,7 +50,7 @@ impl Store {
     }
 
     /// The group with this name, without regard to case.
-    pub async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError> {
+    async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError> {
         let group = dispatch!(self, pool => {
             sqlx::query_as::<_, GroupRow>(
                 "SELECT id, name, created_at FROM groups WHERE lower(name) = lower($1)",
@@ -60,7 +63,7 @@ impl Store {
     }
 
     /// Every group, by name.
-    pub async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
         let groups = dispatch!(self, pool => {
             sqlx::query_as::<_, GroupRow>("SELECT id, name, created_at FROM groups ORDER BY name")
                 .fetch_all(pool)
@@ -72,14 +75,14 @@ impl Store {
     /// Deletes a group with its memberships and the ACL rules that name it (`group:NAME`),
     /// in one transaction, so that a group created later with the same name inherits nothing.
     /// Bumps the policy revision. Returns the rules removed.
-    pub async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
+    async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
         self.delete_subject(SubjectTable::Groups, id).await
     }
 
     /// Adds a user to a group: `true` if added, `false` if already a member.
     /// [`StoreError::NotFound`] if the group or the user does not exist. Bumps the policy
     /// revision when it changes something.
-    pub async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -108,11 +111,7 @@ impl Store {
 
     /// Removes a user from a group: `true` if removed, `false` if not a member. Bumps the
     /// policy revision when it changes something.
-    pub async fn remove_group_member(
-        &self,
-        group_id: i64,
-        user_id: i64,
-    ) -> Result<bool, StoreError> {
+    async fn remove_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -132,7 +131,7 @@ impl Store {
     }
 
     /// The groups a user belongs to, by name.
-    pub async fn groups_of_user(&self, user_id: i64) -> Result<Vec<Group>, StoreError> {
+    async fn groups_of_user(&self, user_id: i64) -> Result<Vec<Group>, StoreError> {
         let groups = dispatch!(self, pool => {
             sqlx::query_as::<_, GroupRow>(
                 "SELECT g.id, g.name, g.created_at FROM groups g \
@@ -147,7 +146,7 @@ impl Store {
     }
 
     /// The members of a group, by username.
-    pub async fn group_members(&self, group_id: i64) -> Result<Vec<User>, StoreError> {
+    async fn group_members(&self, group_id: i64) -> Result<Vec<User>, StoreError> {
         let users = dispatch!(self, pool => {
             sqlx::query_as::<_, UserRow>(concat!(
                 "SELECT ", user_columns!(), " FROM users \
@@ -163,7 +162,7 @@ impl Store {
 
     /// Every membership as `(group name, username)` pairs, by group then user: what an ACL
     /// compiler needs to expand `group:NAME` subjects.
-    pub async fn list_memberships(&self) -> Result<Vec<(String, String)>, StoreError> {
+    async fn list_memberships(&self) -> Result<Vec<(String, String)>, StoreError> {
         let pairs = dispatch!(self, pool => {
             sqlx::query_as::<_, (String, String)>(
                 "SELECT g.name, u.username FROM group_members m \

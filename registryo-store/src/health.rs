@@ -2,20 +2,45 @@
 //! and never handing out a connection whose transaction broke.
 
 use crate::error::db;
+use crate::rows::{Model, PolicyRevisionRow};
 use crate::store::WritePool;
-use crate::{Store, StoreError};
+use crate::{PolicyRevision, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::StoreHealth;
 
 /// The setting [`Store::check_writable`] writes.
 const HEALTH_PROBE_KEY: &str = "registryo.health_probe";
 
-impl Store {
+/// Whether a pooled connection still believes it is inside a transaction when it is handed
+/// out again. It should never be: the transaction of the previous user was committed or
+/// rolled back. But when a write fails with SQLITE_FULL or SQLITE_IOERR, SQLite rolls the
+/// transaction back by itself, sqlx's own `ROLLBACK` then fails ("no transaction is
+/// active"), and sqlx keeps counting the transaction as open: every later `BEGIN` on that
+/// connection failed ("attempted to call begin_with at non-zero transaction depth"), so
+/// writes kept failing after the disk had room again, until a restart. Such a connection is
+/// closed instead (`before_acquire` returning `false`) and the pool opens a fresh one. On
+/// PostgreSQL the same check drops a connection whose rollback failed.
+pub(crate) fn conn_in_transaction<C: sqlx::Connection>(conn: &C) -> bool {
+    conn.is_in_transaction()
+}
+
+#[async_trait]
+impl StoreHealth for Store {
+    /// Checks that the database answers (for a health check).
+    async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await.map_err(db)?;
+        });
+        Ok(())
+    }
+
     /// Checks that the database takes a write, for a health check: commits a one-row write
     /// (the setting `registryo.health_probe`, the current time) in a write transaction. A
     /// full disk, an I/O error, a read-only database or a lock held past the busy timeout
     /// fail it with [`StoreError::Unavailable`], which [`Store::ping`] would not notice (a
     /// read works on a full disk). On SQLite the probe appends one page to the WAL: call it
     /// at most every second or so, not once per request.
-    pub async fn check_writable(&self) -> Result<(), StoreError> {
+    async fn check_writable(&self) -> Result<(), StoreError> {
         let now = crate::store::now().to_string();
         dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -31,19 +56,22 @@ impl Store {
         });
         Ok(())
     }
-}
 
-/// Whether a pooled connection still believes it is inside a transaction when it is handed
-/// out again. It should never be: the transaction of the previous user was committed or
-/// rolled back. But when a write fails with SQLITE_FULL or SQLITE_IOERR, SQLite rolls the
-/// transaction back by itself, sqlx's own `ROLLBACK` then fails ("no transaction is
-/// active"), and sqlx keeps counting the transaction as open: every later `BEGIN` on that
-/// connection failed ("attempted to call begin_with at non-zero transaction depth"), so
-/// writes kept failing after the disk had room again, until a restart. Such a connection is
-/// closed instead (`before_acquire` returning `false`) and the pool opens a fresh one. On
-/// PostgreSQL the same check drops a connection whose rollback failed.
-pub(crate) fn conn_in_transaction<C: sqlx::Connection>(conn: &C) -> bool {
-    conn.is_in_transaction()
+    /// The current policy revision: one indexed row, cheap to poll.
+    ///
+    /// To compile an ACL, read the revision **before** the rules, users and memberships: the
+    /// data is then at least as new as the revision, and a change landing in between is seen
+    /// again at the next poll.
+    async fn policy_revision(&self) -> Result<PolicyRevision, StoreError> {
+        let rev = dispatch!(self, pool => {
+            sqlx::query_as::<_, PolicyRevisionRow>(
+                "SELECT revision, changed_at FROM policy_revision WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await.map_err(db)?.model()
+        });
+        Ok(rev)
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +81,7 @@ mod tests {
     use crate::store::{Backend, WritePool};
     #[cfg(feature = "sqlite")]
     use crate::{Store, StoreOptions};
+    use registryo_core::storage::prelude::*;
 
     /// SQLite ends a transaction by itself when a write fails with SQLITE_FULL or
     /// SQLITE_IOERR; sqlx's own ROLLBACK then fails and it keeps counting the transaction as

@@ -26,6 +26,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use registryo_core::storage::prelude::*;
 //! use registryo_store::{NewUser, Store, UserKind};
 //!
 //! let store = Store::connect("sqlite://registryo.db?mode=rwc").await?;
@@ -110,6 +111,28 @@ macro_rules! end_logins {
             docker_logins,
         }
     }};
+}
+
+/// Counts `$event` into the audit row keyed by `$dedup`, inside the transaction `$tx`.
+macro_rules! count_event {
+    ($tx:expr, $now:expr, $event:expr, $dedup:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_events \
+             (at, actor, action, target, detail, remote_addr, count, dedup) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7) \
+             ON CONFLICT (dedup) DO UPDATE SET count = audit_events.count + 1",
+        )
+        .bind($now)
+        .bind($event.actor.as_deref())
+        .bind($event.action.as_str())
+        .bind($event.target.as_deref())
+        .bind($event.detail.as_deref())
+        .bind($event.remote_addr.as_deref())
+        .bind($dedup)
+        .execute(&mut *$tx)
+        .await
+        .map_err(db)?
+    };
 }
 
 mod acl;

@@ -12,14 +12,17 @@ use crate::users::user_columns;
 use crate::{
     LoginsEnded, NewPasswordToken, PasswordChange, PasswordToken, Store, StoreError, User,
 };
+use async_trait::async_trait;
+use registryo_core::storage::PasswordTokenStore;
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, purpose, created_at, expires_at, used_at";
 
-impl Store {
+#[async_trait]
+impl PasswordTokenStore for Store {
     /// Stores a new password token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
     /// hash is already stored.
-    pub async fn insert_password_token(
+    async fn insert_password_token(
         &self,
         new: &NewPasswordToken,
     ) -> Result<PasswordToken, StoreError> {
@@ -49,7 +52,7 @@ impl Store {
 
     /// The token with this hash and its user, if it may be honoured now: not used, not
     /// expired, and its user is neither disabled nor expired.
-    pub async fn find_password_token(
+    async fn find_password_token(
         &self,
         token_hash: &str,
     ) -> Result<Option<(PasswordToken, User)>, StoreError> {
@@ -85,7 +88,7 @@ impl Store {
     /// logins as [`Store::set_password_hash`] does (web sessions, unused tokens, and docker
     /// logins unless `keep_docker_logins`) and bumps the policy revision. `None` (and no change) when the
     /// token may not be honoured, also when another request used it first.
-    pub async fn redeem_password_token(
+    async fn redeem_password_token(
         &self,
         token_hash: &str,
         password_hash: &str,
@@ -135,7 +138,7 @@ impl Store {
 
     /// How many password tokens were made for a user since `since` (unix seconds), used or
     /// not: the per-account limit on reset mails.
-    pub async fn count_password_tokens_since(
+    async fn count_password_tokens_since(
         &self,
         user_id: i64,
         since: i64,
@@ -153,10 +156,7 @@ impl Store {
     }
 
     /// Every token of a user, used ones included, oldest first.
-    pub async fn list_password_tokens(
-        &self,
-        user_id: i64,
-    ) -> Result<Vec<PasswordToken>, StoreError> {
+    async fn list_password_tokens(&self, user_id: i64) -> Result<Vec<PasswordToken>, StoreError> {
         let tokens = dispatch!(self, pool => {
             sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM password_tokens WHERE user_id = $1 ORDER BY id"
@@ -169,7 +169,7 @@ impl Store {
     }
 
     /// Deletes the tokens that expired before `before` (unix seconds); returns how many.
-    pub async fn purge_password_tokens(&self, before: i64) -> Result<u64, StoreError> {
+    async fn purge_password_tokens(&self, before: i64) -> Result<u64, StoreError> {
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM password_tokens WHERE expires_at < $1")
                 .bind(before)
@@ -178,19 +178,5 @@ impl Store {
                 .rows_affected()
         });
         Ok(changed)
-    }
-
-    /// The accounts whose e-mail address is `email`, compared without regard to ASCII case.
-    pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
-        let users = dispatch!(self, pool => {
-            sqlx::query_as::<_, UserRow>(concat!(
-                "SELECT ", user_columns!(), " FROM users \
-                 WHERE email IS NOT NULL AND LOWER(email) = LOWER($1) ORDER BY username"
-            ))
-            .bind(email)
-            .fetch_all(pool)
-            .await.map_err(db)?.model()
-        });
-        Ok(users)
     }
 }

@@ -4,12 +4,15 @@ use crate::error::db;
 use crate::rows::{Model, SessionRow};
 use crate::store::{check_hash, check_text, now};
 use crate::{NewSession, Session, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::SessionStore;
 
-impl Store {
+#[async_trait]
+impl SessionStore for Store {
     /// Stores a session. [`StoreError::Invalid`] if the id hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
     /// id hash is already stored.
-    pub async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError> {
+    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError> {
         let id_hash = check_hash("session id hash", &new.id_hash)?;
         check_text("CSRF token", &new.csrf_token, 512)?;
         let now = now();
@@ -38,7 +41,7 @@ impl Store {
 
     /// The session with this id hash, if it has not expired and its user is neither disabled
     /// nor expired.
-    pub async fn get_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
         let id_hash = check_hash("session id hash", id_hash)?;
         let now = now();
         let session = dispatch!(self, pool => {
@@ -57,7 +60,7 @@ impl Store {
     }
 
     /// Deletes a session (log out): `true` if it existed.
-    pub async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
         let id_hash = check_hash("session id hash", id_hash)?;
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
@@ -70,7 +73,7 @@ impl Store {
     }
 
     /// Deletes every session of a user (log out everywhere); returns how many.
-    pub async fn delete_sessions_of_user(&self, user_id: i64) -> Result<u64, StoreError> {
+    async fn delete_sessions_of_user(&self, user_id: i64) -> Result<u64, StoreError> {
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user_id)
@@ -82,7 +85,7 @@ impl Store {
     }
 
     /// Deletes the sessions that have expired; returns how many.
-    pub async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
+    async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")

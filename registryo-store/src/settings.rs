@@ -3,10 +3,13 @@
 use crate::error::db;
 use crate::store::{WritePool, check_text};
 use crate::{Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::SettingStore;
 
-impl Store {
+#[async_trait]
+impl SettingStore for Store {
     /// The value of a setting, if set.
-    pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let value = dispatch!(self, pool => {
             sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
@@ -17,7 +20,7 @@ impl Store {
     }
 
     /// Sets a setting, replacing any value.
-    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         check_text("setting key", key, 255)?;
         dispatch!(self, pool => {
             sqlx::query(
@@ -35,7 +38,7 @@ impl Store {
     /// The value of a setting, storing `value` first if it is not set. Atomic: when several
     /// replicas start at once with different candidates (e.g. random cookie secrets), all get
     /// the one that was stored first.
-    pub async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError> {
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError> {
         check_text("setting key", key, 255)?;
         let stored = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -55,7 +58,7 @@ impl Store {
     }
 
     /// Removes a setting: `true` if it was set.
-    pub async fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+    async fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM settings WHERE key = $1")
                 .bind(key)

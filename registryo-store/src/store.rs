@@ -1,12 +1,11 @@
 //! The [`Store`] handle: connecting, migrating, choosing the backend from the URL.
 
-use crate::error::db;
-use crate::rows::{Model, PolicyRevisionRow};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{PolicyRevision, StoreError};
+use crate::StoreError;
+use crate::error::db;
 
 #[cfg(feature = "sqlite")]
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -305,30 +304,6 @@ impl Store {
         }
         done
     }
-
-    /// Checks that the database answers (for a health check).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, pool => {
-            sqlx::query("SELECT 1").execute(pool).await.map_err(db)?;
-        });
-        Ok(())
-    }
-
-    /// The current policy revision: one indexed row, cheap to poll.
-    ///
-    /// To compile an ACL, read the revision **before** the rules, users and memberships: the
-    /// data is then at least as new as the revision, and a change landing in between is seen
-    /// again at the next poll.
-    pub async fn policy_revision(&self) -> Result<PolicyRevision, StoreError> {
-        let rev = dispatch!(self, pool => {
-            sqlx::query_as::<_, PolicyRevisionRow>(
-                "SELECT revision, changed_at FROM policy_revision WHERE id = 1",
-            )
-            .fetch_one(pool)
-            .await.map_err(db)?.model()
-        });
-        Ok(rev)
-    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -612,6 +587,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registryo_core::storage::prelude::*;
 
     #[cfg(feature = "sqlite")]
     #[tokio::test]

@@ -4,6 +4,8 @@ use crate::error::db;
 use crate::rows::{Model, RefreshTokenRow};
 use crate::store::{check_hash, check_text, now};
 use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError};
+use async_trait::async_trait;
+use registryo_core::storage::RefreshTokenStore;
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, client_id, service, created_at, \
      last_used_at, revoked_at, created_addr, last_used_addr";
@@ -44,11 +46,12 @@ impl From<ActiveRow> for ActiveRefreshToken {
     }
 }
 
-impl Store {
+#[async_trait]
+impl RefreshTokenStore for Store {
     /// Stores a new refresh token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
     /// hash is already stored.
-    pub async fn insert_refresh_token(
+    async fn insert_refresh_token(
         &self,
         new: &NewRefreshToken,
     ) -> Result<RefreshToken, StoreError> {
@@ -83,7 +86,7 @@ impl Store {
     /// The refresh token with this hash, with its owner, if it may be honoured: not revoked,
     /// used (or issued) at `idle_since` or later, and its owner exists, is not disabled and
     /// has not expired.
-    pub async fn find_active_refresh_token(
+    async fn find_active_refresh_token(
         &self,
         token_hash: &str,
         idle_since: i64,
@@ -114,7 +117,7 @@ impl Store {
 
     /// Records that a refresh token was just used, from `addr`. [`StoreError::NotFound`] if
     /// it does not exist.
-    pub async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError> {
+    async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             sqlx::query(
@@ -136,7 +139,7 @@ impl Store {
 
     /// Revokes one refresh token; returns how many were revoked (0 if it does not exist or
     /// was already revoked).
-    pub async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError> {
+    async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             sqlx::query(
@@ -153,7 +156,7 @@ impl Store {
 
     /// Revokes every live refresh token of a user, or only those issued to `client_id`;
     /// returns how many were revoked.
-    pub async fn revoke_refresh_tokens_of_user(
+    async fn revoke_refresh_tokens_of_user(
         &self,
         user_id: i64,
         client_id: Option<&str>,
@@ -175,7 +178,7 @@ impl Store {
     }
 
     /// Every refresh token of a user, revoked ones included, oldest first.
-    pub async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError> {
+    async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError> {
         let tokens = dispatch!(self, pool => {
             sqlx::query_as::<_, RefreshTokenRow>(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE user_id = $1 ORDER BY id"
@@ -188,7 +191,7 @@ impl Store {
     }
 
     /// Deletes the refresh tokens revoked before `before` (unix seconds); returns how many.
-    pub async fn purge_revoked_refresh_tokens(&self, before: i64) -> Result<u64, StoreError> {
+    async fn purge_revoked_refresh_tokens(&self, before: i64) -> Result<u64, StoreError> {
         let changed = dispatch!(self, pool => {
             sqlx::query("DELETE FROM refresh_tokens WHERE revoked_at IS NOT NULL AND revoked_at < $1")
                 .bind(before)

@@ -5,6 +5,8 @@ use crate::rows::{Model, UserRow};
 use crate::store::SubjectTable;
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
+use async_trait::async_trait;
+use registryo_core::storage::UserStore;
 
 /// The columns of [`User`], in a `SELECT` or `RETURNING` list.
 macro_rules! user_columns {
@@ -20,9 +22,35 @@ fn user_missing(id: i64) -> StoreError {
 }
 
 impl Store {
+    async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
+        let now = now();
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let changed = sqlx::query(sql)
+                .bind(id)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *tx)
+                .await.map_err(db)?
+                .rows_affected();
+            if changed > 0 {
+                bump_revision!(tx, now);
+                tx.commit().await.map_err(db)?;
+            }
+            changed
+        });
+        if changed == 0 {
+            return Err(user_missing(id));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserStore for Store {
     /// Creates an account. [`StoreError::Conflict`] if the username is taken, also in
     /// another case (`Admin` beside `admin`).
-    pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
+    async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
         let now = now();
         let password_changed_at = new.password_hash.as_ref().map(|_| now);
         let result = dispatch!(self, pool => async {
@@ -59,7 +87,7 @@ impl Store {
     }
 
     /// The account with this id.
-    pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
+    async fn get_user(&self, id: i64) -> Result<User, StoreError> {
         let user = dispatch!(self, pool => {
             sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
                 .bind(id)
@@ -70,7 +98,7 @@ impl Store {
     }
 
     /// The account with this username, without regard to case.
-    pub async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError> {
+    async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError> {
         let user = dispatch!(self, pool => {
             sqlx::query_as::<_, UserRow>(concat!(
                 "SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)"
@@ -83,7 +111,7 @@ impl Store {
     }
 
     /// Every account, by username.
-    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let users = dispatch!(self, pool => {
             sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))
                 .fetch_all(pool)
@@ -93,7 +121,7 @@ impl Store {
     }
 
     /// How many accounts exist (e.g. to create the first administrator).
-    pub async fn count_users(&self) -> Result<i64, StoreError> {
+    async fn count_users(&self) -> Result<i64, StoreError> {
         let count: i64 = dispatch!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await.map_err(db)?
         });
@@ -101,7 +129,7 @@ impl Store {
     }
 
     /// Changes the profile fields set in `update` and returns the new record.
-    pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
+    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
         let now = now();
         let user = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -145,7 +173,7 @@ impl Store {
     /// and invitation tokens, their web sessions but `change.keep_session`, and their docker
     /// logins unless `change.keep_docker_logins`. Bumps the policy revision (so servers forget
     /// remembered credentials of the user). Every password change, by any path, goes here.
-    pub async fn set_password_hash(
+    async fn set_password_hash(
         &self,
         id: i64,
         hash: Option<&str>,
@@ -180,7 +208,7 @@ impl Store {
     }
 
     /// Makes an account an administrator, or not. Bumps the policy revision.
-    pub async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
+    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
         self.set_flag(
             id,
             "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1",
@@ -192,7 +220,7 @@ impl Store {
     /// Disables or enables an account. Bumps the policy revision. Disabling deletes the
     /// account's web sessions in the same transaction, so enabling it again never revives
     /// them; its refresh tokens are kept but not honoured while it is disabled.
-    pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
         let now = now();
         dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -218,34 +246,25 @@ impl Store {
         Ok(())
     }
 
-    async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db)?;
-            let changed = sqlx::query(sql)
-                .bind(id)
-                .bind(value)
-                .bind(now)
-                .execute(&mut *tx)
-                .await.map_err(db)?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await.map_err(db)?;
-            }
-            changed
-        });
-        if changed == 0 {
-            return Err(user_missing(id));
-        }
-        Ok(())
-    }
-
     /// Deletes an account with its memberships, refresh tokens, sessions and the ACL rules
     /// that name it (`user:NAME`), in one transaction, so that an account created later with
     /// the same name inherits nothing. Bumps the policy revision. Returns the rules removed.
     /// Audit events keep the username.
-    pub async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
+    async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
         self.delete_subject(SubjectTable::Users, id).await
+    }
+
+    /// The accounts whose e-mail address is `email`, compared without regard to ASCII case.
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        let users = dispatch!(self, pool => {
+            sqlx::query_as::<_, UserRow>(concat!(
+                "SELECT ", user_columns!(), " FROM users \
+                 WHERE email IS NOT NULL AND LOWER(email) = LOWER($1) ORDER BY username"
+            ))
+            .bind(email)
+            .fetch_all(pool)
+            .await.map_err(db)?.model()
+        });
+        Ok(users)
     }
 }

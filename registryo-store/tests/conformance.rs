@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used)]
 
 use registryo_core::names::{GroupName, Username};
+use registryo_core::storage::prelude::*;
 use registryo_store::{
     AuditQuery, LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken,
     NewSession, NewUser, PasswordChange, Store, StoreError, TokenPurpose, UserKind, UserUpdate,

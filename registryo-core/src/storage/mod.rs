@@ -251,6 +251,14 @@ pub trait StoreHealth: Send + Sync {
     async fn policy_revision(&self) -> Result<PolicyRevision, StoreError>;
 }
 
+/// The storage traits, to call their methods: `use registryo_core::storage::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        AttemptStore, AuditLog, GroupStore, PasswordTokenStore, RefreshTokenStore, RuleStore,
+        SessionStore, SettingStore, Storage, StoreHealth, UserStore,
+    };
+}
+
 /// Every storage port at once.
 pub trait Storage:
     UserStore
