@@ -94,7 +94,7 @@ registry_timeout_secs = {registry_timeout}
         alg = d.key_algorithm,
         cache = d.credential_cache_secs,
         session = d.session_ttl_secs,
-        smtp_tls = d.smtp_tls,
+        smtp_tls = name(&d.smtp_tls),
         reset = d.reset_token_ttl_secs,
         invite = d.invite_token_ttl_secs,
         per_pair = d.max_failures_per_account_and_address,
@@ -107,4 +107,12 @@ registry_timeout_secs = {registry_timeout}
         grace = d.shutdown_grace_secs,
         registry_timeout = d.registry_timeout_secs,
     )
+}
+
+/// A value's name in the configuration (its serialised form: `starttls`).
+fn name(value: &impl serde::Serialize) -> String {
+    match figment::value::Value::serialize(value) {
+        Ok(figment::value::Value::String(_, s)) => s,
+        _ => String::new(),
+    }
 }

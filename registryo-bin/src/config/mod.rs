@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
+use figment::error::Kind;
 use figment::providers::{Format, Serialized, Toml};
+use registryo_core::token::{Algorithm, KidStyle};
+use registryo_http::mail::SmtpTls;
 use serde::{Deserialize, Serialize};
 
 mod example;
@@ -43,9 +46,9 @@ pub struct Settings {
     /// Lifetime of access tokens, in seconds.
     pub token_ttl_secs: u64,
     /// Key id style in token headers: `libtrust` (distribution 2.8) or `rfc7638` (v3).
-    pub kid_style: String,
+    pub kid_style: KidStyle,
     /// Algorithm of generated keys: `ES256` (default), `ES384` or `RS256`.
-    pub key_algorithm: String,
+    pub key_algorithm: Algorithm,
     /// How long verified credentials are remembered, in seconds (0 turns the cache off).
     pub credential_cache_secs: u64,
     /// The first admin's password, used only when the database is created. Generated and
@@ -63,7 +66,7 @@ pub struct Settings {
     /// Its port; 0 takes the TLS mode's usual one (25, 587, 465).
     pub smtp_port: u16,
     /// `none`, `starttls` (default) or `tls`.
-    pub smtp_tls: String,
+    pub smtp_tls: SmtpTls,
     /// The SMTP user name, if the server wants one.
     pub smtp_username: String,
     /// The SMTP password (secret: also `REGISTRYO_SMTP_PASSWORD_FILE`).
@@ -116,8 +119,8 @@ impl Default for Settings {
             issuer: "registryo".to_owned(),
             service: "registryo".to_owned(),
             token_ttl_secs: 300,
-            kid_style: "libtrust".to_owned(),
-            key_algorithm: "ES256".to_owned(),
+            kid_style: KidStyle::Libtrust,
+            key_algorithm: Algorithm::ES256,
             credential_cache_secs: 300,
             admin_password: String::new(),
             registry_url: String::new(),
@@ -125,7 +128,7 @@ impl Default for Settings {
             session_ttl_secs: 12 * 3600,
             smtp_host: String::new(),
             smtp_port: 0,
-            smtp_tls: "starttls".to_owned(),
+            smtp_tls: SmtpTls::StartTls,
             smtp_username: String::new(),
             smtp_password: String::new(),
             smtp_from: String::new(),
@@ -322,9 +325,7 @@ impl Settings {
             })
             .collect();
         fig = fig.merge(Serialized::defaults(map));
-        let mut s: Settings = fig
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut s: Settings = fig.extract().map_err(describe)?;
         if let Some(l) = overrides.listen {
             s.listen = l;
         }
@@ -337,18 +338,6 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
-        if !matches!(self.kid_style.as_str(), "libtrust" | "rfc7638") {
-            return bad(format!(
-                "kid_style must be \"libtrust\" or \"rfc7638\", not {:?}",
-                self.kid_style
-            ));
-        }
-        if !matches!(self.key_algorithm.as_str(), "ES256" | "ES384" | "RS256") {
-            return bad(format!(
-                "key_algorithm must be ES256, ES384 or RS256, not {:?}",
-                self.key_algorithm
-            ));
-        }
         if self.token_ttl_secs < 60 || self.token_ttl_secs > 86_400 {
             return bad("token_ttl_secs must be between 60 and 86400".to_owned());
         }
@@ -363,12 +352,6 @@ impl Settings {
             return bad(format!(
                 "public_url must start with http:// or https://, not {:?}",
                 self.public_url
-            ));
-        }
-        if !matches!(self.smtp_tls.as_str(), "none" | "starttls" | "tls") {
-            return bad(format!(
-                "smtp_tls must be \"none\", \"starttls\" or \"tls\", not {:?}",
-                self.smtp_tls
             ));
         }
         if !self.smtp_host.is_empty() && !self.smtp_from.contains('@') {
@@ -448,6 +431,76 @@ impl Settings {
     /// The token realm.
     pub fn realm(&self) -> String {
         format!("{}/token", self.public_url())
+    }
+}
+
+/// The errors of extraction as one message, each naming the setting, what it must be and where
+/// the bad value came from: `key_algorithm must be ES256, ES384 or RS256, not "HS256" (in
+/// registryo.toml)`. Enumerated settings (`key_algorithm`, `kid_style`, `smtp_tls`) are checked
+/// here only, by their types' `Deserialize`.
+fn describe(error: figment::Error) -> ConfigError {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let setting = e.path.join(".");
+            let what = match &e.kind {
+                Kind::UnknownVariant(value, allowed) => {
+                    format!("{setting} must be {}, not {value:?}", one_of(allowed))
+                }
+                Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected)
+                    if !setting.is_empty() =>
+                {
+                    format!("{setting} must be {}, not {actual}", plain(expected))
+                }
+                Kind::UnknownField(name, settings) => {
+                    format!(
+                        "unknown setting {name:?} (settings: {})",
+                        settings.join(", ")
+                    )
+                }
+                kind if setting.is_empty() => kind.to_string().trim_end().to_owned(),
+                kind => format!("{setting}: {}", kind.to_string().trim_end()),
+            };
+            match origin(&e) {
+                Some(origin) => format!("{what} ({origin})"),
+                None => what,
+            }
+        })
+        .collect();
+    ConfigError::Invalid(lines.join("; "))
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "nothing".to_owned(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// What serde expected, in words.
+fn plain(expected: &str) -> String {
+    match expected {
+        "u8" => "a whole number from 0 to 255".to_owned(),
+        "u16" => "a whole number from 0 to 65535".to_owned(),
+        "u32" => "a whole number from 0 to 4294967295".to_owned(),
+        "u64" => "a whole number".to_owned(),
+        "socket address" => "an address and port such as 127.0.0.1:5001".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Where the value of an error came from: the file, or the environment variable.
+fn origin(e: &figment::Error) -> Option<String> {
+    let md = e.metadata.as_ref()?;
+    match &md.source {
+        Some(figment::Source::File(path)) => Some(format!("in {}", path.display())),
+        _ if md.name.contains("environment") && !e.path.is_empty() => Some(format!(
+            "from REGISTRYO_{}",
+            e.path.join("_").to_ascii_uppercase()
+        )),
+        _ => None,
     }
 }
 

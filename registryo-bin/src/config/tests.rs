@@ -82,7 +82,7 @@ fn smtp_settings_from_the_environment() {
         ]),
     )
     .unwrap();
-    assert_eq!((s.smtp_port, s.smtp_tls.as_str()), (2525, "tls"));
+    assert_eq!((s.smtp_port, s.smtp_tls), (2525, SmtpTls::Tls));
     assert_eq!(s.smtp_password, "mail-secret");
     assert_eq!(s.reset_token_ttl_secs, 600);
     assert!(!format!("{s:?}").contains("mail-secret"));
@@ -212,4 +212,60 @@ fn example_toml_parses_to_the_defaults() {
     std::fs::write(&file, example_toml()).unwrap();
     let s = Settings::load_from(Some(&file), &Overrides::default(), env(&[])).unwrap();
     assert_eq!(format!("{s:?}"), format!("{:?}", Settings::default()));
+}
+
+#[test]
+fn enumerated_settings_take_their_spellings_and_name_the_allowed_ones() {
+    let s = Settings::load_from(
+        None,
+        &Overrides::default(),
+        env(&[
+            ("REGISTRYO_KEY_ALGORITHM", "RS256"),
+            ("REGISTRYO_KID_STYLE", "rfc7638"),
+            ("REGISTRYO_SMTP_TLS", "none"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.key_algorithm, s.kid_style, s.smtp_tls),
+        (Algorithm::RS256, KidStyle::Rfc7638, SmtpTls::None)
+    );
+    for (k, v, want) in [
+        (
+            "REGISTRYO_KEY_ALGORITHM",
+            "HS256",
+            "key_algorithm must be ES256, ES384 or RS256, not \"HS256\"",
+        ),
+        (
+            "REGISTRYO_KEY_ALGORITHM",
+            "es256",
+            "key_algorithm must be ES256, ES384 or RS256, not \"es256\"",
+        ),
+        (
+            "REGISTRYO_KID_STYLE",
+            "x",
+            "kid_style must be libtrust or rfc7638, not \"x\"",
+        ),
+        (
+            "REGISTRYO_SMTP_TLS",
+            "ssl",
+            "smtp_tls must be none, starttls or tls, not \"ssl\"",
+        ),
+    ] {
+        let err = Settings::load_from(None, &Overrides::default(), env(&[(k, v)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{k}={v}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(&file, "kid_style = \"RFC7638\"\n").unwrap();
+    let err = Settings::load_from(Some(&file), &Overrides::default(), env(&[]))
+        .unwrap_err()
+        .to_string();
+    let want = format!(
+        "kid_style must be libtrust or rfc7638, not \"RFC7638\" (in {})",
+        file.display()
+    );
+    assert!(err.contains(&want), "{err}");
 }
