@@ -99,7 +99,7 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
     let (password, generated) = if settings.admin_password.is_empty() {
         (generate_password()?, true)
     } else {
-        (settings.admin_password.clone(), false)
+        (settings.admin_password.expose().to_owned(), false)
     };
     let pw = password.clone();
     let hash =
@@ -243,7 +243,7 @@ pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
         port: settings.smtp_port,
         tls: settings.smtp_tls,
         username: nonempty(&settings.smtp_username),
-        password: nonempty(&settings.smtp_password),
+        password: nonempty(settings.smtp_password.expose()),
     };
     let sender = SmtpSender::new(&smtp).map_err(anyhow::Error::msg)?;
     let mut ms = MailSettings::new(&settings.smtp_from, settings.public_url());

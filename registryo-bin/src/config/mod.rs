@@ -1,7 +1,6 @@
 //! Settings: defaults → `registryo.toml` → `REGISTRYO_*` environment → command-line flags.
 //! Secrets may also come from files named by `REGISTRYO_*_FILE`.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -13,13 +12,15 @@ use registryo_http::mail::SmtpTls;
 use serde::{Deserialize, Serialize};
 
 mod example;
+mod secret;
 #[cfg(test)]
 mod tests;
 
 pub use example::example_toml;
+pub use secret::{Secret, SecretUrl, redact_url};
 
-/// Every setting of the server and the CLI.
-#[derive(Clone, Serialize, Deserialize)]
+/// Every setting of the server and the CLI. Its `Debug` hides the secrets.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on.
@@ -33,7 +34,7 @@ pub struct Settings {
     pub bundle_path: PathBuf,
     /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
     /// `postgres://…` chooses PostgreSQL.
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// How long a request waits for a database connection before it is answered `503`
     /// (database unreachable or overloaded), in seconds.
     pub database_timeout_secs: u64,
@@ -53,7 +54,7 @@ pub struct Settings {
     pub credential_cache_secs: u64,
     /// The first admin's password, used only when the database is created. Generated and
     /// printed once when empty.
-    pub admin_password: String,
+    pub admin_password: Secret,
     /// The registry's URL, for the web UI (empty: no registry browsing).
     pub registry_url: String,
     /// Mark the web UI's cookies `Secure` even when `public_url` is not https (behind a
@@ -70,7 +71,7 @@ pub struct Settings {
     /// The SMTP user name, if the server wants one.
     pub smtp_username: String,
     /// The SMTP password (secret: also `REGISTRYO_SMTP_PASSWORD_FILE`).
-    pub smtp_password: String,
+    pub smtp_password: Secret,
     /// The From address of the e-mails.
     pub smtp_from: String,
     /// How long a password reset link works, in seconds.
@@ -113,7 +114,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             data: PathBuf::from("./registryo-data"),
             bundle_path: PathBuf::new(),
-            database_url: String::new(),
+            database_url: SecretUrl::default(),
             database_timeout_secs: 3,
             public_url: String::new(),
             issuer: "registryo".to_owned(),
@@ -122,7 +123,7 @@ impl Default for Settings {
             kid_style: KidStyle::Libtrust,
             key_algorithm: Algorithm::ES256,
             credential_cache_secs: 300,
-            admin_password: String::new(),
+            admin_password: Secret::default(),
             registry_url: String::new(),
             secure_cookies: false,
             session_ttl_secs: 12 * 3600,
@@ -130,7 +131,7 @@ impl Default for Settings {
             smtp_port: 0,
             smtp_tls: SmtpTls::StartTls,
             smtp_username: String::new(),
-            smtp_password: String::new(),
+            smtp_password: Secret::default(),
             smtp_from: String::new(),
             reset_token_ttl_secs: 3600,
             invite_token_ttl_secs: 7 * 86_400,
@@ -146,79 +147,6 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             registry_timeout_secs: 10,
         }
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("listen", &self.listen)
-            .field("data", &self.data)
-            .field("bundle_path", &self.bundle_path)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("database_timeout_secs", &self.database_timeout_secs)
-            .field("public_url", &self.public_url)
-            .field("issuer", &self.issuer)
-            .field("service", &self.service)
-            .field("token_ttl_secs", &self.token_ttl_secs)
-            .field("kid_style", &self.kid_style)
-            .field("key_algorithm", &self.key_algorithm)
-            .field("credential_cache_secs", &self.credential_cache_secs)
-            .field(
-                "admin_password",
-                &if self.admin_password.is_empty() {
-                    ""
-                } else {
-                    "<hidden>"
-                },
-            )
-            .field("registry_url", &self.registry_url)
-            .field("secure_cookies", &self.secure_cookies)
-            .field("session_ttl_secs", &self.session_ttl_secs)
-            .field("smtp_host", &self.smtp_host)
-            .field("smtp_port", &self.smtp_port)
-            .field("smtp_tls", &self.smtp_tls)
-            .field("smtp_username", &self.smtp_username)
-            .field(
-                "smtp_password",
-                &if self.smtp_password.is_empty() {
-                    ""
-                } else {
-                    "<hidden>"
-                },
-            )
-            .field("smtp_from", &self.smtp_from)
-            .field("reset_token_ttl_secs", &self.reset_token_ttl_secs)
-            .field("invite_token_ttl_secs", &self.invite_token_ttl_secs)
-            .field(
-                "max_failures_per_account_and_address",
-                &self.max_failures_per_account_and_address,
-            )
-            .field("max_failures_per_account", &self.max_failures_per_account)
-            .field("refresh_token_idle_days", &self.refresh_token_idle_days)
-            .field("audit_retention_days", &self.audit_retention_days)
-            // Connections and the network edge.
-            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
-            .field("idle_timeout_secs", &self.idle_timeout_secs)
-            .field("max_connections", &self.max_connections)
-            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("registry_timeout_secs", &self.registry_timeout_secs)
-            .finish()
-    }
-}
-
-/// A URL with its password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -410,7 +338,7 @@ impl Settings {
             let data = std::path::absolute(&self.data).unwrap_or_else(|_| self.data.clone());
             format!("sqlite://{}?mode=rwc", data.join("registryo.db").display())
         } else {
-            self.database_url.clone()
+            self.database_url.expose().to_owned()
         }
     }
 

@@ -56,7 +56,7 @@ fn secrets_from_files_and_hidden_from_debug() {
         ]),
     )
     .unwrap();
-    assert_eq!(s.admin_password, "hunter2");
+    assert_eq!(s.admin_password.expose(), "hunter2");
     let dbg = format!("{s:?}");
     assert!(!dbg.contains("hunter2"));
     assert!(!dbg.contains("topsecret"));
@@ -83,7 +83,7 @@ fn smtp_settings_from_the_environment() {
     )
     .unwrap();
     assert_eq!((s.smtp_port, s.smtp_tls), (2525, SmtpTls::Tls));
-    assert_eq!(s.smtp_password, "mail-secret");
+    assert_eq!(s.smtp_password.expose(), "mail-secret");
     assert_eq!(s.reset_token_ttl_secs, 600);
     assert!(!format!("{s:?}").contains("mail-secret"));
     for (k, v) in [("REGISTRYO_SMTP_TLS", "ssl"), ("REGISTRYO_SMTP_HOST", "h")] {
