@@ -1,5 +1,11 @@
 //! Settings: defaults → `registryo.toml` → `REGISTRYO_*` environment → command-line flags.
 //! Secrets may also come from files named by `REGISTRYO_*_FILE`.
+//!
+//! Values are parsed once, at the edge: figment deserialises [`Settings`], whose enumerated
+//! settings are typed (`Algorithm`, `KidStyle`, `SmtpTls`) and whose secrets are [`Secret`]s;
+//! [`Settings::load`] then checks only what types cannot say (ranges, settings that go
+//! together). `env.rs`: the environment layer; `secret.rs`: the secret types; `example.rs`:
+//! `registryo config-example`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,10 +13,12 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::error::Kind;
 use figment::providers::{Format, Serialized, Toml};
+use figment::value::Value;
 use registryo_core::token::{Algorithm, KidStyle};
 use registryo_http::mail::SmtpTls;
 use serde::{Deserialize, Serialize};
 
+mod env;
 mod example;
 mod secret;
 #[cfg(test)]
@@ -101,7 +109,9 @@ pub struct Settings {
     /// Seconds requests in flight get to finish on SIGTERM before every connection is dropped.
     pub shutdown_grace_secs: u64,
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client: IP
-    /// addresses or CIDR ranges. Empty: the headers are ignored.
+    /// addresses or CIDR ranges. Empty: the headers are ignored. In the environment a
+    /// comma-separated list.
+    #[serde(deserialize_with = "env::list")]
     pub trusted_proxies: Vec<String>,
     /// Seconds the web UI waits for the registry (each request; viewers waiting for the
     /// first catalog).
@@ -177,26 +187,12 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
 }
 
-/// The secrets that may come from `REGISTRYO_<NAME>_FILE`.
-const SECRET_KEYS: &[&str] = &["admin_password", "database_url", "smtp_password"];
-
 impl Settings {
     /// Load the settings: defaults, then the TOML file (`config`, or `registryo.toml` in the
-    /// current directory when it exists), then the environment, then the flags.
+    /// current directory when it exists), then the `REGISTRYO_*` environment (see
+    /// [`env`]), then the flags.
     pub fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
-        Self::load_from(config, overrides, std::env::vars())
-    }
-
-    /// [`Settings::load`] with an explicit environment (for tests).
-    pub fn load_from(
-        config: Option<&Path>,
-        overrides: &Overrides,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Settings, ConfigError> {
-        let env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("REGISTRYO_"))
-            .collect();
+        let environment = env::Environment::read(&setting_names()?)?;
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match config {
             Some(path) => {
@@ -215,45 +211,8 @@ impl Settings {
                 }
             }
         }
-        // The environment: REGISTRYO_LISTEN, REGISTRYO_DATA, … (not the *_FILE ones).
-        let mut plain = Vec::new();
-        for (k, v) in &env {
-            let key = k["REGISTRYO_".len()..].to_ascii_lowercase();
-            if let Some(secret) = key.strip_suffix("_file")
-                && SECRET_KEYS.contains(&secret)
-            {
-                let value =
-                    std::fs::read_to_string(v).map_err(|source| ConfigError::SecretFile {
-                        var: k.clone(),
-                        path: v.clone(),
-                        source,
-                    })?;
-                plain.push((
-                    secret.to_owned(),
-                    value.trim_end_matches(['\n', '\r']).to_owned(),
-                ));
-                continue;
-            }
-            if is_setting(&key) {
-                plain.push((key, v.clone()));
-            } else if !IGNORED_ENV.contains(&key.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "unknown environment variable {k} (settings: {})",
-                    SETTING_NAMES.join(", ")
-                )));
-            }
-        }
-        // Feed the collected pairs through figment as a serialized map, so values get the same
-        // parsing as the TOML file (numbers, addresses).
-        let map: std::collections::BTreeMap<String, figment::value::Value> = plain
-            .into_iter()
-            .map(|(k, v)| {
-                let value = env_value(&k, &v);
-                (k, value)
-            })
-            .collect();
-        fig = fig.merge(Serialized::defaults(map));
-        let mut s: Settings = fig.extract().map_err(describe)?;
+        // Lossy: a number or a boolean may be given as text, as the environment gives them.
+        let mut s: Settings = fig.merge(environment).extract_lossy().map_err(describe)?;
         if let Some(l) = overrides.listen {
             s.listen = l;
         }
@@ -424,87 +383,22 @@ fn origin(e: &figment::Error) -> Option<String> {
     let md = e.metadata.as_ref()?;
     match &md.source {
         Some(figment::Source::File(path)) => Some(format!("in {}", path.display())),
-        _ if md.name.contains("environment") && !e.path.is_empty() => Some(format!(
-            "from REGISTRYO_{}",
-            e.path.join("_").to_ascii_uppercase()
-        )),
+        _ if md.name == env::NAME && !e.path.is_empty() => {
+            let profile = e.profile.clone().unwrap_or_default();
+            Some(format!("from {}", md.interpolate(&profile, &e.path)))
+        }
         _ => None,
     }
 }
 
-/// Variables with the prefix that are not settings (used by the test scripts and tooling).
-const IGNORED_ENV: &[&str] = &["log", "test_postgres_url", "e2e"];
-
-const SETTING_NAMES: &[&str] = &[
-    "listen",
-    "data",
-    "bundle_path",
-    "database_url",
-    "database_timeout_secs",
-    "public_url",
-    "issuer",
-    "service",
-    "token_ttl_secs",
-    "kid_style",
-    "key_algorithm",
-    "credential_cache_secs",
-    "admin_password",
-    "registry_url",
-    "secure_cookies",
-    "session_ttl_secs",
-    "smtp_host",
-    "smtp_port",
-    "smtp_tls",
-    "smtp_username",
-    "smtp_password",
-    "smtp_from",
-    "reset_token_ttl_secs",
-    "invite_token_ttl_secs",
-    "max_failures_per_account_and_address",
-    "max_failures_per_account",
-    "refresh_token_idle_days",
-    "audit_retention_days",
-    // Connections and the network edge.
-    "header_read_timeout_secs",
-    "idle_timeout_secs",
-    "max_connections",
-    "shutdown_grace_secs",
-    "trusted_proxies",
-    "registry_timeout_secs",
-];
-
-fn is_setting(key: &str) -> bool {
-    SETTING_NAMES.contains(&key)
-}
-
-/// A setting whose default is a number becomes a number, a flag a boolean (when they parse;
-/// otherwise extraction reports the error), every other one stays text.
-fn env_value(key: &str, v: &str) -> figment::value::Value {
-    let default = serde_json::to_value(Settings::default())
-        .ok()
-        .and_then(|d| d.get(key).cloned());
-    match default {
-        Some(serde_json::Value::Number(_)) => {
-            if let Ok(n) = v.trim().parse::<u64>() {
-                return figment::value::Value::from(n);
-            }
-        }
-        Some(serde_json::Value::Bool(_)) => {
-            if let Ok(b) = v.trim().parse::<bool>() {
-                return figment::value::Value::from(b);
-            }
-        }
-        _ => {}
+/// The names of the settings, from the serialised defaults (so they cannot drift from the
+/// struct).
+fn setting_names() -> Result<Vec<String>, ConfigError> {
+    match Value::serialize(Settings::default()) {
+        Ok(Value::Dict(_, settings)) => Ok(settings.into_keys().collect()),
+        Ok(_) => Err(ConfigError::Invalid(
+            "the settings do not serialise as a table".to_owned(),
+        )),
+        Err(e) => Err(ConfigError::Invalid(e.to_string())),
     }
-    if key == "trusted_proxies" {
-        // A comma-separated list: REGISTRYO_TRUSTED_PROXIES=10.0.0.1,192.168.0.0/16
-        let list: Vec<String> = v
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        return figment::value::Value::from(list);
-    }
-    figment::value::Value::from(v.to_owned())
 }
