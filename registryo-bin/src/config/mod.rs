@@ -323,8 +323,8 @@ impl Settings {
 
 /// The errors of extraction as one message, each naming the setting, what it must be and where
 /// the bad value came from: `key_algorithm must be ES256, ES384 or RS256, not "HS256" (in
-/// registryo.toml)`. Enumerated settings (`key_algorithm`, `kid_style`, `smtp_tls`) are checked
-/// here only, by their types' `Deserialize`.
+/// registryo.toml)`. The enumerated settings (`key_algorithm`, `kid_style`, `smtp_tls`) have no
+/// other check than their types' `Deserialize`, whose error this words.
 fn describe(error: figment::Error) -> ConfigError {
     let lines: Vec<String> = error
         .into_iter()
