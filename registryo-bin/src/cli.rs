@@ -330,8 +330,7 @@ async fn registry_config(
         );
     }
     let store = server::open_store(settings, open_mode).await?;
-    let alg = keys::algorithm(&settings.key_algorithm).context("bad key_algorithm")?;
-    let signing = keys::load_or_generate(&store, alg, &settings.issuer).await?;
+    let signing = keys::load_or_generate(&store, settings.key_algorithm, &settings.issuer).await?;
     store.close().await;
     let bundle = server::write_bundle(settings, &signing)?;
     eprintln!(
@@ -731,7 +730,7 @@ async fn audit_keys(store: &Store, action: &str) {
 }
 
 async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()> {
-    let alg = keys::algorithm(&settings.key_algorithm).context("bad key_algorithm")?;
+    let alg = settings.key_algorithm;
     match cmd {
         KeysCmd::Show => {
             keys::load_or_generate(store, alg, &settings.issuer).await?;
@@ -747,8 +746,7 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
         }
         KeysCmd::Jwks => {
             let ks = keys::load_or_generate(store, alg, &settings.issuer).await?;
-            let style = keys::kid_style(&settings.kid_style).context("bad kid_style")?;
-            let set = registryo_core::token::KeySet::new(ks, style)?;
+            let set = registryo_core::token::KeySet::new(ks, settings.kid_style)?;
             out!("{}", serde_json::to_string_pretty(&set.jwks())?);
             Ok(())
         }

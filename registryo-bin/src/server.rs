@@ -15,7 +15,7 @@ use registryo_http::app::{AppState, EdgeConfig, router};
 use registryo_http::attempts::USUAL_ADDRESS_DAYS;
 use registryo_http::forwarded::TrustedProxies;
 use registryo_http::keys::{self, SharedKeys};
-use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender, SmtpTls};
+use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender};
 use registryo_http::session::WebConfig;
 use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{NewUser, Store, StoreError, StoreOptions, UserKind};
@@ -100,7 +100,7 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
     let (password, generated) = if settings.admin_password.is_empty() {
         (generate_password()?, true)
     } else {
-        (settings.admin_password.clone(), false)
+        (settings.admin_password.expose().to_owned(), false)
     };
     let pw = password.clone();
     let hash =
@@ -238,15 +238,13 @@ pub fn mail(settings: &Settings) -> Result<Option<Mail>> {
     if settings.smtp_host.is_empty() {
         return Ok(None);
     }
-    let tls =
-        SmtpTls::parse(&settings.smtp_tls).context("smtp_tls must be none, starttls or tls")?;
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let smtp = SmtpConfig {
         host: settings.smtp_host.clone(),
         port: settings.smtp_port,
-        tls,
+        tls: settings.smtp_tls,
         username: nonempty(&settings.smtp_username),
-        password: nonempty(&settings.smtp_password),
+        password: nonempty(settings.smtp_password.expose()),
     };
     let sender = SmtpSender::new(&smtp).map_err(anyhow::Error::msg)?;
     let mut ms = MailSettings::new(&settings.smtp_from, settings.public_url());
@@ -271,12 +269,8 @@ pub fn accounts_config(settings: &Settings) -> AccountsConfig {
 /// registry the UI browses. `serve` and every admin command build it here, so the CLI runs
 /// the same operations as the UI and the API.
 pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
-    let alg = keys::algorithm(&settings.key_algorithm)
-        .context("key_algorithm must be ES256, ES384 or RS256")?;
-    let style =
-        keys::kid_style(&settings.kid_style).context("kid_style must be libtrust or rfc7638")?;
-    let signing = keys::load_or_generate(store, alg, &settings.issuer).await?;
-    let shared = Arc::new(SharedKeys::new(signing, style)?);
+    let signing = keys::load_or_generate(store, settings.key_algorithm, &settings.issuer).await?;
+    let shared = Arc::new(SharedKeys::new(signing, settings.kid_style)?);
     let accounts = Accounts::with_config(store.clone(), accounts_config(settings)).await?;
     let mut state = AppState::new(accounts, shared, token_config(settings))
         .with_web_config(web_config(settings))

@@ -52,25 +52,6 @@ fn yes() -> bool {
     true
 }
 
-/// Parse an algorithm name.
-pub fn algorithm(name: &str) -> Option<Algorithm> {
-    match name {
-        "ES256" => Some(Algorithm::ES256),
-        "ES384" => Some(Algorithm::ES384),
-        "RS256" => Some(Algorithm::RS256),
-        _ => None,
-    }
-}
-
-/// Parse a key id style name.
-pub fn kid_style(name: &str) -> Option<KidStyle> {
-    match name {
-        "libtrust" => Some(KidStyle::Libtrust),
-        "rfc7638" => Some(KidStyle::Rfc7638),
-        _ => None,
-    }
-}
-
 fn encode(keys: &[StoredKey]) -> Result<String, KeyError> {
     serde_json::to_string(keys).map_err(|e| KeyError::Corrupt(e.to_string()))
 }

@@ -66,8 +66,9 @@ pub fn build_message(from: &Mailbox, email: Email) -> Result<Message, String> {
         .map_err(|e| format!("cannot build the message: {e}"))
 }
 
-/// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the SMTP connection is protected; in the configuration `none`, `starttls` or `tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain text (a local relay only).
     None,
@@ -78,16 +79,6 @@ pub enum SmtpTls {
 }
 
 impl SmtpTls {
-    /// `none`, `starttls` or `tls`.
-    pub fn parse(s: &str) -> Option<SmtpTls> {
-        match s {
-            "none" => Some(SmtpTls::None),
-            "starttls" => Some(SmtpTls::StartTls),
-            "tls" => Some(SmtpTls::Tls),
-            _ => None,
-        }
-    }
-
     /// The usual port of this mode: 25, 587 or 465.
     pub fn default_port(self) -> u16 {
         match self {

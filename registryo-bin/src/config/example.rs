@@ -1,0 +1,182 @@
+//! `registryo config-example`: an example `registryo.toml` with every setting and its default.
+//!
+//! The text around each setting is written here, in [`SETTINGS`]; the values are the
+//! serialised [`Settings::default`], so the example cannot show a stale default, and a test
+//! fails while a setting is missing from the table.
+
+use std::fmt::Write as _;
+
+use figment::value::Value;
+
+use super::Settings;
+
+/// The example's first lines.
+const HEADER: &str = "\
+# registryo.toml — every setting, with its default. Each can also be set in the
+# environment as REGISTRYO_<NAME> (e.g. REGISTRYO_LISTEN), and the secrets as
+# REGISTRYO_<NAME>_FILE naming a file that holds the value.
+";
+
+/// Every setting, in the example's order, with the comment lines above it: a leading empty
+/// line starts a group, and an empty comment leaves the one above to speak for it too.
+const SETTINGS: &[(&str, &str)] = &[
+    ("listen", "\n# Address to listen on."),
+    (
+        "data",
+        "# Data directory (kept 0700): the SQLite database (0600), which holds the signing keys.",
+    ),
+    (
+        "bundle_path",
+        "# The certificate bundle for the registry's rootcertbundle (public: 0644 in a 0755 directory);
+# empty = registry-bundle.pem in \"<data>-public/\" beside the data directory.",
+    ),
+    (
+        "database_url",
+        "# Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.",
+    ),
+    (
+        "database_timeout_secs",
+        "# Seconds a request waits for the database before it is answered 503 (unreachable, overloaded): 1..300.",
+    ),
+    (
+        "public_url",
+        "# URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.",
+    ),
+    (
+        "issuer",
+        "# Must equal the registry's auth.token.issuer and auth.token.service.",
+    ),
+    ("service", ""),
+    ("token_ttl_secs", "# Access token lifetime, seconds (60..86400)."),
+    (
+        "kid_style",
+        "# Key id style: \"libtrust\" (distribution 2.8) or \"rfc7638\" (distribution v3).",
+    ),
+    (
+        "key_algorithm",
+        "# Algorithm of generated signing keys: ES256, ES384 or RS256.",
+    ),
+    (
+        "credential_cache_secs",
+        "# Seconds verified credentials are remembered (argon2 runs at most once per user and password in that time).",
+    ),
+    (
+        "admin_password",
+        "# First admin's password, used only when the database is created (secret: prefer REGISTRYO_ADMIN_PASSWORD_FILE).",
+    ),
+    ("registry_url", "# The registry's URL, for the web UI."),
+    (
+        "secure_cookies",
+        "# Web UI cookies are Secure when public_url is https; true forces it (TLS proxy under another name).",
+    ),
+    (
+        "session_ttl_secs",
+        "# Web UI session lifetime after sign-in, seconds.",
+    ),
+    (
+        "smtp_host",
+        "\n# E-mail (\"forgot password\" and invitations), over SMTP. Empty smtp_host: no e-mail.",
+    ),
+    (
+        "smtp_port",
+        "# 0 = the TLS mode's usual port (none: 25, starttls: 587, tls: 465).",
+    ),
+    (
+        "smtp_tls",
+        "# \"none\" (a local relay only), \"starttls\" or \"tls\".",
+    ),
+    ("smtp_username", ""),
+    (
+        "smtp_password",
+        "# Secret: prefer REGISTRYO_SMTP_PASSWORD_FILE.",
+    ),
+    (
+        "smtp_from",
+        "# The From address, e.g. \"Registryo <registryo@example.com>\".",
+    ),
+    (
+        "reset_token_ttl_secs",
+        "# How long a password reset link works, seconds; and an invitation link.",
+    ),
+    ("invite_token_ttl_secs", ""),
+    (
+        "max_failures_per_account_and_address",
+        "
+# Guessing limits (per about a minute): failed password checks one address may make on one
+# account, and all addresses together on one account (the account's usual addresses, where it
+# signed in before, are spared). Past a limit: HTTP 429 with Retry-After. 0 = no limit.",
+    ),
+    ("max_failures_per_account", ""),
+    (
+        "refresh_token_idle_days",
+        "# A docker login (refresh token) unused for this many days stops working.",
+    ),
+    (
+        "audit_retention_days",
+        "# Audit events older than this many days are removed (0 = kept forever).",
+    ),
+    (
+        "header_read_timeout_secs",
+        "# Connections. A request's line and headers must arrive within header_read_timeout_secs
+# (from their first byte, or from connecting); a kept-alive connection waits idle_timeout_secs
+# for its next request (and a client that stops reading is dropped after as long).",
+    ),
+    ("idle_timeout_secs", ""),
+    (
+        "max_connections",
+        "# The most client connections at once (lowered to fit the open-files limit, which serve raises
+# to its hard limit at start); more wait to be accepted.",
+    ),
+    (
+        "shutdown_grace_secs",
+        "# On SIGTERM: seconds requests in flight get to finish before every connection is dropped.",
+    ),
+    (
+        "trusted_proxies",
+        "# Reverse proxies whose X-Forwarded-For / Forwarded headers name the client (IP addresses or
+# CIDR ranges, e.g. [\"10.0.0.1\", \"192.168.0.0/16\"]); the environment takes a comma-separated list.
+# Empty: the headers are ignored and the client is the peer of the TCP connection.",
+    ),
+    (
+        "registry_timeout_secs",
+        "# Seconds the web UI waits for the registry.",
+    ),
+];
+
+/// An example `registryo.toml` with every setting and its default.
+pub fn example_toml() -> String {
+    let defaults = match Value::serialize(Settings::default()) {
+        Ok(Value::Dict(_, defaults)) => defaults,
+        _ => Default::default(),
+    };
+    let mut out = HEADER.to_owned();
+    for (name, comment) in SETTINGS {
+        if !comment.is_empty() {
+            out.push_str(comment);
+            out.push('\n');
+        }
+        // A JSON string, number, boolean or list of strings is the same in TOML.
+        let value = defaults
+            .get(*name)
+            .and_then(|v| serde_json::to_string(v).ok())
+            .unwrap_or_default();
+        let _ = writeln!(out, "{name} = {value}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_has_every_setting_once() {
+        let mut listed: Vec<&str> = SETTINGS.iter().map(|(name, _)| *name).collect();
+        listed.sort_unstable();
+        let settings = super::super::setting_names().unwrap();
+        assert_eq!(
+            listed, settings,
+            "config/example.rs: SETTINGS must name every setting once"
+        );
+    }
+}
