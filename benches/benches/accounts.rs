@@ -8,9 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::scope::Scope;
 use registryo_core::service::{Authenticator, PolicySource, RequestContext};
-use registryo_http::accounts::{Accounts, hash_password_blocking};
 use registryo_store::{NewUser, Store, UserKind};
 
 fn bench(c: &mut Criterion) {
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
             .create_user(&NewUser::new(bench.clone(), UserKind::Human).password_hash(hash))
             .await
             .expect("user");
-        Accounts::new(store, Duration::from_secs(3600))
+        Accounts::new(std::sync::Arc::new(store), Duration::from_secs(3600))
             .await
             .expect("accounts")
     });

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use registryo_core::app::accounts::{Accounts, AccountsConfig};
+use registryo_core::app::attempts::USUAL_ADDRESS_DAYS;
 use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
-use registryo_http::accounts::{Accounts, AccountsConfig};
 use registryo_http::app::{AppState, EdgeConfig, router};
-use registryo_http::attempts::USUAL_ADDRESS_DAYS;
 use registryo_http::forwarded::TrustedProxies;
 use registryo_http::keys::{self, SharedKeys};
 use registryo_http::mail::{Mail, MailSettings, SmtpConfig, SmtpSender};
@@ -103,9 +103,10 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
         (settings.admin_password.expose().to_owned(), false)
     };
     let pw = password.clone();
-    let hash =
-        tokio::task::spawn_blocking(move || registryo_http::accounts::hash_password_blocking(&pw))
-            .await??;
+    let hash = tokio::task::spawn_blocking(move || {
+        registryo_core::app::accounts::hash_password_blocking(&pw)
+    })
+    .await??;
     let admin = registryo_core::names::Username::new("admin")?;
     let user = NewUser::new(admin, UserKind::Human)
         .password_hash(hash)
@@ -271,7 +272,11 @@ pub fn accounts_config(settings: &Settings) -> AccountsConfig {
 pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
     let signing = keys::load_or_generate(store, settings.key_algorithm, &settings.issuer).await?;
     let shared = Arc::new(SharedKeys::new(signing, settings.kid_style)?);
-    let accounts = Accounts::with_config(store.clone(), accounts_config(settings)).await?;
+    let accounts = Accounts::with_config(
+        std::sync::Arc::new(store.clone()),
+        accounts_config(settings),
+    )
+    .await?;
     let mut state = AppState::new(accounts, shared, token_config(settings))
         .with_web_config(web_config(settings))
         .with_edge(edge_config(settings)?);

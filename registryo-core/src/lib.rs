@@ -3,6 +3,7 @@
 //! The framework-agnostic pieces of a token server for the Docker registry
 //! (CNCF *distribution*) token authentication:
 //!
+//! - [`app`]: the application: accounts, password checks, the policy snapshot, operations.
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
 //! - [`names`]: account and group names ([`names::Username`], [`names::GroupName`]).
 //! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod app;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod envelope;

@@ -10,18 +10,17 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use registryo_core::service::parse_basic;
-use registryo_core::storage::prelude::*;
 use registryo_store::{AuditEvent, Group, User, UserKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::accounts::Checked;
 use crate::app::AppState;
-use crate::attempts::Channel;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, CSRF_HEADER, same_secret};
 use crate::timefmt::date;
+use registryo_core::app::accounts::Checked;
+use registryo_core::app::attempts::Channel;
 
 /// An API error response.
 #[derive(Debug)]

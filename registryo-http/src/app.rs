@@ -18,11 +18,11 @@ use axum::{Json, Router};
 use registryo_core::service::{ClientAddr, TokenConfig, TokenService};
 use tower_http::trace::TraceLayer;
 
-use crate::accounts::Accounts;
 use crate::forwarded::TrustedProxies;
 use crate::keys::SharedKeys;
 use crate::session::WebConfig;
 use crate::ui::browse::{RegistryBrowser, RegistryOptions};
+use registryo_core::app::accounts::Accounts;
 use registryo_core::client::RegistryError;
 
 /// The web UI's settings and in-memory state.
@@ -254,10 +254,10 @@ pub struct Unhealthy {
 }
 
 impl Health {
-    /// Whether the store takes a write ([`registryo_store::Store::check_writable`]) within
+    /// Whether the store takes a write ([`StoreHealth::check_writable`]) within
     /// [`HEALTH_TIMEOUT`]; a result younger than [`HEALTH_PROBE_EVERY`] is reused, and
     /// concurrent callers wait for one probe.
-    pub async fn check(&self, store: &registryo_store::Store) -> Result<(), Unhealthy> {
+    pub async fn check(&self, store: &dyn Storage) -> Result<(), Unhealthy> {
         let mut last = self.last.lock().await;
         if let Some((at, result)) = &*last
             && at.elapsed() < HEALTH_PROBE_EVERY
@@ -288,7 +288,7 @@ impl Health {
 /// `200` when the store takes a write, else `503` with the reason: a full disk or an
 /// unreachable database make a server useless although it still answers.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.health.check(state.accounts.store()).await {
+    match state.health.check(state.accounts.store().as_ref()).await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(Unhealthy { reason, detail }) => {
             tracing::error!(%reason, error = %detail, "health check: the store cannot write");

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use registryo_store::StoreError;
 
-use crate::accounts::AccountError;
+use registryo_core::app::accounts::AccountError;
 
 /// Why a page or an API call failed. [`AppError::status`] maps each variant to its status;
 /// the UI renders it as a page, the API as `{"error": {"message", "field"}}`.

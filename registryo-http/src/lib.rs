@@ -6,16 +6,13 @@
 //! server-rendered web UI and the JSON admin API under `/api/v1`.
 #![deny(missing_docs)]
 
-pub mod accounts;
 pub mod api;
 pub mod app;
-pub mod attempts;
 pub mod error;
 pub mod forwarded;
 pub mod keys;
 pub mod mail;
 pub mod ops;
-pub mod passwords;
 pub mod reset;
 pub mod session;
 pub mod timefmt;

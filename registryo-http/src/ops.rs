@@ -2,7 +2,6 @@
 //! as the CLI), the store change, an audit event with the acting admin and their address, and
 //! the policy reload so the change applies at once.
 
-use registryo_core::storage::prelude::*;
 use std::net::SocketAddr;
 
 use registryo_core::acl::Principal;
@@ -14,11 +13,11 @@ use registryo_store::{
 };
 use serde::Serialize;
 
-use crate::accounts::parse_rule;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::new_secret;
 use crate::timefmt::now;
+use registryo_core::app::accounts::parse_rule;
 
 /// Who makes a change, for the audit log.
 #[derive(Debug, Clone)]

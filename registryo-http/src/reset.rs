@@ -25,16 +25,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use registryo_core::storage::prelude::*;
 use registryo_store::{NewPasswordToken, StoreError, TokenPurpose, User, UserKind};
 use serde::Deserialize;
 
-use crate::accounts::token_hash;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::mail::{Mail, link_email};
 use crate::session::{self, SIGNIN_COOKIE};
 use crate::timefmt::now;
+use registryo_core::app::accounts::token_hash;
 
 /// The routes (the caller adds the CSRF guard, which checks `/forgot` and `/reset` with the
 /// sign-in form's double-submit cookie).

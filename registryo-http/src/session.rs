@@ -10,7 +10,6 @@
 //! - Failed sign-ins count towards the guessing limits of every password check
 //!   ([`crate::attempts`]); past a limit the sign-in page refuses without checking the password.
 
-use registryo_core::storage::prelude::*;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,10 +23,10 @@ use registryo_core::memory::random_token;
 use registryo_core::service::ClientAddr;
 use registryo_store::{NewSession, Session, User, UserKind};
 
-use crate::accounts::token_hash;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::timefmt::now;
+use registryo_core::app::accounts::token_hash;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "registryo_session";

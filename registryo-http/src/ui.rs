@@ -7,7 +7,6 @@
 
 pub mod browse;
 
-use registryo_core::storage::prelude::*;
 use std::sync::LazyLock;
 
 use askama::Template;
@@ -24,13 +23,13 @@ use registryo_store::{User, UserKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::Checked;
 use crate::app::AppState;
-use crate::attempts::Channel;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, SESSION_COOKIE, SIGNIN_COOKIE, Viewer};
 use crate::timefmt::{date, datetime, now};
+use registryo_core::app::accounts::Checked;
+use registryo_core::app::attempts::Channel;
 
 /// The style sheet, served from `/static/style.css`.
 pub const STYLE_CSS: &str = include_str!("../static/style.css");

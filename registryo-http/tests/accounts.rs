@@ -6,11 +6,11 @@
 use registryo_core::storage::prelude::*;
 use std::time::Duration;
 
+use registryo_core::app::accounts::{Accounts, AccountsConfig, Checked, hash_password_blocking};
+use registryo_core::app::attempts::Channel;
 use registryo_core::names::Username;
 use registryo_core::service::{Authenticator, RequestContext};
 use registryo_core::throttle::GuessLimits;
-use registryo_http::accounts::{Accounts, AccountsConfig, Checked, hash_password_blocking};
-use registryo_http::attempts::Channel;
 use registryo_store::{NewUser, PasswordChange, Store, UserKind};
 
 fn name(s: &str) -> Username {
@@ -27,7 +27,9 @@ async fn setup(cache: Duration) -> (tempfile::TempDir, Store, Accounts) {
         .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human).password_hash(hash))
         .await
         .unwrap();
-    let accounts = Accounts::new(store.clone(), cache).await.unwrap();
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), cache)
+        .await
+        .unwrap();
     (dir, store, accounts)
 }
 
@@ -186,7 +188,9 @@ async fn with_limits(pair: u32, account: u32) -> (tempfile::TempDir, Store, Acco
         per_account_and_address: pair,
         per_account: account,
     };
-    let accounts = Accounts::with_config(store.clone(), config).await.unwrap();
+    let accounts = Accounts::with_config(std::sync::Arc::new(store.clone()), config)
+        .await
+        .unwrap();
     (dir, store, accounts)
 }
 
@@ -344,7 +348,9 @@ async fn refresh_tokens_expire_when_idle_and_stay_with_their_client() {
     let (_dir, store, _) = setup(Duration::from_secs(300)).await;
     let mut config = AccountsConfig::new(Duration::from_secs(300));
     config.refresh_idle = Duration::from_secs(2);
-    let accounts = Accounts::with_config(store, config).await.unwrap();
+    let accounts = Accounts::with_config(std::sync::Arc::new(store), config)
+        .await
+        .unwrap();
     let ctx = RequestContext::default();
     let alice = accounts
         .authenticate(&name("alice"), "alice-password", &ctx)
@@ -386,7 +392,9 @@ async fn replicas_share_the_guessing_limits() {
     let (_dir, store, first) = with_limits(6, 1000).await;
     let mut config = AccountsConfig::new(Duration::from_secs(300));
     config.limits = first.config().limits;
-    let second = Accounts::with_config(store.clone(), config).await.unwrap();
+    let second = Accounts::with_config(std::sync::Arc::new(store.clone()), config)
+        .await
+        .unwrap();
     let attacker = from([10, 9, 9, 9]);
     let mut checked = 0;
     for i in 0..20 {

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::client::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_CONFIG,
     OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Platform, RegistryAuth, RegistryClient,
@@ -24,7 +25,6 @@ use registryo_core::client::{
 use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
-use registryo_http::accounts::{Accounts, hash_password_blocking};
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::SharedKeys;
 use registryo_http::ui::browse::RegistryOptions;
@@ -205,7 +205,7 @@ async fn setup() -> T {
     let devs = store.create_group(&"devs".parse().unwrap()).await.unwrap();
     let bob = store.get_user_by_name("bob").await.unwrap();
     store.add_group_member(devs.id, bob.id).await.unwrap();
-    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
         .await
         .unwrap();
     let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
@@ -777,7 +777,7 @@ async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
         )
         .await
         .unwrap();
-    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
         .await
         .unwrap();
     let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
@@ -878,7 +878,7 @@ async fn setup_with(url: &str, options: RegistryOptions) -> T {
         )
         .await
         .unwrap();
-    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
         .await
         .unwrap();
     let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();

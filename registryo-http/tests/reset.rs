@@ -11,9 +11,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
+use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
-use registryo_http::accounts::{Accounts, hash_password_blocking};
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::SharedKeys;
 use registryo_http::mail::{Email, Mail, MailSettings, MemorySender};
@@ -74,7 +74,7 @@ async fn setup(mail: Option<MailSettings>) -> T {
             store.set_disabled(u.id, true).await.unwrap();
         }
     }
-    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
         .await
         .unwrap();
     let key = SigningKey::generate(Algorithm::ES256, "test").unwrap();
@@ -560,10 +560,10 @@ async fn signs_in(accounts: &Accounts, user: &str, password: &str) -> bool {
                 &name,
                 password,
                 None,
-                registryo_http::attempts::Channel::Token
+                registryo_core::app::attempts::Channel::Token
             )
             .await
             .unwrap(),
-        registryo_http::accounts::Checked::Valid { .. }
+        registryo_core::app::accounts::Checked::Valid { .. }
     )
 }

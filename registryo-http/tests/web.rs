@@ -11,9 +11,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
+use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
-use registryo_http::accounts::{Accounts, hash_password_blocking};
 use registryo_http::app::{AppState, router};
 use registryo_http::keys::SharedKeys;
 use registryo_store::{AuditQuery, NewUser, Store, UserKind};
@@ -79,7 +79,7 @@ async fn setup() -> T {
             .await
             .unwrap();
     }
-    let accounts = Accounts::new(store.clone(), Duration::from_secs(60))
+    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
         .await
         .unwrap();
     let key = SigningKey::generate(Algorithm::ES256, "test").unwrap();

@@ -27,11 +27,11 @@ use registryo_core::scope::{Actions, RepositoryName};
 use serde::Deserialize;
 
 use super::{Chrome, Flash, UiError, WithChrome, render};
-use crate::accounts::Snapshot;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
 use crate::timefmt::now;
+use registryo_core::app::accounts::Snapshot;
 
 mod registry;
 pub use registry::{
@@ -367,7 +367,7 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
         rule: String::new(),
         note: "administrators may do everything".to_owned(),
     }];
-    let mut users: Vec<(&String, &crate::accounts::UserEntry)> =
+    let mut users: Vec<(&String, &registryo_core::app::accounts::UserEntry)> =
         snap.users.values().map(|u| (&u.name, u)).collect();
     users.sort_by(|a, b| a.0.cmp(b.0));
     let user_href = |id: i64| {

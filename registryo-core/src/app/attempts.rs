@@ -1,4 +1,4 @@
-//! The guessing limits of [`registryo_core::throttle`] over the store, with what a server keeps
+//! The guessing limits of [`crate::throttle`] over the store, with what a server keeps
 //! in memory to apply them without a database round trip on the hot path.
 //!
 //! - Failures are counted in the store (one row per account, address and minute), so every
@@ -16,17 +16,16 @@
 //!   retrying a refused `POST /token` as `GET` does not count twice, and a CI job stuck on an
 //!   old secret does not lock its account out by itself.
 
-use registryo_core::storage::prelude::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use registryo_core::throttle::{Failures, GuessLimits, Verdict, bucket};
-use registryo_store::{FailureCount, NewAuditEvent, Store, StoreError};
-
-use crate::timefmt::now;
+use crate::storage::prelude::*;
+use crate::storage::{FailureCount, NewAuditEvent, StoreError};
+use crate::throttle::{Failures, GuessLimits, Verdict, bucket};
+use crate::time::unix_now as now;
 
 /// How long a wrong password is remembered as wrong.
 const REMEMBER_WRONG: Duration = Duration::from_secs(60);
@@ -215,7 +214,7 @@ impl Attempts {
     /// What the store counted for the account, from this address and from all.
     pub async fn failures(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         folded: &str,
         addr: &str,
     ) -> Result<Failures, StoreError> {
@@ -226,7 +225,7 @@ impl Attempts {
 
     /// Whether the account signed in from this address with the right password lately
     /// (remembered here for a while, else asked of the store).
-    pub async fn is_usual(&self, store: &Store, user_id: i64, addr: &str) -> bool {
+    pub async fn is_usual(&self, store: &dyn Storage, user_id: i64, addr: &str) -> bool {
         let key = (user_id, addr.to_owned());
         if let Ok(map) = self.usual.lock()
             && map
@@ -268,7 +267,7 @@ impl Attempts {
 
     /// Record a sign-in with the right password: the address becomes (or stays) usual. Written
     /// to the store at most once an hour per account and address.
-    pub async fn succeeded(&self, store: &Store, user_id: i64, addr: &str) {
+    pub async fn succeeded(&self, store: &dyn Storage, user_id: i64, addr: &str) {
         if self.is_usual_cached(user_id, addr) {
             return;
         }
@@ -282,7 +281,7 @@ impl Attempts {
     /// Count a failure in the store (and its audit row) and, if it makes a limit hold, block.
     pub async fn failed(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         folded: &str,
         addr: &str,
         seen: Failures,
@@ -317,7 +316,7 @@ impl Attempts {
 
     /// Count a refused (throttled) attempt into the audit log: one row per account, address
     /// and minute.
-    pub async fn throttled(&self, store: &Store, folded: &str, addr: &str, channel: Channel) {
+    pub async fn throttled(&self, store: &dyn Storage, folded: &str, addr: &str, channel: Channel) {
         let minute = bucket(now());
         let event = NewAuditEvent {
             actor: Some(folded.to_owned()),

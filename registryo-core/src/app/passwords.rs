@@ -138,7 +138,7 @@ pub fn verify_with(memory: &mut Vec<Block>, hash: &str, password: &[u8]) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::hash_password_blocking;
+    use crate::app::accounts::hash_password_blocking;
 
     #[test]
     fn verifies_like_the_argon2_crate() {

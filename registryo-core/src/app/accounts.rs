@@ -5,7 +5,7 @@
 //!   verified).
 //! - Every password check — `/token`, the sign-in form, the admin API's Basic, the profile's
 //!   current password — goes through [`Accounts::check`], which applies the guessing limits
-//!   ([`crate::attempts`]) before looking at the password.
+//!   ([`super::attempts`]) before looking at the password.
 //! - Verified credentials are remembered for a short time, keyed by an HMAC of the username and
 //!   password under a random per-process key (never the password itself), so argon2 runs at
 //!   most once per user and password per cache lifetime. An entry is dropped as soon as the
@@ -17,30 +17,30 @@
 //!   reloaded whenever the store's policy revision grows (polled every second, so changes made
 //!   by the CLI or another replica are seen), or at once after a change made here.
 
-use registryo_core::storage::prelude::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::acl::{Acl, Principal, Rule, Subject};
+use crate::memory::random_token;
+use crate::names::Username;
+use crate::scope::{Actions, Scope};
+use crate::service::{
+    AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
+};
+use crate::storage::prelude::*;
+use crate::storage::{AclRule, NewAuditEvent, NewRefreshToken, StoreError, User};
+use crate::throttle::{GuessLimits, Verdict};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use hmac::{Hmac, Mac};
-use registryo_core::acl::{Acl, Principal, Rule, Subject};
-use registryo_core::memory::random_token;
-use registryo_core::names::Username;
-use registryo_core::scope::{Actions, Scope};
-use registryo_core::service::{
-    AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
-};
-use registryo_core::throttle::{GuessLimits, Verdict};
-use registryo_store::{NewAuditEvent, NewRefreshToken, Store, StoreError, User};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::attempts::{Attempts, Channel, addr_text};
-use crate::passwords::PasswordPool;
-use crate::timefmt::now;
+use super::attempts::{Attempts, Channel, addr_text};
+use super::passwords::PasswordPool;
+use crate::time::unix_now as now;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -126,7 +126,7 @@ impl Snapshot {
 }
 
 /// Compile the store's rules into an [`Acl`]; rules that no longer parse are reported.
-pub fn compile_rules(rules: &[registryo_store::AclRule]) -> (Acl, Vec<(i64, String)>) {
+pub fn compile_rules(rules: &[AclRule]) -> (Acl, Vec<(i64, String)>) {
     let mut ok = Vec::with_capacity(rules.len());
     let mut broken = Vec::new();
     for r in rules {
@@ -218,7 +218,7 @@ impl std::fmt::Debug for Accounts {
 }
 
 struct Inner {
-    store: Store,
+    store: Arc<dyn Storage>,
     config: AccountsConfig,
     hashing: Arc<Semaphore>,
     verifier: PasswordPool,
@@ -244,7 +244,7 @@ pub fn token_hash(token: &str) -> String {
 /// Hash a password with argon2id and a random salt (blocking: call off the executor).
 pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AccountError::Hash(e.to_string()))?;
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| AccountError::Hash("no randomness".to_owned()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Hash(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -254,25 +254,29 @@ pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
 
 impl Accounts {
     /// Accounts over a store with the default settings and this credential cache lifetime.
-    pub async fn new(store: Store, cache_ttl: Duration) -> Result<Accounts, AccountError> {
+    pub async fn new(
+        store: Arc<dyn Storage>,
+        cache_ttl: Duration,
+    ) -> Result<Accounts, AccountError> {
         Accounts::with_config(store, AccountsConfig::new(cache_ttl)).await
     }
 
     /// Accounts over a store. Loads the policy once; call [`Accounts::spawn_watcher`] to follow
     /// changes made elsewhere.
     pub async fn with_config(
-        store: Store,
+        store: Arc<dyn Storage>,
         config: AccountsConfig,
     ) -> Result<Accounts, AccountError> {
         let mut cache_key = [0u8; 32];
-        getrandom::fill(&mut cache_key).map_err(|e| AccountError::Hash(e.to_string()))?;
+        aws_lc_rs::rand::fill(&mut cache_key)
+            .map_err(|_| AccountError::Hash("no randomness".to_owned()))?;
         let dummy_hash =
             tokio::task::spawn_blocking(|| hash_password_blocking("registryo-dummy-password"))
                 .await
                 .map_err(|e| AccountError::Hash(e.to_string()))??;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let verifier = PasswordPool::new(cores).map_err(|e| AccountError::Hash(e.to_string()))?;
-        let snapshot = Arc::new(load_snapshot(&store).await?);
+        let snapshot = Arc::new(load_snapshot(store.as_ref()).await?);
         Ok(Accounts {
             inner: Arc::new(Inner {
                 store,
@@ -297,7 +301,7 @@ impl Accounts {
     }
 
     /// The store.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Arc<dyn Storage> {
         &self.inner.store
     }
 
@@ -324,7 +328,7 @@ impl Accounts {
                 return Ok(());
             }
         }
-        let snap = load_snapshot(&self.inner.store).await?;
+        let snap = load_snapshot(self.inner.store.as_ref()).await?;
         for (id, why) in &snap.broken_rules {
             tracing::warn!(rule = id, reason = %why, "skipping a rule that does not parse");
         }
@@ -504,7 +508,7 @@ impl Accounts {
         let pair_blocked = attempts.blocked(folded, addr, || true).is_some();
         if !pair_blocked
             && let Some(id) = self.snapshot().users.get(folded).map(|u| u.id)
-            && attempts.is_usual(&self.inner.store, id, addr).await
+            && attempts.is_usual(self.inner.store.as_ref(), id, addr).await
         {
             return None;
         }
@@ -521,7 +525,7 @@ impl Accounts {
         channel: Channel,
     ) -> Result<Checked, AccountError> {
         let attempts = &self.inner.attempts;
-        let store = &self.inner.store;
+        let store = self.inner.store.as_ref();
         let snap = self.snapshot();
         if attempts.known_wrong(&key, snap.revision) {
             return Ok(Checked::Invalid);
@@ -602,7 +606,7 @@ impl Accounts {
     }
 }
 
-async fn load_snapshot(store: &Store) -> Result<Snapshot, StoreError> {
+async fn load_snapshot(store: &dyn Storage) -> Result<Snapshot, StoreError> {
     let revision = store.policy_revision().await?.revision;
     let users = store.list_users().await?;
     let memberships = store.list_memberships().await?;
@@ -728,7 +732,7 @@ impl RefreshTokens for Accounts {
         };
         let (Some(found), None) = (found, why) else {
             let addr = addr_text(ctx.remote_addr);
-            let minute = registryo_core::throttle::bucket(now());
+            let minute = crate::throttle::bucket(now());
             let event = NewAuditEvent {
                 actor: None,
                 action: "token.refused".to_owned(),
