@@ -326,7 +326,7 @@ impl Application {
             state.accounts.spawn_watcher(Duration::from_secs(1)),
             state
                 .keys
-                .spawn_watcher(store.clone(), Duration::from_secs(5)),
+                .spawn_watcher(state.accounts.store().clone(), Duration::from_secs(5)),
             spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
         ];
         let listener = TcpListener::bind(settings.listen)

@@ -3,7 +3,8 @@
 //! Asks cargo for each crate's normal (non-dev) dependency tree, with every feature on, and fails
 //! if a forbidden crate appears anywhere in it:
 //! - registryo-core depends on no web framework and no database;
-//! - registryo-store never on registryo-http;
+//! - registryo-http never on registryo-store (the web reaches storage only through core's
+//!   traits), registryo-store never on registryo-http;
 //! - no library depends on registryo-bin.
 
 use std::process::Command;
@@ -98,6 +99,15 @@ fn the_store_does_not_depend_on_the_web_layer() {
         "registryo-store",
         &["registryo-http", "registryo-bin", "axum", "axum-core"],
         "store → core only (ARCHITECTURE.md)",
+    );
+}
+
+#[test]
+fn the_web_layer_does_not_depend_on_the_store() {
+    assert_free_of(
+        "registryo-http",
+        &["registryo-store", "sqlx", "sqlx-core", "libsqlite3-sys"],
+        "http → core only; the composition root gives it a store (ARCHITECTURE.md)",
     );
 }
 

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use registryo_core::service::parse_basic;
-use registryo_store::{AuditEvent, Group, User, UserKind};
+use registryo_core::storage::{AuditEvent, Group, User, UserKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! The one place where the web layer's errors become HTTP statuses.
 
 use axum::http::StatusCode;
-use registryo_store::StoreError;
+use registryo_core::storage::StoreError;
 
 use registryo_core::app::accounts::AccountError;
 

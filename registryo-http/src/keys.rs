@@ -5,15 +5,14 @@
 //! all are published (JWKS, certificate bundle), so tokens signed by the previous key stay
 //! valid while the registry learns the new certificate.
 
-use registryo_core::storage::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::timefmt::now;
 use registryo_core::service::TokenSigner;
+use registryo_core::storage::{Storage, StoreError};
 use registryo_core::token::{Algorithm, Claims, KeySet, KidStyle, SigningKey, TokenError};
-use registryo_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The setting that holds the keys.
@@ -86,7 +85,7 @@ fn generate(alg: Algorithm, issuer: &str) -> Result<StoredKey, KeyError> {
 /// The stored keys, generating the first one when there is none. Two servers starting at once
 /// agree on one key.
 pub async fn load_or_generate(
-    store: &Store,
+    store: &dyn Storage,
     alg: Algorithm,
     issuer: &str,
 ) -> Result<Vec<SigningKey>, KeyError> {
@@ -99,7 +98,7 @@ pub async fn load_or_generate(
 }
 
 /// The stored keys, if any.
-pub async fn load(store: &Store) -> Result<Option<Vec<SigningKey>>, KeyError> {
+pub async fn load(store: &dyn Storage) -> Result<Option<Vec<SigningKey>>, KeyError> {
     match store.get_setting(SETTING).await? {
         Some(text) => Ok(Some(decode(&text)?)),
         None => Ok(None),
@@ -107,7 +106,7 @@ pub async fn load(store: &Store) -> Result<Option<Vec<SigningKey>>, KeyError> {
 }
 
 /// Each key in signing order with its state: `signing`, `published` or `staged`.
-pub async fn describe(store: &Store) -> Result<Vec<(SigningKey, &'static str)>, KeyError> {
+pub async fn describe(store: &dyn Storage) -> Result<Vec<(SigningKey, &'static str)>, KeyError> {
     let Some(text) = store.get_setting(SETTING).await? else {
         return Ok(Vec::new());
     };
@@ -128,7 +127,7 @@ pub async fn describe(store: &Store) -> Result<Vec<(SigningKey, &'static str)>, 
 /// Step one of a rotation: a new key, published (bundle, JWKS) but not signing yet, so the
 /// registry can learn its certificate first. Refused while another key is staged.
 pub async fn stage(
-    store: &Store,
+    store: &dyn Storage,
     alg: Algorithm,
     issuer: &str,
 ) -> Result<Vec<SigningKey>, KeyError> {
@@ -156,7 +155,7 @@ pub async fn stage(
 
 /// Step two: the staged key signs from now on; the previous ones stay published (at most
 /// [`KEEP_KEYS`] in all).
-pub async fn activate(store: &Store) -> Result<Vec<SigningKey>, KeyError> {
+pub async fn activate(store: &dyn Storage) -> Result<Vec<SigningKey>, KeyError> {
     let text = store
         .get_setting(SETTING)
         .await?
@@ -216,7 +215,7 @@ impl SharedKeys {
     /// Poll the store every `every` and take up keys rotated elsewhere.
     pub fn spawn_watcher(
         self: &Arc<Self>,
-        store: Store,
+        store: Arc<dyn Storage>,
         every: Duration,
     ) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);

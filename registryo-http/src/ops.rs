@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use registryo_core::acl::Principal;
 use registryo_core::names::{GroupName, Username};
 use registryo_core::scope::{Actions, RepositoryName, Scope};
-use registryo_store::{
+use registryo_core::storage::{
     AclRule, AuditEvent, AuditQuery, Group, LoginsEnded, NewAclRule, NewUser, PasswordChange,
     RefreshToken, User, UserKind, UserUpdate,
 };
@@ -309,7 +309,7 @@ async fn invite_human(
     let store = state.accounts.store();
     let user = store.create_user(&nu).await?;
     if let Err(e) =
-        crate::reset::send_link(state, &user, registryo_store::TokenPurpose::Invite).await
+        crate::reset::send_link(state, &user, registryo_core::storage::TokenPurpose::Invite).await
     {
         e.log();
         store.delete_user(user.id).await?;
@@ -794,7 +794,7 @@ pub async fn add_member(
         .await
     {
         Ok(u) => u,
-        Err(registryo_store::StoreError::NotFound(_)) => {
+        Err(registryo_core::storage::StoreError::NotFound(_)) => {
             return Err(AppError::invalid("username", "no such user"));
         }
         Err(e) => return Err(e.into()),

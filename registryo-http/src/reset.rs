@@ -25,7 +25,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use registryo_store::{NewPasswordToken, StoreError, TokenPurpose, User, UserKind};
+use registryo_core::storage::{NewPasswordToken, StoreError, TokenPurpose, User, UserKind};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -310,7 +310,7 @@ fn invalid_page(csrf: String, cookie: Option<HeaderValue>) -> Response {
 async fn live_token(
     state: &AppState,
     token: &str,
-) -> Result<Option<(registryo_store::PasswordToken, User)>, AppError> {
+) -> Result<Option<(registryo_core::storage::PasswordToken, User)>, AppError> {
     if token.len() != TOKEN_LEN
         || !token
             .bytes()

@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registryo_core::memory::random_token;
 use registryo_core::service::ClientAddr;
-use registryo_store::{NewSession, Session, User, UserKind};
+use registryo_core::storage::{NewSession, Session, User, UserKind};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -139,7 +139,7 @@ pub async fn load_session(
     };
     let user = match store.get_user(session.user_id).await {
         Ok(u) => u,
-        Err(registryo_store::StoreError::NotFound(_)) => return Ok(None),
+        Err(registryo_core::storage::StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     if user.kind != UserKind::Human || !user.is_active_at(now()) {

@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use registryo_core::acl::Principal;
 use registryo_core::names::Username;
-use registryo_store::{User, UserKind};
+use registryo_core::storage::{User, UserKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -631,7 +631,7 @@ struct TokenLine {
 }
 
 impl TokenLine {
-    fn of(t: registryo_store::RefreshToken) -> TokenLine {
+    fn of(t: registryo_core::storage::RefreshToken) -> TokenLine {
         TokenLine {
             id: t.id,
             client_id: t.client_id,
