@@ -11,7 +11,7 @@ use registryo_core::scope::Scope;
 use registryo_core::token::KidStyle;
 use registryo_http::app::AppState;
 use registryo_http::error::AppError;
-use registryo_http::keys;
+use registryo_core::app::keys;
 use registryo_http::ops::{self, Actor};
 use registryo_store::{NewAuditEvent, Store};
 

@@ -19,7 +19,7 @@ use registryo_core::service::{ClientAddr, TokenConfig, TokenService};
 use tower_http::trace::TraceLayer;
 
 use crate::forwarded::TrustedProxies;
-use crate::keys::SharedKeys;
+use registryo_core::app::keys::SharedKeys;
 use crate::session::WebConfig;
 use crate::ui::browse::{RegistryBrowser, RegistryOptions};
 use registryo_core::app::accounts::Accounts;
@@ -56,7 +56,7 @@ pub struct AppState {
     /// The web UI's settings.
     pub web: Arc<Web>,
     /// E-mail (password reset, invitations), when configured.
-    pub mail: Option<Arc<crate::mail::Mail>>,
+    pub mail: Option<Arc<registryo_core::app::mail::Mail>>,
     /// The registry the UI browses (disabled unless [`AppState::with_registry`] was called).
     pub registry: Arc<RegistryBrowser>,
     /// Trusted proxies and HSTS.
@@ -88,7 +88,7 @@ impl AppState {
     }
 
     /// The same state with e-mail: "forgot password" and invitations.
-    pub fn with_mail(mut self, mail: crate::mail::Mail) -> AppState {
+    pub fn with_mail(mut self, mail: registryo_core::app::mail::Mail) -> AppState {
         self.mail = Some(Arc::new(mail));
         self
     }

@@ -10,7 +10,6 @@ pub mod api;
 pub mod app;
 pub mod error;
 pub mod forwarded;
-pub mod keys;
 pub mod mail;
 pub mod ops;
 pub mod reset;

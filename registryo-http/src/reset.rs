@@ -5,8 +5,8 @@
 //!   background task, so neither the answer nor its timing tells whether an account exists.
 //!   A message goes only to the address stored for an active person's account (never a
 //!   service account, never a disabled or expired one), at most
-//!   [`MailSettings::max_per_account`](crate::mail::MailSettings) per account and window,
-//!   and requests past [`MailSettings::max_per_addr`](crate::mail::MailSettings) per client
+//!   [`MailSettings::max_per_account`](registryo_core::app::mail::MailSettings) per account and window,
+//!   and requests past [`MailSettings::max_per_addr`](registryo_core::app::mail::MailSettings) per client
 //!   address are dropped silently.
 //! - A link is `{public_url}/reset?token=T`: T is 256 random bits, the store keeps only its
 //!   SHA-256. It works once, until it expires, and dies when the password changes by any
@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::mail::{Mail, link_email};
+use registryo_core::app::mail::{Mail, in_words, link_email};
 use crate::session::{self, SIGNIN_COOKIE};
 use crate::timefmt::now;
 use registryo_core::app::accounts::token_hash;
@@ -133,7 +133,7 @@ async fn forgot_page(
         chrome: chrome(),
         token,
         sent: false,
-        valid_for: crate::mail::in_words(mail.settings.reset_ttl),
+        valid_for: in_words(mail.settings.reset_ttl),
     };
     Ok(render(StatusCode::OK, &page, cookie))
 }
@@ -151,7 +151,7 @@ async fn forgot_submit(
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
     let mail = mail_of(&state)?;
-    let valid_for = crate::mail::in_words(mail.settings.reset_ttl);
+    let valid_for = in_words(mail.settings.reset_ttl);
     let login = form.login.trim().to_owned();
     if !login.is_empty() && login.len() <= 255 {
         let addr = session::client_ip(&ext);

@@ -26,7 +26,7 @@ use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
-use registryo_http::keys::SharedKeys;
+use registryo_core::app::keys::SharedKeys;
 use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
 use serde_json::json;

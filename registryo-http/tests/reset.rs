@@ -15,8 +15,8 @@ use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
-use registryo_http::keys::SharedKeys;
-use registryo_http::mail::{Email, Mail, MailSettings, MemorySender};
+use registryo_core::app::keys::SharedKeys;
+use registryo_core::app::mail::{Email, Mail, MailSettings, MemorySender};
 use registryo_store::{AuditQuery, NewRefreshToken, NewSession, NewUser, Store, UserKind};
 use tower::ServiceExt;
 

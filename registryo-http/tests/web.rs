@@ -15,7 +15,7 @@ use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
-use registryo_http::keys::SharedKeys;
+use registryo_core::app::keys::SharedKeys;
 use registryo_store::{AuditQuery, NewUser, Store, UserKind};
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -17,7 +17,7 @@ use registryo_core::scope::ScopeSet;
 use registryo_core::token::TokenError;
 use tower::Layer;
 
-use crate::keys::SharedKeys;
+use registryo_core::app::keys::SharedKeys;
 
 /// How long the catalog is kept in memory before it is fetched again.
 pub const CATALOG_TTL: Duration = Duration::from_secs(15);

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::timefmt::now;
-use registryo_core::service::TokenSigner;
-use registryo_core::storage::{Storage, StoreError};
-use registryo_core::token::{Algorithm, Claims, KeySet, KidStyle, SigningKey, TokenError};
+use crate::service::TokenSigner;
+use crate::storage::{Storage, StoreError};
+use crate::time::unix_now as now;
+use crate::token::{Algorithm, Claims, KeySet, KidStyle, SigningKey, TokenError};
 use serde::{Deserialize, Serialize};
 
 /// The setting that holds the keys.
