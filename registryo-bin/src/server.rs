@@ -176,7 +176,7 @@ fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::ta
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = registryo_http::timefmt::now();
+            let now = registryo_core::time::unix_now();
             match tidy(&store, now, settings.audit_retention_days).await {
                 Ok(t) if t != Tidied::default() => tracing::info!(?t, "removed expired records"),
                 Ok(_) => {}

@@ -1,36 +1,55 @@
-//! Unix time and the civil calendar, without a calendar crate (Howard Hinnant's algorithms).
+//! Unix time and UTC dates, over the `time` crate: the one calendar of the workspace.
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 
 /// Seconds since the epoch, now (0 if the clock is before 1970).
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Days since 1970-01-01 as a proleptic Gregorian `(year, month, day)`.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+fn at(unix: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(unix).ok()
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (`2026-11-29T07:26:57Z`).
+/// Seconds since the epoch as RFC 3339 UTC (`2026-11-29T07:26:57Z`); a time outside the
+/// calendar (past year 9999) as its number.
 pub fn rfc3339(unix: i64) -> String {
-    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
-    let secs = unix.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    at(unix)
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// `YYYY-MM-DD` (UTC) to unix seconds at its start; `None` unless it is a real date in
+/// 1970–9999 written with four, two and two digits.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    // `time` accepts a signed year; a date here is exactly `YYYY-MM-DD`.
+    if s.len() != 10 || !s.bytes().next()?.is_ascii_digit() {
+        return None;
+    }
+    let date = Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
+    (date.year() >= 1970).then(|| date.midnight().assume_utc().unix_timestamp())
+}
+
+/// Unix seconds as `YYYY-MM-DD` (UTC).
+pub fn date(unix: i64) -> String {
+    at(unix)
+        .and_then(|t| t.format(format_description!("[year]-[month]-[day]")).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
+pub fn datetime(unix: i64) -> String {
+    at(unix)
+        .and_then(|t| {
+            t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
 }
 
 #[cfg(test)]
@@ -43,12 +62,26 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_937_217), "2026-11-29T07:26:57Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
     }
 
     #[test]
-    fn civil_round_trips_known_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    fn dates_round_trip() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date(" 2000-02-29 "), Some(951_782_400));
+        assert_eq!(
+            parse_date("2024-02-29").map(date).as_deref(),
+            Some("2024-02-29")
+        );
+        assert_eq!(parse_date("9999-12-31").map(date).as_deref(), Some("9999-12-31"));
+        for bad in [
+            "2023-02-29", "2023-13-01", "2023-00-10", "2023-01-32", "23-1-1", "2023-1-01",
+            "1969-12-31", "+202-01-01", "<script>", "", "2023-01-01x", "２０２３-01-01",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+        assert_eq!(datetime(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(date(-86_400), "1969-12-31");
+        assert_eq!(date(i64::MIN), i64::MIN.to_string());
     }
 }

@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, CSRF_HEADER, same_secret};
-use crate::timefmt::date;
+use registryo_core::time::date;
 use registryo_core::app::accounts::Checked;
 use registryo_core::app::attempts::Channel;
 

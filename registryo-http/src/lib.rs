@@ -14,5 +14,4 @@ pub mod mail;
 pub mod ops;
 pub mod reset;
 pub mod session;
-pub mod timefmt;
 pub mod ui;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::new_secret;
-use crate::timefmt::now;
+use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::parse_rule;
 
 /// Who makes a change, for the audit log.
@@ -112,7 +112,7 @@ pub fn check_expiry(s: &str) -> Result<Option<i64>, AppError> {
     if s.is_empty() {
         return Ok(None);
     }
-    crate::timefmt::parse_date(s)
+    registryo_core::time::parse_date(s)
         .map(Some)
         .ok_or_else(|| AppError::invalid("expires", "must be a date like 2030-12-31"))
 }
@@ -372,7 +372,7 @@ pub async fn create_service(
     let user = state.accounts.store().create_user(&nu).await?;
     let expires = new
         .expires_at
-        .map(|t| format!(" expires={}", crate::timefmt::date(t)))
+        .map(|t| format!(" expires={}", registryo_core::time::date(t)))
         .unwrap_or_default();
     audit(
         state,
@@ -703,7 +703,7 @@ pub async fn set_expiry(
         actor,
         "user.expiry",
         &user.username,
-        Some(expires_at.map_or_else(|| "never".to_owned(), crate::timefmt::date)),
+        Some(expires_at.map_or_else(|| "never".to_owned(), registryo_core::time::date)),
     )
     .await;
     applied(state, Some(&user.username)).await

@@ -32,7 +32,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use registryo_core::app::mail::{Mail, in_words, link_email};
 use crate::session::{self, SIGNIN_COOKIE};
-use crate::timefmt::now;
+use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::token_hash;
 
 /// The routes (the caller adds the CSRF guard, which checks `/forgot` and `/reset` with the

@@ -25,7 +25,7 @@ use registryo_core::storage::{NewSession, Session, User, UserKind};
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::timefmt::now;
+use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::token_hash;
 
 /// The session cookie's name.

@@ -27,7 +27,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, SESSION_COOKIE, SIGNIN_COOKIE, Viewer};
-use crate::timefmt::{date, datetime, now};
+use registryo_core::time::{date, datetime, unix_now as now};
 use registryo_core::app::accounts::Checked;
 use registryo_core::app::attempts::Channel;
 

@@ -86,12 +86,7 @@ impl Claims {
     }
 }
 
-/// Seconds since the Unix epoch (0 if the clock is set before 1970).
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub(crate) use crate::time::unix_now;
 
 /// 128 random bits, base64url. Should the system RNG ever fail, falls back to a hash of the
 /// clock, the process ID and a counter: still unique, which is all `jti` needs.

@@ -30,7 +30,7 @@ use super::{Chrome, Flash, UiError, WithChrome, render};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
-use crate::timefmt::now;
+use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::Snapshot;
 
 mod registry;
