@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use registryo_core::app::App;
+use registryo_core::app::OpError;
+use registryo_core::app::keys;
+use registryo_core::app::ops::{self, Actor};
 use registryo_core::scope::Scope;
 use registryo_core::token::KidStyle;
-use registryo_http::app::AppState;
-use registryo_http::error::AppError;
-use registryo_core::app::keys;
-use registryo_http::ops::{self, Actor};
 use registryo_store::{NewAuditEvent, Store};
 
 use crate::config::{Overrides, Settings, example_toml};
@@ -388,32 +388,32 @@ fn read_password_stdin() -> Result<String> {
 }
 
 /// An operation's error, worded for the command line.
-fn cli_error(e: AppError) -> anyhow::Error {
+fn cli_error(e: OpError) -> anyhow::Error {
     match (&e, e.field()) {
         (_, Some(field)) => anyhow::anyhow!("the {} {}", field.replace('_', " "), e.message()),
-        (AppError::NeedsConfirmation(m), None) => anyhow::anyhow!("{m} (--force)"),
-        (AppError::Internal(detail), None) => anyhow::anyhow!("internal error: {detail}"),
+        (OpError::NeedsConfirmation(m), None) => anyhow::anyhow!("{m} (--force)"),
+        (OpError::Internal(detail), None) => anyhow::anyhow!("internal error: {detail}"),
         _ => anyhow::anyhow!("{}", e.message()),
     }
 }
 
 /// Run an operation; its error worded for the command line.
-async fn op<T>(f: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T> {
+async fn op<T>(f: impl std::future::Future<Output = Result<T, OpError>>) -> Result<T> {
     f.await.map_err(cli_error)
 }
 
-async fn user_named(state: &AppState, name: &str) -> Result<registryo_store::User> {
-    match ops::user_named(state, name).await {
+async fn user_named(app: &App, name: &str) -> Result<registryo_store::User> {
+    match ops::user_named(app, name).await {
         Ok(u) => Ok(u),
-        Err(AppError::NotFound(_)) => bail!("no user named {name:?}"),
+        Err(OpError::NotFound(_)) => bail!("no user named {name:?}"),
         Err(e) => Err(cli_error(e)),
     }
 }
 
-async fn group_named(state: &AppState, name: &str) -> Result<registryo_store::Group> {
-    match ops::group_named(state, name).await {
+async fn group_named(app: &App, name: &str) -> Result<registryo_store::Group> {
+    match ops::group_named(app, name).await {
         Ok(g) => Ok(g),
-        Err(AppError::NotFound(_)) => bail!("no group named {name:?}"),
+        Err(OpError::NotFound(_)) => bail!("no group named {name:?}"),
         Err(e) => Err(cli_error(e)),
     }
 }
@@ -424,15 +424,15 @@ async fn admin(settings: &Settings, store: &Store, cmd: Command) -> Result<()> {
     }
     // The same application as `serve`: every command runs the operation the UI and the API
     // run, with the same validation, audit event and policy change.
-    let state = server::app_state(settings, store).await?;
+    let app = server::app(settings, store).await?;
     let actor = Actor::cli();
     match cmd {
-        Command::User(c) => user_cmd(&state, &actor, c).await,
-        Command::Group(c) => group_cmd(&state, &actor, c).await,
-        Command::Acl(c) => acl_cmd(&state, &actor, c).await,
+        Command::User(c) => user_cmd(&app, &actor, c).await,
+        Command::Group(c) => group_cmd(&app, &actor, c).await,
+        Command::Acl(c) => acl_cmd(&app, &actor, c).await,
         Command::Token(TokenCmd::Revoke { user, client_id }) => {
-            let u = user_named(&state, &user).await?;
-            let n = op(ops::revoke_logins(&state, &actor, &u, client_id.as_deref())).await?;
+            let u = user_named(&app, &user).await?;
+            let n = op(ops::revoke_logins(&app, &actor, &u, client_id.as_deref())).await?;
             out!("revoked {n} refresh token(s) of {}", u.username);
             Ok(())
         }
@@ -444,7 +444,7 @@ async fn admin(settings: &Settings, store: &Store, cmd: Command) -> Result<()> {
     }
 }
 
-async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
+async fn user_cmd(app: &App, actor: &Actor, cmd: UserCmd) -> Result<()> {
     match cmd {
         UserCmd::Add {
             name,
@@ -474,7 +474,7 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
                     force,
                     ..ops::NewService::default()
                 };
-                op(ops::create_service(state, actor, new)).await?.0
+                op(ops::create_service(app, actor, new)).await?.0
             } else {
                 let new = ops::NewHuman {
                     username: name.clone(),
@@ -484,7 +484,7 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
                     force,
                     ..ops::NewHuman::default()
                 };
-                op(ops::create_human(state, actor, new)).await?
+                op(ops::create_human(app, actor, new)).await?
             };
             out!("added user {}", user.username);
             if generated {
@@ -494,9 +494,9 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Passwd { name, .. } => {
-            let u = user_named(state, &name).await?;
+            let u = user_named(app, &name).await?;
             let pw = read_password_stdin()?;
-            op(ops::set_password(state, actor, &u, &pw)).await?;
+            op(ops::set_password(app, actor, &u, &pw)).await?;
             out!(
                 "password of {} changed; their web sessions and docker logins ended",
                 u.username
@@ -504,8 +504,8 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Disable { name } => {
-            let u = user_named(state, &name).await?;
-            op(ops::set_disabled(state, actor, &u, true)).await?;
+            let u = user_named(app, &name).await?;
+            op(ops::set_disabled(app, actor, &u, true)).await?;
             out!(
                 "disabled {}: no more tokens, their refresh tokens are refused and their web \
                  sessions ended",
@@ -514,13 +514,13 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Enable { name } => {
-            let u = user_named(state, &name).await?;
-            op(ops::set_disabled(state, actor, &u, false)).await?;
+            let u = user_named(app, &name).await?;
+            op(ops::set_disabled(app, actor, &u, false)).await?;
             out!("enabled {}", u.username);
             Ok(())
         }
         UserCmd::List => {
-            let users = op(ops::users(state)).await?;
+            let users = op(ops::users(app)).await?;
             out!(
                 "{:<24} {:<8} {:<6} {:<9} EMAIL",
                 "USERNAME",
@@ -541,8 +541,8 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::Rm { name } => {
-            let u = user_named(state, &name).await?;
-            let removed = op(ops::delete_user(state, actor, &u)).await?;
+            let u = user_named(app, &name).await?;
+            let removed = op(ops::delete_user(app, actor, &u)).await?;
             out!("removed {}", u.username);
             for r in removed {
                 out!(
@@ -558,16 +558,16 @@ async fn user_cmd(state: &AppState, actor: &Actor, cmd: UserCmd) -> Result<()> {
     }
 }
 
-async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()> {
+async fn group_cmd(app: &App, actor: &Actor, cmd: GroupCmd) -> Result<()> {
     match cmd {
         GroupCmd::Add { name } => {
-            let g = op(ops::create_group(state, actor, &name)).await?;
+            let g = op(ops::create_group(app, actor, &name)).await?;
             out!("added group {}", g.name);
             Ok(())
         }
         GroupCmd::Rm { name } => {
-            let g = group_named(state, &name).await?;
-            let removed = op(ops::delete_group(state, actor, &g)).await?;
+            let g = group_named(app, &name).await?;
+            let removed = op(ops::delete_group(app, actor, &g)).await?;
             out!("removed group {}", g.name);
             for r in removed {
                 out!(
@@ -581,15 +581,15 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
             Ok(())
         }
         GroupCmd::List => {
-            for (g, members) in op(ops::groups(state)).await? {
+            for (g, members) in op(ops::groups(app)).await? {
                 out!("{}: {}", g.name, members.join(", "));
             }
             Ok(())
         }
         GroupCmd::Member(MemberCmd::Add { group, user }) => {
-            let g = group_named(state, &group).await?;
-            let u = user_named(state, &user).await?;
-            if op(ops::add_member(state, actor, &g, &u.username)).await? {
+            let g = group_named(app, &group).await?;
+            let u = user_named(app, &user).await?;
+            if op(ops::add_member(app, actor, &g, &u.username)).await? {
                 out!("{} is now a member of {}", u.username, g.name);
             } else {
                 out!("{} was already a member of {}", u.username, g.name);
@@ -597,9 +597,9 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
             Ok(())
         }
         GroupCmd::Member(MemberCmd::Rm { group, user }) => {
-            let g = group_named(state, &group).await?;
-            let u = user_named(state, &user).await?;
-            if op(ops::remove_member(state, actor, &g, &u)).await? {
+            let g = group_named(app, &group).await?;
+            let u = user_named(app, &user).await?;
+            if op(ops::remove_member(app, actor, &g, &u)).await? {
                 out!("{} is no longer a member of {}", u.username, g.name);
                 Ok(())
             } else {
@@ -609,25 +609,25 @@ async fn group_cmd(state: &AppState, actor: &Actor, cmd: GroupCmd) -> Result<()>
     }
 }
 
-async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
+async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
     match cmd {
         AclCmd::Add {
             subject,
             pattern,
             actions,
         } => {
-            let stored = match ops::add_rule(state, actor, &subject, &pattern, &actions).await {
+            let stored = match ops::add_rule(app, actor, &subject, &pattern, &actions).await {
                 Ok(r) => r,
-                Err(e @ AppError::Invalid { .. }) => match e.field() {
+                Err(e @ OpError::Invalid { .. }) => match e.field() {
                     Some(field) => bail!("invalid rule ({field}): {}", e.message()),
                     None => bail!("invalid rule: {}", e.message()),
                 },
                 Err(e) => return Err(cli_error(e)),
             };
-            let snap = state.accounts.snapshot();
+            let snap = app.accounts.snapshot();
             let exists = match stored.subject.split_once(':') {
                 Some(("user", name)) => snap.user(name).is_some(),
-                Some(("group", name)) => ops::group_named(state, name).await.is_ok(),
+                Some(("group", name)) => ops::group_named(app, name).await.is_ok(),
                 _ => true,
             };
             if !exists {
@@ -647,7 +647,7 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
         }
         AclCmd::List => {
             out!("{:<6} {:<24} {:<32} ACTIONS", "ID", "SUBJECT", "PATTERN");
-            for r in op(ops::rules(state)).await? {
+            for r in op(ops::rules(app)).await? {
                 out!(
                     "{:<6} {:<24} {:<32} {}",
                     r.id,
@@ -659,9 +659,9 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
             Ok(())
         }
         AclCmd::Rm { id } => {
-            match ops::delete_rule(state, actor, id).await {
+            match ops::delete_rule(app, actor, id).await {
                 Ok(()) => {}
-                Err(AppError::NotFound(_)) => bail!("no rule with id {id}"),
+                Err(OpError::NotFound(_)) => bail!("no rule with id {id}"),
                 Err(e) => return Err(cli_error(e)),
             }
             out!("removed rule {id}");
@@ -670,9 +670,9 @@ async fn acl_cmd(state: &AppState, actor: &Actor, cmd: AclCmd) -> Result<()> {
         AclCmd::Explain { user, scope } => {
             let scope = scope.trim();
             Scope::parse(scope).map_err(|e| anyhow::anyhow!("invalid scope: {e}"))?;
-            let ex = match ops::explain(state, &user, scope) {
+            let ex = match ops::explain(app, &user, scope) {
                 Ok(ex) => ex,
-                Err(AppError::Invalid { field: Some(f), .. }) if f == "user" => {
+                Err(OpError::Invalid { field: Some(f), .. }) if f == "user" => {
                     bail!("no user named {user:?}")
                 }
                 Err(e) => return Err(cli_error(e)),

@@ -7,18 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use registryo_core::app::App;
 use registryo_core::app::accounts::{Accounts, AccountsConfig};
 use registryo_core::app::attempts::USUAL_ADDRESS_DAYS;
+use registryo_core::app::keys::{self, SharedKeys};
+use registryo_core::app::mail::{Mail, MailSettings};
+use registryo_core::app::registry::RegistryOptions;
 use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
 use registryo_core::token::SigningKey;
 use registryo_http::app::{AppState, EdgeConfig, router};
 use registryo_http::forwarded::TrustedProxies;
-use registryo_core::app::keys::{self, SharedKeys};
-use registryo_core::app::mail::{Mail, MailSettings};
 use registryo_http::mail::{SmtpConfig, SmtpSender};
 use registryo_http::session::WebConfig;
-use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{NewUser, Store, StoreError, StoreOptions, UserKind};
 use tokio::net::TcpListener;
 
@@ -271,6 +272,16 @@ pub fn accounts_config(settings: &Settings) -> AccountsConfig {
 /// registry the UI browses. `serve` and every admin command build it here, so the CLI runs
 /// the same operations as the UI and the API.
 pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
+    let app = app(settings, store).await?;
+    Ok(AppState::from_app(app, token_config(settings))
+        .with_web_config(web_config(settings))
+        .with_edge(edge_config(settings)?))
+}
+
+/// The application (core's [`App`]) from the configuration: the accounts over the store,
+/// the signing keys and the registry (e-mail is added by `serve`, which knows the address
+/// links point to). The command line runs its operations on this.
+pub async fn app(settings: &Settings, store: &Store) -> Result<App> {
     let signing = keys::load_or_generate(store, settings.key_algorithm, &settings.issuer).await?;
     let shared = Arc::new(SharedKeys::new(signing, settings.kid_style)?);
     let accounts = Accounts::with_config(
@@ -278,12 +289,10 @@ pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
         accounts_config(settings),
     )
     .await?;
-    let mut state = AppState::new(accounts, shared, token_config(settings))
-        .with_web_config(web_config(settings))
-        .with_edge(edge_config(settings)?);
+    let mut app = App::new(accounts, shared);
     if !settings.registry_url.is_empty() {
-        state = state
-            .with_registry_options(
+        app = app
+            .with_registry(
                 &settings.registry_url,
                 &settings.issuer,
                 &settings.service,
@@ -291,7 +300,7 @@ pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
             )
             .with_context(|| format!("registry_url {:?} cannot be used", settings.registry_url))?;
     }
-    Ok(state)
+    Ok(app)
 }
 
 /// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.

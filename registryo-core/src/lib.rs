@@ -3,7 +3,8 @@
 //! The framework-agnostic pieces of a token server for the Docker registry
 //! (CNCF *distribution*) token authentication:
 //!
-//! - [`app`]: the application: accounts, password checks, the policy snapshot, operations.
+//! - [`app`] (feature `app`, on by default): the application: accounts, password checks, the
+//!   policy snapshot, the admin operations, reset links, the registry browser.
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
 //! - [`names`]: account and group names ([`names::Username`], [`names::GroupName`]).
 //! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+#[cfg(feature = "app")]
 pub mod app;
 #[cfg(feature = "client")]
 pub mod client;

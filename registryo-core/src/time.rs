@@ -46,8 +46,10 @@ pub fn date(unix: i64) -> String {
 pub fn datetime(unix: i64) -> String {
     at(unix)
         .and_then(|t| {
-            t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
-                .ok()
+            t.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
         })
         .unwrap_or_else(|| unix.to_string())
 }
@@ -73,10 +75,23 @@ mod tests {
             parse_date("2024-02-29").map(date).as_deref(),
             Some("2024-02-29")
         );
-        assert_eq!(parse_date("9999-12-31").map(date).as_deref(), Some("9999-12-31"));
+        assert_eq!(
+            parse_date("9999-12-31").map(date).as_deref(),
+            Some("9999-12-31")
+        );
         for bad in [
-            "2023-02-29", "2023-13-01", "2023-00-10", "2023-01-32", "23-1-1", "2023-1-01",
-            "1969-12-31", "+202-01-01", "<script>", "", "2023-01-01x", "２０２３-01-01",
+            "2023-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-01-32",
+            "23-1-1",
+            "2023-1-01",
+            "1969-12-31",
+            "+202-01-01",
+            "<script>",
+            "",
+            "2023-01-01x",
+            "２０２３-01-01",
         ] {
             assert_eq!(parse_date(bad), None, "{bad:?}");
         }

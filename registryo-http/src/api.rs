@@ -16,11 +16,13 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, CSRF_HEADER, same_secret};
-use registryo_core::time::date;
+use registryo_core::app::OpError;
 use registryo_core::app::accounts::Checked;
 use registryo_core::app::attempts::Channel;
+use registryo_core::app::ops::{self, Actor, NewHuman};
+use registryo_core::storage::StoreError;
+use registryo_core::time::date;
 
 /// An API error response.
 #[derive(Debug)]
@@ -29,6 +31,18 @@ pub struct ApiError(pub AppError);
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         ApiError(e)
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError(e.into())
     }
 }
 

@@ -19,10 +19,11 @@ use registryo_core::service::{ClientAddr, TokenConfig, TokenService};
 use tower_http::trace::TraceLayer;
 
 use crate::forwarded::TrustedProxies;
-use registryo_core::app::keys::SharedKeys;
 use crate::session::WebConfig;
-use crate::ui::browse::{RegistryBrowser, RegistryOptions};
+use registryo_core::app::App;
 use registryo_core::app::accounts::Accounts;
+use registryo_core::app::keys::SharedKeys;
+use registryo_core::app::registry::RegistryOptions;
 use registryo_core::client::RegistryError;
 
 /// The web UI's settings and in-memory state.
@@ -44,38 +45,47 @@ pub struct EdgeConfig {
 /// The `Strict-Transport-Security` value: one year, this host only.
 pub const HSTS: &str = "max-age=31536000";
 
-/// What every handler shares.
+/// What every handler shares: the application ([`App`], which the state dereferences to)
+/// and what only the web needs.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// Users, passwords, refresh tokens and the policy.
-    pub accounts: Accounts,
-    /// The signing keys.
-    pub keys: Arc<SharedKeys>,
+    /// The application: accounts, keys, e-mail, the registry.
+    pub app: App,
     /// The token endpoint.
     pub tokens: TokenService<Accounts, Accounts, Accounts, SharedKeys>,
     /// The web UI's settings.
     pub web: Arc<Web>,
-    /// E-mail (password reset, invitations), when configured.
-    pub mail: Option<Arc<registryo_core::app::mail::Mail>>,
-    /// The registry the UI browses (disabled unless [`AppState::with_registry`] was called).
-    pub registry: Arc<RegistryBrowser>,
     /// Trusted proxies and HSTS.
     pub edge: Arc<EdgeConfig>,
     /// The last store write probe of `/healthz`.
     pub health: Arc<Health>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
 impl AppState {
     /// The state for accounts, keys and token settings.
     pub fn new(accounts: Accounts, keys: Arc<SharedKeys>, config: TokenConfig) -> AppState {
-        let tokens = TokenService::new(Arc::new(accounts.clone()), Arc::clone(&keys), config);
+        AppState::from_app(App::new(accounts, keys), config)
+    }
+
+    /// The state for an application and token settings.
+    pub fn from_app(app: App, config: TokenConfig) -> AppState {
+        let tokens = TokenService::new(
+            Arc::new(app.accounts.clone()),
+            Arc::clone(&app.keys),
+            config,
+        );
         AppState {
-            accounts,
-            keys,
+            app,
             tokens,
             web: Arc::new(Web::default()),
-            mail: None,
-            registry: Arc::new(RegistryBrowser::disabled()),
             edge: Arc::new(EdgeConfig::default()),
             health: Arc::new(Health::default()),
         }
@@ -89,7 +99,7 @@ impl AppState {
 
     /// The same state with e-mail: "forgot password" and invitations.
     pub fn with_mail(mut self, mail: registryo_core::app::mail::Mail) -> AppState {
-        self.mail = Some(Arc::new(mail));
+        self.app = self.app.with_mail(mail);
         self
     }
 
@@ -113,9 +123,7 @@ impl AppState {
         service: &str,
         options: RegistryOptions,
     ) -> Result<AppState, RegistryError> {
-        let keys = Arc::clone(&self.keys);
-        let browser = RegistryBrowser::connect(url, keys, issuer, service, options)?;
-        self.registry = Arc::new(browser);
+        self.app = self.app.with_registry(url, issuer, service, options)?;
         Ok(self)
     }
 

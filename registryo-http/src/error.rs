@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use registryo_core::storage::StoreError;
 
+use registryo_core::app::OpError;
 use registryo_core::app::accounts::AccountError;
 
 /// Why a page or an API call failed. [`AppError::status`] maps each variant to its status;
@@ -147,6 +148,22 @@ impl From<StoreError> for AppError {
                 };
                 AppError::Internal(detail)
             }
+        }
+    }
+}
+
+impl From<OpError> for AppError {
+    fn from(e: OpError) -> AppError {
+        match e {
+            OpError::Invalid { field, message } => AppError::Invalid { field, message },
+            OpError::Forbidden(m) => AppError::Forbidden(m),
+            OpError::NotFound(m) => AppError::NotFound(m),
+            OpError::Conflict(m) => AppError::Conflict(m),
+            OpError::NeedsConfirmation(m) => AppError::NeedsConfirmation(m),
+            OpError::Throttled(wait) => AppError::Throttled(wait),
+            OpError::Upstream(m) => AppError::Upstream(m),
+            OpError::Unavailable { reason, detail } => AppError::Unavailable { reason, detail },
+            OpError::Internal(m) => AppError::Internal(m),
         }
     }
 }

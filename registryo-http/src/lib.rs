@@ -11,7 +11,6 @@ pub mod app;
 pub mod error;
 pub mod forwarded;
 pub mod mail;
-pub mod ops;
 pub mod reset;
 pub mod session;
 pub mod ui;

@@ -132,7 +132,6 @@ impl MailSender for SmtpSender {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,8 +25,8 @@ use registryo_core::storage::{NewSession, Session, User, UserKind};
 
 use crate::app::AppState;
 use crate::error::AppError;
-use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::token_hash;
+use registryo_core::time::unix_now as now;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "registryo_session";

@@ -25,11 +25,12 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::ops::{self, Actor, NewHuman};
 use crate::session::{self, SESSION_COOKIE, SIGNIN_COOKIE, Viewer};
-use registryo_core::time::{date, datetime, unix_now as now};
+use registryo_core::app::OpError;
 use registryo_core::app::accounts::Checked;
 use registryo_core::app::attempts::Channel;
+use registryo_core::app::ops::{self, Actor, NewHuman};
+use registryo_core::time::{date, datetime, unix_now as now};
 
 /// The style sheet, served from `/static/style.css`.
 pub const STYLE_CSS: &str = include_str!("../static/style.css");
@@ -141,10 +142,10 @@ trait WithChrome<T> {
     fn ui(self, chrome: &Chrome) -> Result<T, UiError>;
 }
 
-impl<T> WithChrome<T> for Result<T, AppError> {
+impl<T, E: Into<AppError>> WithChrome<T> for Result<T, E> {
     fn ui(self, chrome: &Chrome) -> Result<T, UiError> {
         self.map_err(|err| UiError {
-            err,
+            err: err.into(),
             chrome: Some(Box::new(chrome.clone())),
         })
     }
@@ -913,7 +914,10 @@ async fn users_create(
         force: f.force.is_some(),
     };
     let invite = new.invite;
-    match ops::create_human(&state, &admin.actor(), new).await {
+    match ops::create_human(&state, &admin.actor(), new)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(u) => Ok(back(
             &format!("/admin/users/{}", u.id),
             if invite { "invited" } else { "created" },
@@ -974,7 +978,7 @@ async fn service_create(
         ops::create_service(&state, &admin.actor(), new).await
     }
     .await;
-    match result {
+    match result.map_err(AppError::from) {
         Ok((user, secret)) => Ok(render_status(
             StatusCode::CREATED,
             &SecretPage {
@@ -1079,12 +1083,12 @@ async fn user_change<F, Fut>(
 ) -> Result<Response, UiError>
 where
     F: FnOnce(User) -> Fut,
-    Fut: Future<Output = Result<(), AppError>>,
+    Fut: Future<Output = Result<(), OpError>>,
 {
     let chrome = Chrome::of(&admin.0, "users");
     let id = parse_id(id).ui(&chrome)?;
     let user = ops::user(state, id).await.ui(&chrome)?;
-    match change(user).await {
+    match change(user).await.map_err(AppError::from) {
         Ok(()) => Ok(back(&format!("/admin/users/{id}"), code)),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
             let status = e.status();
@@ -1384,7 +1388,10 @@ async fn groups_create(
     Form(f): Form<NameForm>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "groups");
-    match ops::create_group(&state, &admin.actor(), f.name.trim()).await {
+    match ops::create_group(&state, &admin.actor(), f.name.trim())
+        .await
+        .map_err(AppError::from)
+    {
         Ok(g) => Ok(back(&format!("/admin/groups/{}", g.id), "created")),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
             let status = e.status();
@@ -1468,7 +1475,10 @@ async fn group_add(
         .await
         .map_err(AppError::from)
         .ui(&chrome)?;
-    match ops::add_member(&state, &admin.actor(), &g, &f.username).await {
+    match ops::add_member(&state, &admin.actor(), &g, &f.username)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(_) => Ok(back(&format!("/admin/groups/{id}"), "added")),
         Err(e @ AppError::Invalid { .. }) => {
             group_render(
@@ -1652,7 +1662,10 @@ async fn rules_add(
     Form(f): Form<RuleForm>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "rules");
-    match ops::add_rule(&state, &admin.actor(), &f.subject, &f.pattern, &f.actions).await {
+    match ops::add_rule(&state, &admin.actor(), &f.subject, &f.pattern, &f.actions)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(_) => Ok(back("/admin/rules", "added")),
         Err(e @ AppError::Invalid { .. }) => {
             rules_render(
@@ -1708,7 +1721,7 @@ async fn explain(
     let (result, error, status) = if scope.is_empty() && user.is_empty() {
         (None, FieldError::default(), StatusCode::OK)
     } else {
-        match ops::explain(&state, &user, &scope) {
+        match ops::explain(&state, &user, &scope).map_err(AppError::from) {
             Ok(r) => (Some(r), FieldError::default(), StatusCode::OK),
             Err(e) => (None, FieldError::from(&e), e.status()),
         }

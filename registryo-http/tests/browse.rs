@@ -17,6 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
+use registryo_core::app::keys::SharedKeys;
 use registryo_core::client::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_CONFIG,
     OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Platform, RegistryAuth, RegistryClient,
@@ -26,7 +27,6 @@ use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
-use registryo_core::app::keys::SharedKeys;
 use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
 use serde_json::json;

@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
+use registryo_core::app::keys::SharedKeys;
+use registryo_core::app::mail::{Email, Mail, MailSettings, MemorySender};
 use registryo_core::service::TokenConfig;
 use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
-use registryo_core::app::keys::SharedKeys;
-use registryo_core::app::mail::{Email, Mail, MailSettings, MemorySender};
 use registryo_store::{AuditQuery, NewRefreshToken, NewSession, NewUser, Store, UserKind};
 use tower::ServiceExt;
 

@@ -72,6 +72,17 @@ impl OpError {
         }
     }
 
+    /// Log a server fault or an outage (once, where the failure is reported).
+    pub fn log(&self) {
+        match self {
+            OpError::Internal(detail) => tracing::error!(error = %detail, "operation failed"),
+            OpError::Unavailable { reason, detail } => {
+                tracing::error!(%reason, error = %detail, "operation failed: storage unavailable");
+            }
+            _ => {}
+        }
+    }
+
     /// The field at fault, if any.
     pub fn field(&self) -> Option<&str> {
         match self {

@@ -79,7 +79,11 @@ impl MailSender for MemorySender {
     fn send<'a>(&'a self, from: &'a str, email: Email) -> SendFuture<'a> {
         Box::pin(async move {
             check_from(from)?;
-            if email.to.split_once('@').is_none_or(|(l, d)| l.is_empty() || d.is_empty()) {
+            if email
+                .to
+                .split_once('@')
+                .is_none_or(|(l, d)| l.is_empty() || d.is_empty())
+            {
                 return Err(format!("bad recipient address {:?}", email.to));
             }
             self.sent
@@ -321,10 +325,21 @@ mod tests {
 
     #[test]
     fn from_addresses() {
-        for ok in ["ro@example.com", "Registryo <ro@example.com>", "\"R. O.\" <r@h>"] {
+        for ok in [
+            "ro@example.com",
+            "Registryo <ro@example.com>",
+            "\"R. O.\" <r@h>",
+        ] {
             assert!(check_from(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ro", "a@b@c", "Name <>", "x@y\r\nBcc: z@w", "Name <a b@c>"] {
+        for bad in [
+            "",
+            "ro",
+            "a@b@c",
+            "Name <>",
+            "x@y\r\nBcc: z@w",
+            "Name <a b@c>",
+        ] {
             assert!(check_from(bad).is_err(), "{bad:?}");
         }
     }

@@ -7,13 +7,83 @@
 //! - [`attempts`]: the guessing limits over the store.
 //! - [`keys`]: the signing keys kept in the store, shared by replicas, rotated in two steps.
 //! - [`mail`]: the mail port and the reset and invitation messages.
+//! - [`ops`]: the administrative operations, each written once for every front end.
 //! - [`passwords`]: argon2id verification on a small pool of threads with reused memory.
+//! - [`registry`]: the registry client with self-signed tokens and the catalog cache.
+//! - [`reset`]: password reset and invitation links.
 
 pub mod accounts;
 pub mod attempts;
 pub mod keys;
 pub mod mail;
+pub mod ops;
 pub mod passwords;
+pub mod registry;
+pub mod reset;
 
 pub mod error;
 pub use error::OpError;
+
+use std::sync::Arc;
+
+use accounts::Accounts;
+use keys::SharedKeys;
+use mail::Mail;
+use registry::{RegistryBrowser, RegistryOptions};
+
+use crate::client::RegistryError;
+use crate::storage::Storage;
+
+/// The application: what every front end (the web UI, the JSON API, the command line) hands
+/// to the [`ops`] — the accounts over the store, the signing keys, e-mail when configured,
+/// and the registry when configured. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Users, passwords, refresh tokens and the policy.
+    pub accounts: Accounts,
+    /// The signing keys.
+    pub keys: Arc<SharedKeys>,
+    /// E-mail (password reset, invitations), when configured.
+    pub mail: Option<Arc<Mail>>,
+    /// The registry (disabled unless [`App::with_registry`] was called).
+    pub registry: Arc<RegistryBrowser>,
+}
+
+impl App {
+    /// The application over these accounts and keys, without e-mail or a registry.
+    pub fn new(accounts: Accounts, keys: Arc<SharedKeys>) -> App {
+        App {
+            accounts,
+            keys,
+            mail: None,
+            registry: Arc::new(RegistryBrowser::disabled()),
+        }
+    }
+
+    /// The same application with e-mail: "forgot password" and invitations.
+    pub fn with_mail(mut self, mail: Mail) -> App {
+        self.mail = Some(Arc::new(mail));
+        self
+    }
+
+    /// The same application with the registry at `url` (`http(s)://host[:port]`), reached
+    /// with tokens it signs for itself for `issuer` and `service` (the registry's
+    /// `auth.token` settings).
+    pub fn with_registry(
+        mut self,
+        url: &str,
+        issuer: &str,
+        service: &str,
+        options: RegistryOptions,
+    ) -> Result<App, RegistryError> {
+        let browser =
+            RegistryBrowser::connect(url, Arc::clone(&self.keys), issuer, service, options)?;
+        self.registry = Arc::new(browser);
+        Ok(self)
+    }
+
+    /// The store behind the accounts.
+    pub fn store(&self) -> &Arc<dyn Storage> {
+        self.accounts.store()
+    }
+}

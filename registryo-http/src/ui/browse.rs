@@ -30,11 +30,10 @@ use super::{Chrome, Flash, UiError, WithChrome, render};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
-use registryo_core::time::unix_now as now;
 use registryo_core::app::accounts::Snapshot;
+use registryo_core::time::unix_now as now;
 
-mod registry;
-pub use registry::{
+pub use registryo_core::app::registry::{
     CATALOG_TTL, REGISTRY_TIMEOUT, RegistryBrowser, RegistryOptions, UiClient, UiTokens,
 };
 

@@ -1,4 +1,5 @@
-//! The UI's registry client and its catalog cache.
+//! The registry as the application sees it: a client signing its own tokens, and the
+//! catalog cache (the UI's pages and the `${account}` namespace check read it).
 //!
 //! [`RegistryBrowser`] holds the core's [`RegistryClient`] over [`UiTokens`] (tokens the server
 //! signs for itself with its current keys), every request bounded by
@@ -9,15 +10,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use registryo_core::client::{
+use crate::client::{
     RegistryAuth, RegistryAuthLayer, RegistryClient, RegistryError, ReqwestTransport,
     SelfSignedTokens, TokenSource,
 };
-use registryo_core::scope::ScopeSet;
-use registryo_core::token::TokenError;
-use tower::Layer;
+use crate::scope::ScopeSet;
+use crate::token::TokenError;
+use tower_layer::Layer;
 
-use registryo_core::app::keys::SharedKeys;
+use super::keys::SharedKeys;
 
 /// How long the catalog is kept in memory before it is fetched again.
 pub const CATALOG_TTL: Duration = Duration::from_secs(15);
@@ -84,7 +85,7 @@ impl TokenSource for UiTokens {
 pub type UiClient = RegistryClient<RegistryAuth<ReqwestTransport, UiTokens>>;
 
 /// The outcome of one catalog fetch, shared by every viewer waiting for it.
-pub(super) type Fetched = Result<Arc<Vec<String>>, Arc<RegistryError>>;
+pub type Fetched = Result<Arc<Vec<String>>, Arc<RegistryError>>;
 
 /// The catalog kept in memory, and the fetch under way.
 #[derive(Debug, Default)]
@@ -161,7 +162,7 @@ impl RegistryBrowser {
     /// Every repository: the cached catalog while it is younger than the catalog TTL; else
     /// the refreshed one if the refresh ends within the refresh wait, or the last one; with
     /// none yet, the refresh's outcome, waited for at most the registry time-out.
-    pub(super) async fn catalog(self: &Arc<Self>) -> Fetched {
+    pub async fn catalog(self: &Arc<Self>) -> Fetched {
         let (mut flight, last) = {
             let mut cache = self.cache();
             let last = match &cache.last {

@@ -1,0 +1,196 @@
+//! The rules, "explain" and the audit log.
+
+use serde::Serialize;
+
+use crate::acl::Principal;
+use crate::scope::{Actions, Scope};
+use crate::storage::{AclRule, AuditEvent, AuditQuery, NewAclRule};
+use crate::time::unix_now as now;
+
+use super::super::App;
+use super::super::accounts::parse_rule;
+use super::{Actor, OpError, applied, audit};
+
+/// Every rule, in the order they were added.
+pub async fn rules(app: &App) -> Result<Vec<AclRule>, OpError> {
+    Ok(app.accounts.store().list_acl_rules().await?)
+}
+
+/// Add an ACL rule, parsed by the same parser the server compiles rules with. A parse error
+/// names its field: `subject`, `pattern` or `actions`.
+pub async fn add_rule(
+    app: &App,
+    actor: &Actor,
+    subject: &str,
+    pattern: &str,
+    actions: &str,
+) -> Result<AclRule, OpError> {
+    let (subject, pattern, actions) = (subject.trim(), pattern.trim(), actions.trim());
+    let rule = parse_rule(0, subject, pattern, actions).map_err(|e| {
+        let (field, message) = match e.split_once(": ") {
+            Some((f @ ("subject" | "pattern" | "actions"), m)) => (f, m.to_owned()),
+            _ => ("pattern", e.clone()),
+        };
+        OpError::invalid(field, message)
+    })?;
+    let stored = app
+        .accounts
+        .store()
+        .add_acl_rule(&NewAclRule {
+            subject: rule.subject.to_string(),
+            pattern: rule.pattern.to_string(),
+            actions: rule.actions.to_string(),
+            created_by: Some(actor.username.clone()),
+        })
+        .await?;
+    audit(
+        app,
+        actor,
+        "acl.add",
+        &format!("rule {}", stored.id),
+        Some(format!(
+            "{} {} {}",
+            stored.subject, stored.pattern, stored.actions
+        )),
+    )
+    .await;
+    applied(app, None).await?;
+    Ok(stored)
+}
+
+/// Remove an ACL rule.
+pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<(), OpError> {
+    let rule = app
+        .accounts
+        .store()
+        .list_acl_rules()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| OpError::NotFound(format!("rule {id}")))?;
+    app.accounts.store().delete_acl_rule(id).await?;
+    audit(
+        app,
+        actor,
+        "acl.remove",
+        &format!("rule {id}"),
+        Some(format!(
+            "{} {} {}",
+            rule.subject, rule.pattern, rule.actions
+        )),
+    )
+    .await;
+    applied(app, None).await
+}
+
+/// One rule behind an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedRule {
+    /// The rule's id.
+    pub id: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its pattern.
+    pub pattern: String,
+    /// The actions it holds.
+    pub actions: String,
+    /// What it contributes to the request.
+    pub contributed: String,
+}
+
+/// Why a user (or anonymous) gets what they get for a scope.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    /// `anonymous` or the username.
+    pub principal: String,
+    /// The scope as parsed.
+    pub scope: String,
+    /// The actions asked for (`*` expanded).
+    pub requested: String,
+    /// The actions granted (empty: nothing).
+    pub granted: String,
+    /// The user is an administrator (granted everything).
+    pub admin: bool,
+    /// The user exists but is disabled or expired: in practice they get nothing.
+    pub inactive: bool,
+    /// The user's groups.
+    pub groups: Vec<String>,
+    /// The matching rules, in order.
+    pub rules: Vec<ExplainedRule>,
+}
+
+fn actions_text(a: Actions) -> String {
+    if a.is_empty() {
+        String::new()
+    } else {
+        a.to_string()
+    }
+}
+
+/// Explain the policy's answer for a user (empty: anonymous) and a scope.
+pub fn explain(app: &App, user: &str, scope: &str) -> Result<Explained, OpError> {
+    let scope_text = scope.trim();
+    if scope_text.is_empty() {
+        return Err(OpError::invalid(
+            "scope",
+            "enter a scope, e.g. repository:team/app:pull,push",
+        ));
+    }
+    let scope = Scope::parse(scope_text).map_err(|e| OpError::invalid("scope", e.to_string()))?;
+    let snap = app.accounts.snapshot();
+    let user = user.trim();
+    let (principal, inactive, name) = if user.is_empty() || user == "anonymous" {
+        (Principal::anonymous(), false, "anonymous".to_owned())
+    } else {
+        let entry = snap
+            .user(user)
+            .ok_or_else(|| OpError::invalid("user", "no such user"))?;
+        let p = Principal::user(entry.name.as_str())
+            .with_groups(entry.groups.iter().cloned())
+            .with_admin(entry.admin);
+        (p, !entry.active(now()), entry.name.clone())
+    };
+    let ex = snap.acl.explain(&principal, &scope);
+    Ok(Explained {
+        principal: name,
+        scope: scope.to_string(),
+        requested: actions_text(ex.requested),
+        granted: actions_text(ex.granted),
+        admin: ex.admin,
+        inactive,
+        groups: principal.groups.clone(),
+        rules: ex
+            .matches
+            .iter()
+            .map(|m| ExplainedRule {
+                id: m.rule.id,
+                subject: m.rule.subject.to_string(),
+                pattern: m.rule.pattern.to_string(),
+                actions: m.rule.actions.to_string(),
+                contributed: actions_text(m.contributed),
+            })
+            .collect(),
+    })
+}
+
+/// A page of the audit log, newest first.
+pub async fn audit_page(
+    app: &App,
+    actor: Option<&str>,
+    action: Option<&str>,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, OpError> {
+    let clean = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let q = AuditQuery {
+        actor: clean(actor),
+        action: clean(action),
+        before_id,
+        limit: limit.clamp(1, 1000),
+    };
+    Ok(app.accounts.store().list_audit_events(&q).await?)
+}
