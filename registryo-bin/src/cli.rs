@@ -1,6 +1,5 @@
 //! The command line: `serve`, `registry-config`, and the administration commands.
 
-use registryo_core::storage::prelude::*;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,11 +8,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use registryo_core::app::App;
 use registryo_core::app::OpError;
-use registryo_core::app::keys;
 use registryo_core::app::ops::{self, Actor};
 use registryo_core::scope::Scope;
+use registryo_core::storage::{Group, User};
 use registryo_core::token::KidStyle;
-use registryo_store::{NewAuditEvent, Store};
+use registryo_store::Store;
 
 use crate::config::{Overrides, Settings, example_toml};
 use crate::server::{self, Application, OpenMode};
@@ -330,9 +329,14 @@ async fn registry_config(
         );
     }
     let store = server::open_store(settings, open_mode).await?;
-    let signing = keys::load_or_generate(&store, settings.key_algorithm, &settings.issuer).await?;
+    let signing = op(ops::published_keys(
+        &store,
+        settings.key_algorithm,
+        &settings.issuer,
+    ))
+    .await;
     store.close().await;
-    let bundle = server::write_bundle(settings, &signing)?;
+    let bundle = server::write_bundle(settings, &signing?)?;
     eprintln!(
         "registryo: wrote the certificate bundle {} ({}): the registry's rootcertbundle",
         bundle.display(),
@@ -402,7 +406,7 @@ async fn op<T>(f: impl std::future::Future<Output = Result<T, OpError>>) -> Resu
     f.await.map_err(cli_error)
 }
 
-async fn user_named(app: &App, name: &str) -> Result<registryo_store::User> {
+async fn user_named(app: &App, name: &str) -> Result<User> {
     match ops::user_named(app, name).await {
         Ok(u) => Ok(u),
         Err(OpError::NotFound(_)) => bail!("no user named {name:?}"),
@@ -410,7 +414,7 @@ async fn user_named(app: &App, name: &str) -> Result<registryo_store::User> {
     }
 }
 
-async fn group_named(app: &App, name: &str) -> Result<registryo_store::Group> {
+async fn group_named(app: &App, name: &str) -> Result<Group> {
     match ops::group_named(app, name).await {
         Ok(g) => Ok(g),
         Err(OpError::NotFound(_)) => bail!("no group named {name:?}"),
@@ -624,13 +628,7 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
                 },
                 Err(e) => return Err(cli_error(e)),
             };
-            let snap = app.accounts.snapshot();
-            let exists = match stored.subject.split_once(':') {
-                Some(("user", name)) => snap.user(name).is_some(),
-                Some(("group", name)) => ops::group_named(app, name).await.is_ok(),
-                _ => true,
-            };
-            if !exists {
+            if !op(ops::subject_exists(app, &stored)).await? {
                 eprintln!(
                     "warning: {} does not exist (yet); the rule is kept",
                     stored.subject
@@ -715,26 +713,11 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
     }
 }
 
-/// An audit event for a key change (the keys' operations are not yet shared with the UI).
-async fn audit_keys(store: &Store, action: &str) {
-    let ev = NewAuditEvent {
-        actor: Some("cli".to_owned()),
-        action: action.to_owned(),
-        target: Some("signing keys".to_owned()),
-        detail: None,
-        remote_addr: None,
-    };
-    if let Err(e) = store.insert_audit_event(&ev).await {
-        eprintln!("warning: could not write the audit event: {e}");
-    }
-}
-
 async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()> {
     let alg = settings.key_algorithm;
     match cmd {
         KeysCmd::Show => {
-            keys::load_or_generate(store, alg, &settings.issuer).await?;
-            for (k, state) in keys::describe(store).await? {
+            for (k, state) in op(ops::signing_keys(store, alg, &settings.issuer)).await? {
                 out!(
                     "{state:<9} {:?} kid(libtrust)={} kid(rfc7638)={}",
                     k.algorithm(),
@@ -745,15 +728,14 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
             Ok(())
         }
         KeysCmd::Jwks => {
-            let ks = keys::load_or_generate(store, alg, &settings.issuer).await?;
+            let ks = op(ops::published_keys(store, alg, &settings.issuer)).await?;
             let set = registryo_core::token::KeySet::new(ks, settings.kid_style)?;
             out!("{}", serde_json::to_string_pretty(&set.jwks())?);
             Ok(())
         }
         KeysCmd::Rotate { activate: false } => {
-            let ks = keys::stage(store, alg, &settings.issuer).await?;
+            let ks = op(ops::stage_key(store, &Actor::cli(), alg, &settings.issuer)).await?;
             let bundle = server::write_bundle(settings, &ks)?;
-            audit_keys(store, "keys.stage").await;
             out!("staged a new signing key; {} key(s) published", ks.len());
             out!(
                 "1. Restart the registry so it reads {} (it now holds the new certificate).",
@@ -763,9 +745,8 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
             Ok(())
         }
         KeysCmd::Rotate { activate: true } => {
-            let ks = keys::activate(store).await?;
+            let ks = op(ops::activate_key(store, &Actor::cli())).await?;
             let bundle = server::write_bundle(settings, &ks)?;
-            audit_keys(store, "keys.activate").await;
             if let Some(k) = ks.first() {
                 out!(
                     "key {} signs now; {} key(s) published in {}",

@@ -623,6 +623,21 @@ async fn registry_config_and_keys() {
         header["kid"] == new_kid.as_str()
     })
     .await;
+    // Both steps are audited as the CLI's, the detail naming what is published.
+    for action in ["keys.stage", "keys.activate"] {
+        let audit: Value = reqwest::Client::new()
+            .get(server.url(&format!("/api/v1/audit?action={action}")))
+            .basic_auth("admin", Some("admin-password-1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(audit["events"][0]["actor"], "cli", "{audit}");
+        let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("2 key(s) published"), "{audit}");
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! - [`groups`]: groups and memberships.
 //! - [`rules`]: rules, "explain", the audit log.
 //! - [`logins`]: docker logins (refresh tokens).
+//! - [`keys`]: the signing keys and their rotation.
 
 use std::net::SocketAddr;
 
@@ -17,11 +18,13 @@ use super::App;
 pub use super::OpError;
 
 pub mod groups;
+pub mod keys;
 pub mod logins;
 pub mod rules;
 pub mod users;
 
 pub use groups::*;
+pub use keys::*;
 pub use logins::*;
 pub use rules::*;
 pub use users::*;

@@ -58,6 +58,20 @@ pub async fn add_rule(
     Ok(stored)
 }
 
+/// Whether the user or group a rule names exists (a rule may name one before it is made:
+/// it is kept, and front ends warn).
+pub async fn subject_exists(app: &App, rule: &AclRule) -> Result<bool, OpError> {
+    Ok(match rule.subject.split_once(':') {
+        Some(("user", name)) => app.accounts.snapshot().user(name).is_some(),
+        Some(("group", name)) => match app.store().get_group_by_name(name).await {
+            Ok(_) => true,
+            Err(crate::storage::StoreError::NotFound(_)) => false,
+            Err(e) => return Err(e.into()),
+        },
+        _ => true,
+    })
+}
+
 /// Remove an ACL rule.
 pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<(), OpError> {
     let rule = app
