@@ -132,19 +132,41 @@ pub fn compile_rules(rules: &[AclRule]) -> (Acl, Vec<(i64, String)>) {
     for r in rules {
         match parse_rule(r.id, &r.subject, &r.pattern, &r.actions) {
             Ok(rule) => ok.push(rule),
-            Err(e) => broken.push((r.id, e)),
+            Err(e) => broken.push((r.id, e.to_string())),
         }
     }
     (Acl::new(ok), broken)
 }
 
-/// Parse a rule from its stored text.
-pub fn parse_rule(id: i64, subject: &str, pattern: &str, actions: &str) -> Result<Rule, String> {
-    let subject: Subject = subject.parse().map_err(|e| format!("subject: {e}"))?;
-    let pattern = pattern.parse().map_err(|e| format!("pattern: {e}"))?;
-    let actions: Actions = actions.parse().map_err(|e| format!("actions: {e}"))?;
-    let id = u64::try_from(id).map_err(|_| "negative id".to_owned())?;
-    Rule::new(id, subject, pattern, actions).map_err(|e| e.to_string())
+/// Why a rule's text does not parse: the field at fault (`subject`, `pattern` or `actions`)
+/// and the parser's error. Shown as `field: error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {error}")]
+pub struct RuleTextError {
+    /// `subject`, `pattern` or `actions`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub error: String,
+}
+
+/// Parse a rule from its stored parts.
+pub fn parse_rule(
+    id: i64,
+    subject: &str,
+    pattern: &str,
+    actions: &str,
+) -> Result<Rule, RuleTextError> {
+    fn at<E: std::fmt::Display>(field: &'static str) -> impl Fn(E) -> RuleTextError {
+        move |e| RuleTextError {
+            field,
+            error: e.to_string(),
+        }
+    }
+    let subject: Subject = subject.parse().map_err(at("subject"))?;
+    let pattern = pattern.parse().map_err(at("pattern"))?;
+    let actions: Actions = actions.parse().map_err(at("actions"))?;
+    let id = u64::try_from(id).map_err(|_| at("id")("a negative id"))?;
+    Rule::new(id, subject, pattern, actions).map_err(at("actions"))
 }
 
 struct CacheEntry {
@@ -770,5 +792,23 @@ impl PolicySource for Accounts {
     fn epoch(&self) -> u64 {
         // Grows with every change of users, passwords, groups and rules.
         u64::try_from(self.snapshot().revision).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rule;
+
+    #[test]
+    fn a_rule_that_does_not_parse_names_its_field() {
+        let field = |s, p, a| parse_rule(1, s, p, a).unwrap_err().field;
+        assert_eq!(field("robot:x", "a/*", "pull"), "subject");
+        assert_eq!(field("user:alice", "a/[", "pull"), "pattern");
+        assert_eq!(field("user:alice", "a/*", "fly"), "actions");
+        // A parsed but empty set of actions is the actions' fault, not the pattern's.
+        assert_eq!(field("user:alice", "a/*", ""), "actions");
+        let e = parse_rule(1, "user:alice", "a/*", "fly").unwrap_err();
+        assert!(e.to_string().starts_with("actions: "), "{e}");
+        assert!(parse_rule(1, "user:alice", "a/*", "pull,push").is_ok());
     }
 }

@@ -26,13 +26,8 @@ pub async fn add_rule(
     actions: &str,
 ) -> Result<AclRule, OpError> {
     let (subject, pattern, actions) = (subject.trim(), pattern.trim(), actions.trim());
-    let rule = parse_rule(0, subject, pattern, actions).map_err(|e| {
-        let (field, message) = match e.split_once(": ") {
-            Some((f @ ("subject" | "pattern" | "actions"), m)) => (f, m.to_owned()),
-            _ => ("pattern", e.clone()),
-        };
-        OpError::invalid(field, message)
-    })?;
+    let rule =
+        parse_rule(0, subject, pattern, actions).map_err(|e| OpError::invalid(e.field, e.error))?;
     let stored = app
         .accounts
         .store()
