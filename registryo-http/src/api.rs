@@ -278,34 +278,16 @@ async fn patch_user(
     Body(p): Body<UserPatch>,
 ) -> ApiResult<Response> {
     let u = ops::user_named(&state, &name).await?;
-    // Validate everything before changing anything.
-    let expiry = p.expires_at.as_deref().map(ops::check_expiry).transpose()?;
-    if p.first_name.is_some() || p.last_name.is_some() || p.email.is_some() {
-        let email = match &p.email {
-            Some(e) => e.clone(),
-            None => u.email.clone().unwrap_or_default(),
-        };
-        ops::check_email(&email)?;
-        ops::update_profile(
-            &state,
-            &actor,
-            &u,
-            p.first_name.as_deref().unwrap_or(&u.first_name),
-            p.last_name.as_deref().unwrap_or(&u.last_name),
-            &email,
-        )
-        .await?;
-    }
-    if let Some(at) = expiry {
-        ops::set_expiry(&state, &actor, &u, at).await?;
-    }
-    if let Some(d) = p.disabled.filter(|d| *d != u.disabled) {
-        ops::set_disabled(&state, &actor, &u, d).await?;
-    }
-    if let Some(a) = p.admin.filter(|a| *a != u.is_admin) {
-        ops::set_admin(&state, &actor, &u, a).await?;
-    }
-    let u = ops::user(&state, u.id).await?;
+    let change = ops::UserChange {
+        first_name: p.first_name,
+        last_name: p.last_name,
+        email: p.email,
+        expires_at: p.expires_at.as_deref().map(ops::check_expiry).transpose()?,
+        // A flag set to what it is already is no change (and audits nothing).
+        disabled: p.disabled.filter(|d| *d != u.disabled),
+        admin: p.admin.filter(|a| *a != u.is_admin),
+    };
+    let u = ops::update_user(&state, &actor, &u, &change).await?;
     Ok(axum::Json(user_json(&u, None)).into_response())
 }
 

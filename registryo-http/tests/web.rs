@@ -1606,3 +1606,67 @@ async fn enabling_never_revives_old_sessions() {
     );
     t.signin("alice", ALICE_PW).await;
 }
+
+/// A PATCH of a user is checked whole before anything is written: a refused one changes
+/// nothing (it used to apply the names, then answer 409), an accepted one applies every part,
+/// each audited.
+#[tokio::test]
+async fn a_refused_user_patch_changes_nothing() {
+    let t = setup().await;
+    let before = t.admin_api(Method::GET, "/users/admin", None).await.json();
+    let r = t
+        .admin_api(
+            Method::PATCH,
+            "/users/admin",
+            Some(json!({"first_name": "Changed", "email": "new@example.test", "admin": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let after = t.admin_api(Method::GET, "/users/admin", None).await.json();
+    assert_eq!(before, after);
+
+    let before = t.admin_api(Method::GET, "/users/alice", None).await.json();
+    for bad in [
+        json!({"first_name": "Changed", "disabled": true, "expires_at": "tomorrow"}),
+        json!({"last_name": "bell\u{7}", "disabled": true}),
+        json!({"email": "no at sign", "admin": true}),
+    ] {
+        let r = t
+            .admin_api(Method::PATCH, "/users/alice", Some(bad.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+        let after = t.admin_api(Method::GET, "/users/alice", None).await.json();
+        assert_eq!(before, after, "{bad}");
+    }
+
+    let r = t
+        .admin_api(
+            Method::PATCH,
+            "/users/alice",
+            Some(json!({"last_name": "Liddell", "disabled": true, "expires_at": "2099-01-02"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["last_name"], "Liddell");
+    assert_eq!(j["disabled"], true);
+    assert_eq!(j["first_name"], before["first_name"]);
+    let audit = t
+        .admin_api(Method::GET, "/audit?actor=admin&limit=20", None)
+        .await
+        .json();
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "alice")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for want in ["user.update", "user.expiry", "user.disable"] {
+        assert_eq!(
+            actions.iter().filter(|a| **a == want).count(),
+            1,
+            "{want} in {actions:?}"
+        );
+    }
+}

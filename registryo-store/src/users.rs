@@ -21,31 +21,6 @@ fn user_missing(id: i64) -> StoreError {
     StoreError::NotFound(format!("user {id}"))
 }
 
-impl Store {
-    async fn set_flag(&self, id: i64, sql: &'static str, value: bool) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db)?;
-            let changed = sqlx::query(sql)
-                .bind(id)
-                .bind(value)
-                .bind(now)
-                .execute(&mut *tx)
-                .await.map_err(db)?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await.map_err(db)?;
-            }
-            changed
-        });
-        if changed == 0 {
-            return Err(user_missing(id));
-        }
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl UserStore for Store {
     /// Creates an account. [`StoreError::Conflict`] if the username is taken, also in
@@ -128,7 +103,10 @@ impl UserStore for Store {
         Ok(count)
     }
 
-    /// Changes the profile fields set in `update` and returns the new record.
+    /// Changes the fields set in `update` in one transaction and returns the new record.
+    /// Disabling deletes the account's web sessions in the same transaction, so enabling it
+    /// again never revives them; its refresh tokens are kept but not honoured while it is
+    /// disabled. Bumps the policy revision (expiry, the flags and the kind decide access).
     async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
         let now = now();
         let user = dispatch!(self, pool => {
@@ -140,7 +118,9 @@ impl UserStore for Store {
                  email = CASE WHEN $6 THEN $7 ELSE email END, \
                  expires_at = CASE WHEN $8 THEN $9 ELSE expires_at END, \
                  kind = CASE WHEN $10 THEN $11 ELSE kind END, \
-                 updated_at = $12 \
+                 disabled = CASE WHEN $12 THEN $13 ELSE disabled END, \
+                 is_admin = CASE WHEN $14 THEN $15 ELSE is_admin END, \
+                 updated_at = $16 \
                  WHERE id = $1 RETURNING ",
                 user_columns!()
             ))
@@ -155,11 +135,20 @@ impl UserStore for Store {
             .bind(update.expires_at.flatten())
             .bind(update.kind.is_some())
             .bind(update.kind.map(|k| k.as_str()))
+            .bind(update.disabled.is_some())
+            .bind(update.disabled.unwrap_or(false))
+            .bind(update.is_admin.is_some())
+            .bind(update.is_admin.unwrap_or(false))
             .bind(now)
             .fetch_optional(&mut *tx)
             .await.map_err(db)?.model();
             if user.is_some() {
-                // The expiry date decides whether the account is active.
+                if update.disabled == Some(true) {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await.map_err(db)?;
+                }
                 bump_revision!(tx, now);
                 tx.commit().await.map_err(db)?;
             }
@@ -205,45 +194,6 @@ impl UserStore for Store {
             ended
         });
         Ok(ended)
-    }
-
-    /// Makes an account an administrator, or not. Bumps the policy revision.
-    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
-        self.set_flag(
-            id,
-            "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1",
-            is_admin,
-        )
-        .await
-    }
-
-    /// Disables or enables an account. Bumps the policy revision. Disabling deletes the
-    /// account's web sessions in the same transaction, so enabling it again never revives
-    /// them; its refresh tokens are kept but not honoured while it is disabled.
-    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        let now = now();
-        dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db)?;
-            let changed = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(disabled)
-                .bind(now)
-                .execute(&mut *tx)
-                .await.map_err(db)?
-                .rows_affected();
-            if changed == 0 {
-                return Err(user_missing(id));
-            }
-            if disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await.map_err(db)?;
-            }
-            bump_revision!(tx, now);
-            tx.commit().await.map_err(db)?;
-        });
-        Ok(())
     }
 
     /// Deletes an account with its memberships, refresh tokens, sessions and the ACL rules

@@ -152,6 +152,38 @@ async fn users_crud(ctx: &Ctx) {
         .await
         .unwrap();
     assert_eq!((updated.expires_at, updated.kind), (None, UserKind::Human));
+    // The flags change with the rest, in one update.
+    let updated = store
+        .update_user(
+            robot.id,
+            &UserUpdate {
+                first_name: Some("Robbie".into()),
+                disabled: Some(true),
+                is_admin: Some(true),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.first_name.as_str(),
+            updated.disabled,
+            updated.is_admin
+        ),
+        ("Robbie", true, true)
+    );
+    let updated = store
+        .update_user(
+            robot.id,
+            &UserUpdate {
+                disabled: Some(false),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((updated.disabled, updated.is_admin), (false, true));
     let err = store
         .update_user(999_999, &UserUpdate::default())
         .await

@@ -43,7 +43,8 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// How many accounts exist.
     async fn count_users(&self) -> Result<i64, StoreError>;
-    /// Changes the profile fields set in `update`.
+    /// Changes the fields set in `update` in one transaction (disabling deletes the account's
+    /// web sessions in it, so enabling never revives them) and returns the new record.
     async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError>;
     /// Sets (or removes) the password hash and, in the same transaction, ends the user's
     /// other logins as `change` says: every password change goes here.
@@ -53,10 +54,22 @@ pub trait UserStore: Send + Sync {
         hash: Option<&str>,
         change: &PasswordChange,
     ) -> Result<LoginsEnded, StoreError>;
-    /// Makes an account an administrator, or not.
-    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError>;
-    /// Disables (deleting its web sessions in the same transaction) or enables an account.
-    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError>;
+    /// Makes an account an administrator, or not: [`UserStore::update_user`] with that flag.
+    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
+        let update = UserUpdate {
+            is_admin: Some(is_admin),
+            ..UserUpdate::default()
+        };
+        self.update_user(id, &update).await.map(drop)
+    }
+    /// Disables or enables an account: [`UserStore::update_user`] with that flag.
+    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        let update = UserUpdate {
+            disabled: Some(disabled),
+            ..UserUpdate::default()
+        };
+        self.update_user(id, &update).await.map(drop)
+    }
     /// Deletes an account with everything of it, and the rules naming it (returned), in one
     /// transaction.
     async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError>;

@@ -204,9 +204,8 @@ impl fmt::Debug for NewUser {
     }
 }
 
-/// A partial change of a user's profile for `update_user`:
-/// `None` leaves a field alone. Passwords, the admin flag and the disabled flag have their
-/// own methods.
+/// A partial change of an account for `update_user`, applied in one transaction:
+/// `None` leaves a field alone. Passwords have their own method (it ends logins).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserUpdate {
     /// New given name.
@@ -219,6 +218,10 @@ pub struct UserUpdate {
     pub expires_at: Option<Option<i64>>,
     /// New kind.
     pub kind: Option<UserKind>,
+    /// Disable (`true`: its web sessions are deleted in the same transaction) or enable.
+    pub disabled: Option<bool>,
+    /// Make an administrator, or not.
+    pub is_admin: Option<bool>,
 }
 
 /// A named set of users, the subject of `group:NAME` ACL rules.

@@ -265,7 +265,83 @@ pub async fn user_named(app: &App, name: &str) -> Result<User, OpError> {
     Ok(app.accounts.store().get_user_by_name(name).await?)
 }
 
-/// Change a user's names and e-mail address.
+/// A change of an account as an administrator makes it; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// The given name.
+    pub first_name: Option<String>,
+    /// The family name.
+    pub last_name: Option<String>,
+    /// The e-mail address; empty removes it.
+    pub email: Option<String>,
+    /// The expiry (unix seconds); `Some(None)`: never.
+    pub expires_at: Option<Option<i64>>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+    /// Make an administrator, or not.
+    pub admin: Option<bool>,
+}
+
+/// Change an account: every field is checked (and an administrator cannot disable or demote
+/// themself) before anything is written, then the store applies the whole change in one
+/// transaction, so a refused change changes nothing. Each part is audited as its own action
+/// (`user.update` for the names and address, `user.expiry`, `user.disable`/`user.enable`,
+/// `user.admin`/`user.unadmin`); disabling ends the account's web sessions.
+pub async fn update_user(
+    app: &App,
+    actor: &Actor,
+    user: &User,
+    change: &UserChange,
+) -> Result<User, OpError> {
+    let first_name = change
+        .first_name
+        .as_deref()
+        .map(|v| check_text("first_name", v))
+        .transpose()?;
+    let last_name = change
+        .last_name
+        .as_deref()
+        .map(|v| check_text("last_name", v))
+        .transpose()?;
+    let email = change.email.as_deref().map(check_email).transpose()?;
+    if change.disabled == Some(true) {
+        not_yourself(actor, user, "disable")?;
+    }
+    if change.admin == Some(false) {
+        not_yourself(actor, user, "remove the administrator role from")?;
+    }
+    let profile = first_name.is_some() || last_name.is_some() || email.is_some();
+    let update = UserUpdate {
+        first_name,
+        last_name,
+        email,
+        expires_at: change.expires_at,
+        disabled: change.disabled,
+        is_admin: change.admin,
+        ..UserUpdate::default()
+    };
+    let updated = app.accounts.store().update_user(user.id, &update).await?;
+    let name = &user.username;
+    if profile {
+        audit(app, actor, "user.update", name, None).await;
+    }
+    if let Some(at) = change.expires_at {
+        let detail = at.map_or_else(|| "never".to_owned(), crate::time::date);
+        audit(app, actor, "user.expiry", name, Some(detail)).await;
+    }
+    if let Some(d) = change.disabled {
+        let action = if d { "user.disable" } else { "user.enable" };
+        audit(app, actor, action, name, None).await;
+    }
+    if let Some(a) = change.admin {
+        let action = if a { "user.admin" } else { "user.unadmin" };
+        audit(app, actor, action, name, None).await;
+    }
+    applied(app, Some(name)).await?;
+    Ok(updated)
+}
+
+/// Change a user's names and e-mail address ([`update_user`]).
 pub async fn update_profile(
     app: &App,
     actor: &Actor,
@@ -274,15 +350,13 @@ pub async fn update_profile(
     last_name: &str,
     email: &str,
 ) -> Result<User, OpError> {
-    let update = UserUpdate {
-        first_name: Some(check_text("first_name", first_name)?),
-        last_name: Some(check_text("last_name", last_name)?),
-        email: Some(check_email(email)?),
-        ..UserUpdate::default()
+    let change = UserChange {
+        first_name: Some(first_name.to_owned()),
+        last_name: Some(last_name.to_owned()),
+        email: Some(email.to_owned()),
+        ..UserChange::default()
     };
-    let updated = app.accounts.store().update_user(user.id, &update).await?;
-    audit(app, actor, "user.update", &user.username, None).await;
-    Ok(updated)
+    update_user(app, actor, user, &change).await
 }
 
 fn not_yourself(actor: &Actor, user: &User, what: &str) -> Result<(), OpError> {
@@ -292,48 +366,28 @@ fn not_yourself(actor: &Actor, user: &User, what: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-/// Disable or enable an account. Disabling ends its sessions (in the store's transaction, so
-/// enabling never revives them) and its remembered credentials.
+/// Disable or enable an account ([`update_user`]). Disabling ends its sessions (in the
+/// store's transaction, so enabling never revives them) and its remembered credentials.
 pub async fn set_disabled(
     app: &App,
     actor: &Actor,
     user: &User,
     disabled: bool,
 ) -> Result<(), OpError> {
-    if disabled {
-        not_yourself(actor, user, "disable")?;
-    }
-    app.accounts.store().set_disabled(user.id, disabled).await?;
-    audit(
-        app,
-        actor,
-        if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        },
-        &user.username,
-        None,
-    )
-    .await;
-    applied(app, Some(&user.username)).await
+    let change = UserChange {
+        disabled: Some(disabled),
+        ..UserChange::default()
+    };
+    update_user(app, actor, user, &change).await.map(drop)
 }
 
-/// Make a user an administrator, or not.
+/// Make a user an administrator, or not ([`update_user`]).
 pub async fn set_admin(app: &App, actor: &Actor, user: &User, admin: bool) -> Result<(), OpError> {
-    if !admin {
-        not_yourself(actor, user, "remove the administrator role from")?;
-    }
-    app.accounts.store().set_admin(user.id, admin).await?;
-    audit(
-        app,
-        actor,
-        if admin { "user.admin" } else { "user.unadmin" },
-        &user.username,
-        None,
-    )
-    .await;
-    applied(app, Some(&user.username)).await
+    let change = UserChange {
+        admin: Some(admin),
+        ..UserChange::default()
+    };
+    update_user(app, actor, user, &change).await.map(drop)
 }
 
 /// Set a person's password (an administrator's change): every web session and docker login
@@ -444,27 +498,18 @@ pub async fn rotate_secret(app: &App, actor: &Actor, user: &User) -> Result<Stri
     Ok(secret)
 }
 
-/// Set or clear an account's expiry.
+/// Set or clear an account's expiry ([`update_user`]).
 pub async fn set_expiry(
     app: &App,
     actor: &Actor,
     user: &User,
     expires_at: Option<i64>,
 ) -> Result<(), OpError> {
-    let update = UserUpdate {
+    let change = UserChange {
         expires_at: Some(expires_at),
-        ..UserUpdate::default()
+        ..UserChange::default()
     };
-    app.accounts.store().update_user(user.id, &update).await?;
-    audit(
-        app,
-        actor,
-        "user.expiry",
-        &user.username,
-        Some(expires_at.map_or_else(|| "never".to_owned(), crate::time::date)),
-    )
-    .await;
-    applied(app, Some(&user.username)).await
+    update_user(app, actor, user, &change).await.map(drop)
 }
 
 /// Delete an account with its memberships, tokens, sessions and the rules that name it (in
