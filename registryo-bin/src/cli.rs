@@ -344,9 +344,7 @@ async fn registry_config(
     );
     // http.secret signs upload state; without it every registry process picks its own, and
     // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = registryo_core::secret::random_hex::<32>()?;
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     out!(
         "# distribution (docker-registry) configuration using registryo for token auth.

@@ -84,13 +84,7 @@ pub fn write_bundle(settings: &Settings, keys: &[SigningKey]) -> Result<PathBuf>
 
 /// A random password of 24 characters from an unambiguous alphabet.
 pub fn generate_password() -> Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
+    Ok(registryo_core::secret::random_password()?)
 }
 
 /// Create the `admin` user when the database holds no user. Returns the generated password,

@@ -32,6 +32,7 @@ pub mod layer;
 pub mod memory;
 pub mod names;
 pub mod scope;
+pub mod secret;
 pub mod service;
 pub mod storage;
 pub mod throttle;

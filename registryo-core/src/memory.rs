@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use base64::Engine as _;
+use crate::secret::{random_token, same_secret};
 
 use crate::acl::{Acl, Principal};
 use crate::names::Username;
@@ -72,21 +72,6 @@ fn hash(token: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
-}
-
-/// Compare two byte strings in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// 256 random bits, base64url without padding.
-pub fn random_token() -> Result<String, BackendError> {
-    let mut buf = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut buf).map_err(|_| BackendError("no randomness".to_owned()))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
 impl MemoryBackend {
@@ -189,7 +174,7 @@ impl Authenticator for MemoryBackend {
     ) -> Result<Option<Principal>, AuthError> {
         let s = self.state.read().map_err(|_| Self::poisoned())?;
         Ok(s.users.get(&username.folded()).and_then(|u| {
-            (constant_time_eq(u.password.as_bytes(), password.as_bytes()) && !u.disabled)
+            (same_secret(u.password.as_bytes(), password.as_bytes()) && !u.disabled)
                 .then(|| Self::principal(u))
         }))
     }
@@ -251,26 +236,5 @@ impl PolicySource for MemoryBackend {
 
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_eq_works() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(constant_time_eq(b"", b""));
-    }
-
-    #[test]
-    fn random_tokens_are_long_and_distinct() {
-        let a = random_token().unwrap();
-        let b = random_token().unwrap();
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, b);
     }
 }

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use registryo_core::memory::random_token;
+use registryo_core::secret::random_token;
 use registryo_core::service::ClientAddr;
 use registryo_core::storage::{NewSession, Session, User, UserKind};
 
@@ -91,8 +91,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
 
 /// Compare secrets in constant time.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    registryo_core::secret::same_secret(a.as_bytes(), b.as_bytes())
 }
 
 fn random() -> Result<String, AppError> {

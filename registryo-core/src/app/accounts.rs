@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::acl::{Acl, Principal, Rule, Subject};
-use crate::memory::random_token;
 use crate::names::Username;
 use crate::scope::{Actions, Scope};
+use crate::secret::random_token;
 use crate::service::{
     AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
 };
@@ -34,15 +34,12 @@ use crate::storage::{AclRule, NewAuditEvent, NewRefreshToken, StoreError, User};
 use crate::throttle::{GuessLimits, Verdict};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use aws_lc_rs::{digest, hmac};
 use tokio::sync::Semaphore;
 
 use super::attempts::{Attempts, Channel, addr_text};
 use super::passwords::PasswordPool;
 use crate::time::unix_now as now;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -180,9 +177,9 @@ struct CacheEntry {
 /// The first 8 bytes of SHA-256 of a stored password hash (0 when there is none).
 pub fn password_fingerprint(hash: Option<&str>) -> u64 {
     hash.map_or(0, |h| {
-        let d = Sha256::digest(h.as_bytes());
+        let d = digest::digest(&digest::SHA256, h.as_bytes());
         let mut b = [0u8; 8];
-        b.copy_from_slice(&d[..8]);
+        b.copy_from_slice(&d.as_ref()[..8]);
         u64::from_be_bytes(b)
     })
 }
@@ -245,7 +242,8 @@ struct Inner {
     hashing: Arc<Semaphore>,
     verifier: PasswordPool,
     inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
-    cache_key: [u8; 32],
+    /// The HMAC key of the credential cache's keys (random per process).
+    cache_key: hmac::Key,
     cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
     attempts: Attempts,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -253,15 +251,7 @@ struct Inner {
     dummy_hash: String,
 }
 
-/// SHA-256 of a token, as 64 lower-case hex digits (what the store keeps).
-pub fn token_hash(token: &str) -> String {
-    let d = Sha256::digest(token.as_bytes());
-    let mut s = String::with_capacity(64);
-    for b in d {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
+pub use crate::secret::token_hash;
 
 /// Hash a password with argon2id and a random salt (blocking: call off the executor).
 pub fn hash_password_blocking(password: &str) -> Result<String, AccountError> {
@@ -289,9 +279,10 @@ impl Accounts {
         store: Arc<dyn Storage>,
         config: AccountsConfig,
     ) -> Result<Accounts, AccountError> {
-        let mut cache_key = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut cache_key)
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key)
             .map_err(|_| AccountError::Hash("no randomness".to_owned()))?;
+        let cache_key = hmac::Key::new(hmac::HMAC_SHA256, &key);
         let dummy_hash =
             tokio::task::spawn_blocking(|| hash_password_blocking("registryo-dummy-password"))
                 .await
@@ -391,15 +382,15 @@ impl Accounts {
     }
 
     fn cache_key(&self, username: &Username, password: &str) -> [u8; 32] {
-        let Ok(mut mac) = HmacSha256::new_from_slice(&self.inner.cache_key) else {
-            return [0; 32];
-        };
+        let mut mac = hmac::Context::with_key(&self.inner.cache_key);
         // The folded name: the same account in any case is the same credentials.
         let folded = username.folded();
         mac.update(&(folded.len() as u64).to_be_bytes());
         mac.update(folded.as_bytes());
         mac.update(password.as_bytes());
-        mac.finalize().into_bytes().into()
+        let mut out = [0u8; 32];
+        out.copy_from_slice(mac.sign().as_ref());
+        out
     }
 
     /// Forget every remembered credential of a user (after a password change, disabling or

@@ -31,7 +31,7 @@ pub use users::*;
 
 /// A new random secret (256 bits, URL-safe base64): service account secrets, reset links.
 pub fn new_secret() -> Result<String, OpError> {
-    crate::memory::random_token().map_err(|e| OpError::Internal(e.to_string()))
+    crate::secret::random_token().map_err(|e| OpError::Internal(e.to_string()))
 }
 
 /// Who makes a change, for the audit log.
