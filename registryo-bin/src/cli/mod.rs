@@ -1,0 +1,404 @@
+//! The command line: `serve`, `registry-config`, and the administration commands.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use registryo_core::app::OpError;
+use registryo_core::app::ops;
+
+use crate::config::{Overrides, Settings, example_toml};
+use crate::server::{self, Application, OpenMode};
+
+mod admin;
+
+use admin::admin;
+
+/// Registryo: users, groups and repository rules for the Docker registry's token
+/// authentication.
+#[derive(Debug, Parser)]
+#[command(name = "registryo", version, about)]
+pub struct Cli {
+    /// The configuration file (default: ./registryo.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data directory (database, keys); REGISTRYO_DATA.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Create the data directory and the database when they do not exist. `serve` always
+    /// may; the other commands refuse, so that one run from the wrong folder does not
+    /// silently make a new, empty database.
+    #[arg(long, global = true)]
+    init: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve /token (and the UI) on the configured address.
+    Serve {
+        /// Address to listen on; REGISTRYO_LISTEN.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Print a complete distribution config.yml that uses this server, and write the
+    /// certificate bundle it names.
+    RegistryConfig {
+        /// The token endpoint URL clients reach, e.g. http://127.0.0.1:5001/token.
+        #[arg(long)]
+        realm: String,
+        /// The registry's service name (must equal this server's `service` setting).
+        #[arg(long)]
+        service: Option<String>,
+        /// The registry's listen address.
+        #[arg(long, default_value = "127.0.0.1:5000")]
+        addr: String,
+        /// The registry's storage directory.
+        #[arg(long, default_value = "/var/lib/docker-registry")]
+        storage: String,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Manage repository rules.
+    #[command(subcommand)]
+    Acl(AclCmd),
+    /// Manage refresh tokens (docker logins).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Show, export or rotate the signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Exit 0 when the server answers its health check.
+    Healthcheck {
+        /// The server's address (default: the `listen` setting).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Print an example registryo.toml with every setting.
+    ConfigExample,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Add a user; the password comes from stdin with --password-stdin, else one is generated
+    /// and printed once.
+    Add {
+        /// The username.
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// A service (machine) account: cannot sign in to the UI.
+        #[arg(long)]
+        service: bool,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Create the account even though `${account}` rules would give it repositories that
+        /// already exist (the registry is asked when `registry_url` is set).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        /// The username.
+        name: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Disable a user: no more tokens, by password or refresh token.
+    Disable {
+        /// The username.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The username.
+        name: String,
+    },
+    /// List users.
+    List,
+    /// Remove a user with their memberships and refresh tokens.
+    Rm {
+        /// The username.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCmd {
+    /// Add a group.
+    Add {
+        /// The group name.
+        name: String,
+    },
+    /// Remove a group.
+    Rm {
+        /// The group name.
+        name: String,
+    },
+    /// List groups and their members.
+    List,
+    /// Manage members.
+    #[command(subcommand)]
+    Member(MemberCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCmd {
+    /// Add a user to a group.
+    Add {
+        /// The group.
+        group: String,
+        /// The user.
+        user: String,
+    },
+    /// Remove a user from a group.
+    Rm {
+        /// The group.
+        group: String,
+        /// The user.
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AclCmd {
+    /// Add a rule: SUBJECT (user:NAME, group:NAME, anonymous, authenticated), PATTERN
+    /// (`*` within a segment, `**` across, `?`, `${account}`), ACTIONS (pull,push,delete or *).
+    Add {
+        /// Who the rule is for.
+        subject: String,
+        /// Which repositories.
+        pattern: String,
+        /// Which actions.
+        actions: String,
+    },
+    /// List rules.
+    List,
+    /// Remove a rule by id.
+    Rm {
+        /// The rule's id.
+        id: i64,
+    },
+    /// Say which rules grant what of a scope to a user (or `anonymous`).
+    Explain {
+        /// The username, or `anonymous`.
+        user: String,
+        /// The scope, e.g. repository:team/app:pull,push.
+        scope: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Revoke a user's refresh tokens (docker logins).
+    Revoke {
+        /// The username.
+        user: String,
+        /// Only those of this client (e.g. docker).
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// List the keys: algorithm, key ids, which one signs.
+    Show,
+    /// Print the public keys as a JWKS document.
+    Jwks,
+    /// Rotate the signing key in two steps: without flags, stage a new key (published in the
+    /// bundle and JWKS, not yet signing); once the registry has been restarted with the new
+    /// bundle, `--activate` makes it sign.
+    Rotate {
+        /// Make the staged key the signing key.
+        #[arg(long)]
+        activate: bool,
+    },
+}
+
+/// Run a command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } | Command::Healthcheck { listen } => *listen,
+        _ => None,
+    };
+    let settings = Settings::load(
+        cli.config.as_deref(),
+        &Overrides {
+            listen,
+            data: cli.data.clone(),
+        },
+    )?;
+    let open_mode = if cli.init {
+        OpenMode::CreateIfMissing
+    } else {
+        OpenMode::ExistingOnly
+    };
+    match cli.command {
+        Command::Serve { .. } => {
+            init_tracing();
+            Application::build(&settings).await?.run().await
+        }
+        Command::ConfigExample => {
+            out_raw!("{}", example_toml());
+            Ok(())
+        }
+        Command::Healthcheck { .. } => healthcheck(settings.listen),
+        Command::RegistryConfig {
+            realm,
+            service,
+            addr,
+            storage,
+        } => registry_config(&settings, open_mode, &realm, service, &addr, &storage).await,
+        other => {
+            let store = server::open_store(&settings, open_mode).await?;
+            let result = admin(&settings, &store, other).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REGISTRYO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: logs that go to a file or journald stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+fn healthcheck(listen: SocketAddr) -> Result<()> {
+    use std::io::Write;
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
+        .with_context(|| format!("cannot reach registryo at {addr}"))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    let status = reply.lines().next().unwrap_or("");
+    if status.split_whitespace().nth(1) == Some("200") {
+        out!("ok");
+        Ok(())
+    } else {
+        bail!("unhealthy: {status}")
+    }
+}
+
+async fn registry_config(
+    settings: &Settings,
+    open_mode: OpenMode,
+    realm: &str,
+    service: Option<String>,
+    addr: &str,
+    storage: &str,
+) -> Result<()> {
+    if !(realm.starts_with("http://") || realm.starts_with("https://")) {
+        bail!("--realm must be an http:// or https:// URL, e.g. http://127.0.0.1:5001/token");
+    }
+    let service = service.unwrap_or_else(|| settings.service.clone());
+    if service != settings.service {
+        eprintln!(
+            "warning: --service {service:?} differs from this server's service setting {:?}; \
+             set REGISTRYO_SERVICE={service} for `registryo serve` too",
+            settings.service
+        );
+    }
+    let store = server::open_store(settings, open_mode).await?;
+    let signing = op(ops::published_keys(
+        &store,
+        settings.key_algorithm,
+        &settings.issuer,
+    ))
+    .await;
+    store.close().await;
+    let bundle = server::write_bundle(settings, &signing?)?;
+    eprintln!(
+        "registryo: wrote the certificate bundle {} ({}): the registry's rootcertbundle",
+        bundle.display(),
+        crate::files::describe_modes(&bundle)
+    );
+    // http.secret signs upload state; without it every registry process picks its own, and
+    // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
+    let secret = registryo_core::secret::random_hex::<32>()?;
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    out!(
+        "# distribution (docker-registry) configuration using registryo for token auth.
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+http:
+  addr: {addr}
+  # The same on every replica behind one address.
+  secret: {secret}
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {bundle}",
+        storage = q(storage),
+        addr = q(addr),
+        secret = q(&secret),
+        realm = q(realm),
+        service = q(&service),
+        issuer = q(&settings.issuer),
+        bundle = q(&bundle.display().to_string()),
+    );
+    Ok(())
+}
+
+fn read_password_stdin() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut s)
+        .context("cannot read the password from standard input")?;
+    let pw = s.trim_end_matches(['\n', '\r']).to_owned();
+    Ok(pw)
+}
+
+/// An operation's error, worded for the command line.
+fn cli_error(e: OpError) -> anyhow::Error {
+    match (&e, e.field()) {
+        (_, Some(field)) => anyhow::anyhow!("the {} {}", field.replace('_', " "), e.message()),
+        (OpError::NeedsConfirmation(m), None) => anyhow::anyhow!("{m} (--force)"),
+        (OpError::Internal(detail), None) => anyhow::anyhow!("internal error: {detail}"),
+        _ => anyhow::anyhow!("{}", e.message()),
+    }
+}
+
+/// Run an operation; its error worded for the command line.
+async fn op<T>(f: impl std::future::Future<Output = Result<T, OpError>>) -> Result<T> {
+    f.await.map_err(cli_error)
+}
