@@ -20,6 +20,7 @@ pub mod ops;
 pub mod passwords;
 pub mod registry;
 pub mod reset;
+pub mod snapshot;
 
 pub mod error;
 pub use error::OpError;

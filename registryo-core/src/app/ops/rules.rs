@@ -8,7 +8,7 @@ use crate::storage::{AclRule, AuditEvent, AuditQuery, NewAclRule};
 use crate::time::unix_now as now;
 
 use super::super::App;
-use super::super::accounts::parse_rule;
+use super::super::snapshot::parse_rule;
 use super::{Actor, OpError, applied, audit};
 
 /// Every rule, in the order they were added.
