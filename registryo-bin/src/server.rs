@@ -297,7 +297,7 @@ pub async fn app(settings: &Settings, store: &Store) -> Result<App> {
     Ok(app)
 }
 
-/// Everything `serve` needs, built and bound: tests use [`Application::build`] on port 0.
+/// Everything `serve` needs, built and bound (`Application::build`), ready to `run`.
 pub struct Application {
     listener: TcpListener,
     app: axum::Router,

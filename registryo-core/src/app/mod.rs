@@ -11,6 +11,8 @@
 //! - [`passwords`]: argon2id verification on a small pool of threads with reused memory.
 //! - [`registry`]: the registry client with self-signed tokens and the catalog cache.
 //! - [`reset`]: password reset and invitation links.
+//! - [`snapshot`]: the compiled policy and what it knows of each user.
+//! - [`error`]: [`OpError`], the operations' one error, which front ends map once.
 
 pub mod accounts;
 pub mod attempts;
