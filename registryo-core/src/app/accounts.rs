@@ -136,7 +136,10 @@ struct Inner {
     attempts: Attempts,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
-    dummy_hash: String,
+    /// The hash an unknown user's password is checked against, so that they cost what a
+    /// known one does; made at the first such check (an admin command that checks no
+    /// password never pays for it), with the same parameters as every new hash.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 pub use crate::secret::token_hash;
@@ -171,10 +174,6 @@ impl Accounts {
         aws_lc_rs::rand::fill(&mut key)
             .map_err(|_| AccountError::Hash("no randomness".to_owned()))?;
         let cache_key = hmac::Key::new(hmac::HMAC_SHA256, &key);
-        let dummy_hash =
-            tokio::task::spawn_blocking(|| hash_password_blocking("registryo-dummy-password"))
-                .await
-                .map_err(|e| AccountError::Hash(e.to_string()))??;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let verifier = PasswordPool::new(cores).map_err(|e| AccountError::Hash(e.to_string()))?;
         let snapshot = Arc::new(load_snapshot(store.as_ref()).await?);
@@ -190,9 +189,22 @@ impl Accounts {
                 cache: Mutex::new(HashMap::new()),
                 snapshot: RwLock::new(snapshot),
                 reload: tokio::sync::Mutex::new(()),
-                dummy_hash,
+                dummy_hash: tokio::sync::OnceCell::new(),
             }),
         })
+    }
+
+    async fn dummy_hash(&self) -> Result<String, AccountError> {
+        let hash = self
+            .inner
+            .dummy_hash
+            .get_or_try_init(|| async {
+                tokio::task::spawn_blocking(|| hash_password_blocking("registryo-dummy-password"))
+                    .await
+                    .map_err(|e| AccountError::Hash(e.to_string()))?
+            })
+            .await?;
+        Ok(hash.clone())
     }
 
     /// How many argon2 verifications ran since start (the credential cache and the single
@@ -450,10 +462,10 @@ impl Accounts {
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let hash = user
-            .as_ref()
-            .and_then(|u| u.password_hash.clone())
-            .unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let hash = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+            Some(h) => h,
+            None => self.dummy_hash().await?,
+        };
         let matches = self.inner.verifier.verify(hash, password.to_owned()).await;
         let user = user.filter(|u| matches && u.password_hash.is_some() && u.is_active_at(now()));
         let principal = match &user {
