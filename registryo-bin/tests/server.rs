@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_registryo");
 
@@ -1005,4 +1005,40 @@ async fn cli_operations_are_the_uis() {
         "{audit}"
     );
     assert_eq!(audit["events"][0]["actor"], "cli");
+
+    // `acl rm` audits the rule's text, as the UI does; `user add` audits what the UI's
+    // creation does.
+    let out = server.cli_ok(&["acl", "add", "user:Alice", "team/*", "pull"], None);
+    let id = out
+        .strip_prefix("added rule ")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    server.cli_ok(&["acl", "rm", &id], None);
+    let get = |query: &'static str| {
+        let url = server.url(query);
+        async move {
+            let v: Value = reqwest::Client::new()
+                .get(url)
+                .basic_auth("admin", Some("admin-password-1"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let audit = get("/api/v1/audit?action=acl.remove").await;
+    let ev = &audit["events"][0];
+    assert_eq!(ev["target"], format!("rule {id}"), "{audit}");
+    assert_eq!(ev["detail"], "user:Alice team/* pull", "{audit}");
+    let audit = get("/api/v1/audit?action=user.create").await;
+    let ev = &audit["events"][0];
+    assert_eq!(
+        (&ev["actor"], &ev["target"], &ev["detail"]),
+        (&json!("cli"), &json!("Alice"), &json!("human admin=false")),
+        "{audit}"
+    );
 }
