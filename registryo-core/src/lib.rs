@@ -17,6 +17,7 @@
 //! - [`time`]: unix time and RFC 3339 dates.
 //! - [`envelope`]: the Docker error envelope.
 //! - `client` (feature `client`): a registry client that mints its own tokens, as tower services.
+//! - `testing` (feature `test-support`, for the workspace's tests only): a throwaway registry.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
@@ -35,6 +36,8 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod storage;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod throttle;
 pub mod time;
 pub mod token;

@@ -1,7 +1,5 @@
 //! Tests of `registryo_core::token` against fixed OpenSSL-made keys, vectors computed with
 //! OpenSSL + Python, and `jsonwebtoken` as an independent JWT implementation.
-// Helpers outside #[test] functions unwrap too: this whole file is test code.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -1,15 +1,11 @@
 //! The registry client against the real registry: Debian's `docker-registry` (distribution
-//! 2.8), started here on 127.0.0.1 with token auth trusting a freshly generated key.
+//! 2.8), started here on 127.0.0.1 with token auth trusting a freshly generated key
+//! ([`registryo_core::testing::TestRegistry`]).
 //!
 //! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -19,6 +15,7 @@ use registryo_core::client::{
     ReqwestTransport, SelfSignedTokens, TokenSource,
 };
 use registryo_core::scope::{RepositoryName, ScopeSet};
+use registryo_core::testing::{RegistryConfig, TestRegistry, free_port};
 use registryo_core::token::{Algorithm, KeySet, KidStyle, SigningKey, TokenError};
 use serde_json::json;
 use tower_service::Service;
@@ -26,132 +23,22 @@ use tower_service::Service;
 const ISSUER: &str = "registryo";
 const SERVICE: &str = "registryo-test";
 
-// --- the registry child -------------------------------------------------------------------------
-
-/// A `docker-registry serve` child; killed on drop (also when a test panics).
-struct Registry {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            eprintln!(
-                "--- registry log (last lines, newest first) ---\n{}",
-                tail.join("\n")
-            );
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// --- the registry ------------------------------------------------------------------------------
 
 fn keys() -> Arc<KeySet> {
     let key = SigningKey::generate(Algorithm::ES256, "registryo client test").unwrap();
     Arc::new(KeySet::new(vec![key], KidStyle::Libtrust).unwrap())
 }
 
-/// Starts a registry trusting `keys`, and waits for `/v2/` to answer 401.
-async fn start_registry(keys: &KeySet, delete_enabled: bool) -> Registry {
-    match Command::new("docker-registry").arg("--version").output() {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "docker-registry is not installed: run scripts/e2e/install (Debian's docker-registry \
-             package) before these tests"
-        ),
-        Err(e) => panic!("cannot run docker-registry: {e}"),
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let bundle = dir.path().join("bundle.pem");
-    std::fs::write(&bundle, keys.cert_bundle_pem()).unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: {data}
-  delete:
-    enabled: {delete_enabled}
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:{port}
-  secret: client-test-secret
-auth:
-  token:
-    realm: \"http://127.0.0.1:1/token\"
-    service: \"{SERVICE}\"
-    issuer: \"{ISSUER}\"
-    rootcertbundle: \"{bundle}\"
-",
-            data = data.display(),
-            bundle = bundle.display(),
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("registry.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new("docker-registry");
-    cmd.arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    // The registry reads REGISTRY_SECTION_KEY variables as configuration overrides.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("REGISTRY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd.spawn().unwrap();
-    let mut registry = Registry {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        log,
-        _dir: dir,
-    };
-    let mut transport = ReqwestTransport::new().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let req = Request::builder()
-            .uri(format!("{}/v2/", registry.url))
-            .body(Bytes::new())
-            .unwrap();
-        if let Ok(resp) = transport.call(req).await
-            && resp.status() == StatusCode::UNAUTHORIZED
-        {
-            return registry;
-        }
-        if let Some(status) = registry.child.try_wait().unwrap() {
-            panic!("docker-registry exited during start-up: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "docker-registry not ready after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Starts a registry trusting `keys`.
+async fn start_registry(keys: &KeySet, delete_enabled: bool) -> TestRegistry {
+    TestRegistry::start(RegistryConfig {
+        bundle_pem: &keys.cert_bundle_pem(),
+        issuer: ISSUER,
+        service: SERVICE,
+        delete_enabled,
+    })
+    .await
 }
 
 // --- tokens ------------------------------------------------------------------------------------
@@ -260,7 +147,7 @@ async fn push_browse_and_delete() {
     let keys = keys();
     let registry = start_registry(&keys, true).await;
     let tokens = Counting::new(keys);
-    let client = RegistryClient::connect(&registry.url, Arc::clone(&tokens)).unwrap();
+    let client = RegistryClient::connect(registry.url(), Arc::clone(&tokens)).unwrap();
     client.ping().await.unwrap();
 
     // A single-platform OCI image under four tags, three of them on the same manifest.
@@ -515,7 +402,7 @@ async fn tokens_are_minted_once_per_scope_set_and_cached() {
     let keys = keys();
     let registry = start_registry(&keys, true).await;
     let tokens = Counting::new(keys);
-    let client = RegistryClient::connect(&registry.url, Arc::clone(&tokens)).unwrap();
+    let client = RegistryClient::connect(registry.url(), Arc::clone(&tokens)).unwrap();
     let repo = name("cache/me");
     client
         .push_blob(&repo, OCI_LAYER_GZIP, Bytes::from_static(b"x"))
@@ -535,7 +422,7 @@ async fn tokens_are_minted_once_per_scope_set_and_cached() {
     // A client whose keys the registry does not trust: one token, refused; a fresh one,
     // refused again; a typed error.
     let stranger = Counting::new(self::keys());
-    let refused = RegistryClient::connect(&registry.url, Arc::clone(&stranger)).unwrap();
+    let refused = RegistryClient::connect(registry.url(), Arc::clone(&stranger)).unwrap();
     let e = refused.catalog_page(None, None).await.unwrap_err();
     match &e {
         RegistryError::Unauthorized {
@@ -553,7 +440,7 @@ async fn failures_are_typed() {
     let keys = keys();
     // Deleting disabled: 405.
     let registry = start_registry(&keys, false).await;
-    let client = RegistryClient::connect(&registry.url, Counting::new(Arc::clone(&keys))).unwrap();
+    let client = RegistryClient::connect(registry.url(), Counting::new(Arc::clone(&keys))).unwrap();
     let repo = name("no/delete");
     let (digest, _) = push_image(&client, &repo, "t", false, "amd64", None, None).await;
     let e = client.delete_manifest(&repo, &digest).await.unwrap_err();
@@ -565,7 +452,7 @@ async fn failures_are_typed() {
     let mut service = client.service().clone();
     let req = Request::builder()
         .method(Method::GET)
-        .uri(format!("{}/v2/", registry.url))
+        .uri(format!("{}/v2/", registry.url()))
         .body(Bytes::new())
         .unwrap();
     assert_eq!(service.call(req).await.unwrap().status(), StatusCode::OK);

@@ -1,5 +1,4 @@
 //! The token endpoint as a tower service, driven with `oneshot`-style calls and no socket.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::sync::Arc;
 

@@ -1,5 +1,4 @@
 //! The "registry token required" layer in front of a toy registry route.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::convert::Infallible;
 use std::sync::Arc;
