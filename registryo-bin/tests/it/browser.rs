@@ -7,7 +7,6 @@
 //! One test walks the UI as a person would: sign in, browse to one platform of a multi-arch
 //! image, delete a tag, create a user and a rule and watch the repository's access list change.
 //! Screenshots of the main pages go to `test-output/screenshots/` at the workspace root.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::collections::HashMap;
 use std::net::TcpListener;

@@ -3,13 +3,13 @@
 //!
 //! Every test is ignored by a plain `cargo test`: `./scripts/test` starts registryo, the
 //! registry (configured by `registryo registry-config`) and the daemons once, writes a
-//! description of them and runs `cargo test --workspace --test e2e -- --include-ignored`
-//! with `REGISTRYO_E2E_ENV` naming that description. Run without it, a test fails loudly.
+//! description of them and runs this module's tests (`cargo test -p registryo-bin --test it
+//! -- --include-ignored --exact e2e::…`) with `REGISTRYO_E2E_ENV` naming that description. Run
+//! without it, a test fails loudly.
 //!
 //! The programs are shared; each test makes its own users, rules and repositories (under a
 //! unique prefix) with the `registryo` CLI, and keeps its own docker config folder and
 //! podman/skopeo auth file, so that tests are independent and run in parallel.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
-#[path = "e2e/mail.rs"]
 mod mail;
 
 const BIN: &str = env!("CARGO_BIN_EXE_registryo");

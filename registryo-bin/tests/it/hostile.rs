@@ -1,9 +1,8 @@
-//! The `registryo` binary under hostile traffic (issue 8), run for real like `tests/server.rs`:
+//! The `registryo` binary under hostile traffic (issue 8), run for real like `server`:
 //! idle and slowloris connections, a connection cap, SIGTERM with stalled clients, the
 //! database after a clean stop, forwarded addresses from trusted proxies only, and HSTS.
 //!
 //! Every assertion is on outcomes and counts; the only waits are generous deadlines.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

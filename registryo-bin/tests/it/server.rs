@@ -1,6 +1,5 @@
 //! The `registryo` binary, run for real: `serve` on port 0 with a fresh data directory, and
 //! the CLI on the same directory while it runs.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;

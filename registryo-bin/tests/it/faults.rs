@@ -7,7 +7,6 @@
 //! Debian's `docker-registry`. Without them a case prints that it was not run; under
 //! `./scripts/test` (which sets `REGISTRYO_E2E_ENV` and provides all of them) a missing
 //! prerequisite fails the case instead, so none is skipped there.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -18,9 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[path = "faults/postgres.rs"]
 mod postgres;
-#[path = "faults/registry.rs"]
 mod registry;
 
 const BIN: &str = env!("CARGO_BIN_EXE_registryo");
