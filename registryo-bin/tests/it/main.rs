@@ -9,8 +9,12 @@
 // Helpers outside #[test] functions unwrap too: this whole binary is test code.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
+mod browse;
 mod browser;
 mod e2e;
 mod faults;
 mod hostile;
+mod reset;
 mod server;
+mod web;

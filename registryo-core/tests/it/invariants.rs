@@ -1,10 +1,12 @@
 //! Architecture invariants: which crate may depend on which.
 //!
-//! Asks cargo for each crate's normal (non-dev) dependency tree, with every feature on, and fails
-//! if a forbidden crate appears anywhere in it:
+//! Asks cargo for each crate's dependency tree (normal edges; dev edges too where said), with
+//! every feature on, and fails if a forbidden crate appears anywhere in it:
 //! - registryo-core depends on no web framework and no database;
 //! - registryo-http never on registryo-store (the web reaches storage only through core's
-//!   traits), registryo-store never on registryo-http;
+//!   traits), not even for its tests: its tree is checked with its dev-dependencies too
+//!   (the tests of http over a real store are registryo-bin's); registryo-store never on
+//!   registryo-http;
 //! - no library depends on registryo-bin.
 
 use std::process::Command;
@@ -27,8 +29,9 @@ const WEB_AND_DATABASE: &[&str] = &[
     "libsqlite3-sys",
 ];
 
-/// The names of every crate in a package's normal dependency tree, the package included.
-fn tree(package: &str) -> Vec<String> {
+/// The names of every crate in a package's dependency tree along `edges` (`cargo tree -e`:
+/// `normal`, or `normal,dev` for the package's tests too), the package included.
+fn tree(package: &str, edges: &str) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args([
@@ -36,7 +39,7 @@ fn tree(package: &str) -> Vec<String> {
             "-p",
             package,
             "-e",
-            "normal",
+            edges,
             "--all-features",
             "--prefix",
             "none",
@@ -51,7 +54,7 @@ fn tree(package: &str) -> Vec<String> {
         .expect("cargo tree runs");
     assert!(
         out.status.success(),
-        "cargo tree -p {package} failed: {}",
+        "cargo tree -p {package} -e {edges} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8(out.stdout).expect("utf-8");
@@ -67,27 +70,28 @@ fn tree(package: &str) -> Vec<String> {
     names
 }
 
-fn assert_free_of(package: &str, forbidden: &[&str], why: &str) {
-    let names = tree(package);
+fn assert_free_of(package: &str, edges: &str, forbidden: &[&str], why: &str) {
+    let names = tree(package, edges);
     let bad: Vec<&String> = names
         .iter()
         .filter(|n| forbidden.contains(&n.as_str()))
         .collect();
     assert!(
         bad.is_empty(),
-        "{package} must not depend on {bad:?}: {why}"
+        "{package} must not depend on {bad:?} (cargo tree -e {edges}): {why}"
     );
 }
 
 #[test]
 fn core_depends_on_no_web_framework_or_database() {
-    let names = tree("registryo-core");
+    let names = tree("registryo-core", "normal");
     assert!(
         names.iter().any(|n| n == "http"),
         "http should be a dependency: {names:?}"
     );
     assert_free_of(
         "registryo-core",
+        "normal",
         WEB_AND_DATABASE,
         "the core holds no web framework and no database (ARCHITECTURE.md)",
     );
@@ -97,6 +101,7 @@ fn core_depends_on_no_web_framework_or_database() {
 fn the_store_does_not_depend_on_the_web_layer() {
     assert_free_of(
         "registryo-store",
+        "normal",
         &["registryo-http", "registryo-bin", "axum", "axum-core"],
         "store → core only (ARCHITECTURE.md)",
     );
@@ -104,10 +109,13 @@ fn the_store_does_not_depend_on_the_web_layer() {
 
 #[test]
 fn the_web_layer_does_not_depend_on_the_store() {
+    // Dev edges too: the tests of the router over a real store live in registryo-bin.
     assert_free_of(
         "registryo-http",
+        "normal,dev",
         &["registryo-store", "sqlx", "sqlx-core", "libsqlite3-sys"],
-        "http → core only; the composition root gives it a store (ARCHITECTURE.md)",
+        "http → core only, also for its tests; the composition root gives it a store \
+         (ARCHITECTURE.md)",
     );
 }
 
@@ -116,6 +124,7 @@ fn no_library_depends_on_the_binary() {
     for package in ["registryo-core", "registryo-store", "registryo-http"] {
         assert_free_of(
             package,
+            "normal",
             &["registryo-bin"],
             "registryo-bin is the composition root (ARCHITECTURE.md)",
         );

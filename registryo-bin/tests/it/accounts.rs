@@ -1,7 +1,6 @@
 //! The accounts backend over a real SQLite store: argon2 runs at most once per user and
 //! password per cache lifetime, also under concurrency; disabled users and changed passwords
 //! drop remembered credentials.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use registryo_core::storage::prelude::*;
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! The web UI and the admin API, driven through `router(state)` with `oneshot`: a fresh
 //! SQLite store per test, no socket.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use registryo_core::storage::prelude::*;
 use std::sync::Arc;

@@ -3,7 +3,6 @@
 //! token auth trusting the test's signing key. A fresh SQLite store per test.
 //!
 //! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use registryo_core::storage::prelude::*;
 use std::net::TcpListener;

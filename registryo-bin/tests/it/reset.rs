@@ -1,6 +1,5 @@
 //! "Forgot password" and invitations through `router(state)` with `oneshot`: a fresh SQLite
 //! store per test, e-mail kept in memory ([`MemorySender`]).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use registryo_core::storage::prelude::*;
 use std::sync::Arc;
