@@ -12,15 +12,14 @@ use registryo_core::service::{Authenticator, RequestContext};
 use registryo_core::throttle::GuessLimits;
 use registryo_store::{NewUser, PasswordChange, Store, UserKind};
 
+use crate::support::sqlite_store;
+
 fn name(s: &str) -> Username {
     s.parse().unwrap()
 }
 
 async fn setup(cache: Duration) -> (tempfile::TempDir, Store, Accounts) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (dir, store) = sqlite_store().await;
     let hash = hash_password_blocking("alice-password").unwrap();
     store
         .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human).password_hash(hash))

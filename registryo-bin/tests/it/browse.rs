@@ -6,15 +6,12 @@
 
 use registryo_core::storage::prelude::*;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode, header};
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::app::keys::SharedKeys;
 use registryo_core::client::{
@@ -24,125 +21,19 @@ use registryo_core::client::{
 };
 use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
-use registryo_core::token::{Algorithm, KidStyle, SigningKey};
+use registryo_core::testing::{RegistryConfig, TestRegistry, free_port};
 use registryo_http::app::{AppState, router};
 use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
 use serde_json::json;
 use tower::ServiceExt;
 
+use crate::support::oneshot::{self, Browser, Oneshot, Resp, signing_keys};
+use crate::support::sqlite_store;
+
 const ISSUER: &str = "registryo";
 const SERVICE: &str = "registryo-test";
 const PW: &str = "a-good-password-1";
-
-// --- the registry child -------------------------------------------------------------------------
-
-/// A `docker-registry serve` child; killed on drop.
-struct Registry {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            eprintln!("--- registry log (newest first) ---\n{}", tail.join("\n"));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_registry(bundle_pem: &str) -> Registry {
-    match Command::new("docker-registry").arg("--version").output() {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "docker-registry is not installed: run scripts/e2e/install (Debian's docker-registry \
-             package) before these tests"
-        ),
-        Err(e) => panic!("cannot run docker-registry: {e}"),
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let bundle = dir.path().join("bundle.pem");
-    std::fs::write(&bundle, bundle_pem).unwrap();
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: {data}
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:{port}
-  secret: browse-test-secret
-auth:
-  token:
-    realm: \"http://127.0.0.1:1/token\"
-    service: \"{SERVICE}\"
-    issuer: \"{ISSUER}\"
-    rootcertbundle: \"{bundle}\"
-",
-            data = dir.path().join("data").display(),
-            bundle = bundle.display(),
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("registry.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new("docker-registry");
-    cmd.arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("REGISTRY_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut registry = Registry {
-        child: cmd.spawn().unwrap(),
-        url: format!("http://127.0.0.1:{port}"),
-        log,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return registry;
-        }
-        if let Some(status) = registry.child.try_wait().unwrap() {
-            panic!("docker-registry exited during start-up: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "docker-registry not ready in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 // --- the app -----------------------------------------------------------------------------------
 
@@ -153,37 +44,40 @@ struct T {
     store: Store,
     accounts: Accounts,
     pusher: Pusher,
-    _registry: Option<Registry>,
+    _registry: Option<TestRegistry>,
     _dir: tempfile::TempDir,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
+/// The app over `store`, signing with `keys`, browsing the registry at `url` with these
+/// options (a client with the same keys pushes to it); `registry` lives as long as the app.
+async fn browsing(
+    (dir, store): (tempfile::TempDir, Store),
+    keys: Arc<SharedKeys>,
+    url: &str,
+    options: RegistryOptions,
+    registry: Option<TestRegistry>,
+) -> T {
+    let accounts = oneshot::accounts(&store).await;
+    let pusher =
+        RegistryClient::connect(url, SelfSignedTokens::new(keys.current(), ISSUER, SERVICE))
+            .unwrap();
+    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
+        .with_registry_options(url, ISSUER, SERVICE, options)
+        .unwrap();
+    T {
+        app: router(state),
+        store,
+        accounts,
+        pusher,
+        _registry: registry,
+        _dir: dir,
     }
 }
 
-#[derive(Clone)]
-struct Browser {
-    cookie: String,
-    csrf: String,
-}
-
-/// Users `admin` (admin), `alice`, `bob`, `carol` (all with e-mails); group `devs` = bob.
+/// Users `admin` (admin), `alice`, `bob`, `carol` (all with e-mails); group `devs` = bob; the
+/// real registry, trusting the app's key.
 async fn setup() -> T {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (dir, store) = sqlite_store().await;
     let hash = hash_password_blocking(PW).unwrap();
     for (name, admin) in [
         ("admin", true),
@@ -204,109 +98,51 @@ async fn setup() -> T {
     let devs = store.create_group(&"devs".parse().unwrap()).await.unwrap();
     let bob = store.get_user_by_name("bob").await.unwrap();
     store.add_group_member(devs.id, bob.id).await.unwrap();
-    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
-    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
-    let registry = start_registry(&keys.current().cert_bundle_pem()).await;
-    let pusher = RegistryClient::connect(
-        &registry.url,
-        SelfSignedTokens::new(keys.current(), ISSUER, SERVICE),
+    let keys = signing_keys(ISSUER);
+    let registry = TestRegistry::start(RegistryConfig {
+        bundle_pem: &keys.current().cert_bundle_pem(),
+        issuer: ISSUER,
+        service: SERVICE,
+        delete_enabled: true,
+    })
+    .await;
+    let url = registry.url().to_owned();
+    browsing(
+        (dir, store),
+        keys,
+        &url,
+        RegistryOptions::default(),
+        Some(registry),
     )
-    .unwrap();
-    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
-        .with_registry(&registry.url, ISSUER, SERVICE)
-        .unwrap();
-    T {
-        app: router(state),
-        store,
-        accounts,
-        pusher,
-        _registry: Some(registry),
-        _dir: dir,
-    }
+    .await
 }
 
-fn csrf_of(body: &str) -> String {
-    let i = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    body[i..i + body[i..].find('"').unwrap()].to_owned()
+/// The app browsing `url` with these registry options; one user, `admin`.
+async fn setup_with(url: &str, options: RegistryOptions) -> T {
+    let (dir, store) = sqlite_store().await;
+    let hash = hash_password_blocking(PW).unwrap();
+    store
+        .create_user(
+            &NewUser::new("admin".parse().unwrap(), UserKind::Human)
+                .password_hash(hash)
+                .admin(true),
+        )
+        .await
+        .unwrap();
+    browsing((dir, store), signing_keys(ISSUER), url, options, None).await
 }
 
 fn name(s: &str) -> RepositoryName {
     s.parse().unwrap()
 }
 
+impl Oneshot for T {
+    fn router(&self) -> &Router {
+        &self.app
+    }
+}
+
 impl T {
-    async fn send(&self, req: Request<Body>) -> Resp {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, b: Option<&Browser>) -> Resp {
-        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
-        if let Some(b) = b {
-            req = req.header(header::COOKIE, format!("registryo_session={}", b.cookie));
-        }
-        self.send(req.body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, path: &str, b: &Browser, form: &[(&str, &str)]) -> Resp {
-        let mut pairs: Vec<(&str, &str)> = form.to_vec();
-        if !form.iter().any(|(k, _)| *k == "csrf") {
-            pairs.push(("csrf", &b.csrf));
-        }
-        let req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("registryo_session={}", b.cookie))
-            .body(Body::from(serde_urlencoded::to_string(&pairs).unwrap()))
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn signin(&self, user: &str) -> Browser {
-        let page = self.get("/signin", None).await;
-        let token = page
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find_map(|c| c.strip_prefix("registryo_signin="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap();
-        let body =
-            serde_urlencoded::to_string([("username", user), ("password", PW), ("csrf", &token)])
-                .unwrap();
-        let req = Request::post("/signin")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("registryo_signin={token}"))
-            .body(Body::from(body))
-            .unwrap();
-        let r = self.send(req).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-in of {user}");
-        let cookie = r
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find_map(|c| c.strip_prefix("registryo_session="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap();
-        let mut b = Browser {
-            cookie,
-            csrf: String::new(),
-        };
-        b.csrf = csrf_of(&self.get("/", Some(&b)).await.body);
-        b
-    }
-
     async fn rule(&self, subject: &str, pattern: &str, actions: &str) {
         self.store
             .add_acl_rule(&NewAclRule {
@@ -389,7 +225,7 @@ async fn repositories_are_filtered_by_the_acl_searched_and_paginated() {
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/signin"));
 
     // The admin sees all 58, 50 a page.
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
     let r = t.get("/registry", Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("1–50 of 58"), "{}", r.body);
@@ -399,7 +235,7 @@ async fn repositories_are_filtered_by_the_acl_searched_and_paginated() {
     assert!(r.body.contains("/registry/r/secret/x"));
 
     // Alice: pub/** (55), team/app, alice/own; never secret/x, whose pages are 404 for her.
-    let alice = t.signin("alice").await;
+    let alice = t.signin("alice", PW).await;
     let r = t.get("/registry?page=2", Some(&alice)).await;
     assert!(r.body.contains("51–57 of 57"), "{}", r.body);
     assert!(r.body.contains("/registry/r/team/app"));
@@ -425,7 +261,7 @@ async fn repositories_are_filtered_by_the_acl_searched_and_paginated() {
     );
 
     // Bob sees pub/** only.
-    let bob = t.signin("bob").await;
+    let bob = t.signin("bob", PW).await;
     let r = t.get("/registry", Some(&bob)).await;
     assert!(r.body.contains("1–50 of 55"));
     assert!(!r.body.contains("team/app") && !r.body.contains("alice/own"));
@@ -460,7 +296,7 @@ async fn repository_page_lists_tags_and_who_may_do_what() {
     t.push_image("carol/tools", "1", false, plain_config())
         .await;
 
-    let alice = t.signin("alice").await;
+    let alice = t.signin("alice", PW).await;
     let r = t.get("/registry/r/team/app", Some(&alice)).await;
     assert_eq!(r.status, StatusCode::OK);
     let b = &r.body;
@@ -487,7 +323,7 @@ async fn repository_page_lists_tags_and_who_may_do_what() {
     );
 
     // ${account}: carol's namespace names carol, through the authenticated rule.
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
     let r = t.get("/registry/r/carol/tools", Some(&admin)).await;
     assert!(
         r.body
@@ -559,7 +395,7 @@ async fn tag_pages_show_images_indexes_and_escape_what_the_registry_says() {
         .await
         .unwrap();
     t.rule("authenticated", "team/*", "pull").await;
-    let alice = t.signin("alice").await;
+    let alice = t.signin("alice", PW).await;
 
     let r = t.get("/registry/r/team/oci/-/tags/1.0", Some(&alice)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -627,7 +463,7 @@ async fn deleting_a_tag_needs_the_right_and_the_csrf_token_and_names_its_sibling
     t.rule("user:carol", "team/*", "delete").await;
 
     // Alice: no button, 403 on the confirmation and the POST; nothing deleted.
-    let alice = t.signin("alice").await;
+    let alice = t.signin("alice", PW).await;
     let path = "/registry/r/team/app/-/tags/latest/delete";
     assert!(
         !t.get("/registry/r/team/app", Some(&alice))
@@ -640,12 +476,12 @@ async fn deleting_a_tag_needs_the_right_and_the_csrf_token_and_names_its_sibling
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        t.post(path, &alice, &[]).await.status,
+        t.post(path, Some(&alice), &[]).await.status,
         StatusCode::FORBIDDEN
     );
 
     // Carol: the button, the confirmation naming the other tags on that digest.
-    let carol = t.signin("carol").await;
+    let carol = t.signin("carol", PW).await;
     let page = t.get("/registry/r/team/app", Some(&carol)).await;
     assert!(page.body.contains(path));
     let r = t.get(path, Some(&carol)).await;
@@ -654,15 +490,21 @@ async fn deleting_a_tag_needs_the_right_and_the_csrf_token_and_names_its_sibling
     assert!(r.body.contains("<code>1.0</code>") && r.body.contains("<code>stable</code>"));
     assert!(!r.body.contains("<code>other</code>"));
     // A POST without the CSRF token is refused before anything happens.
-    let r = t.post(path, &carol, &[("csrf", "forged")]).await;
+    let r = t.post(path, Some(&carol), &[("csrf", "forged")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(t.pusher.tags_all(&name("team/app")).await.unwrap().len(), 4);
     // A stale confirmation (the tag moved) is refused.
     let r = t
-        .post(path, &carol, &[("digest", Digest::sha256(b"x").as_str())])
+        .post(
+            path,
+            Some(&carol),
+            &[("digest", Digest::sha256(b"x").as_str())],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    let r = t.post(path, &carol, &[("digest", d.digest.as_str())]).await;
+    let r = t
+        .post(path, Some(&carol), &[("digest", d.digest.as_str())])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/registry/r/team/app?ok=deleted");
     assert_eq!(
@@ -705,11 +547,11 @@ async fn a_new_account_does_not_silently_take_over_a_namespace() {
     t.rule("authenticated", "${account}/**", "*").await;
     t.push_image("dave/tools", "1", false, plain_config()).await;
     t.push_image("erin/app", "1", false, plain_config()).await;
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
 
     // The UI: the form again, naming the repository, with a "create it anyway" box.
     let form = [("username", "dave"), ("password", "dave-password-1")];
-    let r = t.post("/admin/users", &admin, &form).await;
+    let r = t.post("/admin/users", Some(&admin), &form).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(
         r.body.contains("dave/tools") && r.body.contains("${account}"),
@@ -723,7 +565,7 @@ async fn a_new_account_does_not_silently_take_over_a_namespace() {
     );
     let mut forced = form.to_vec();
     forced.push(("force", "on"));
-    let r = t.post("/admin/users", &admin, &forced).await;
+    let r = t.post("/admin/users", Some(&admin), &forced).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(t.store.get_user_by_name("dave").await.is_ok());
 
@@ -763,42 +605,9 @@ async fn a_new_account_does_not_silently_take_over_a_namespace() {
 
 #[tokio::test]
 async fn a_registry_that_is_down_is_a_clear_message_not_a_500() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let hash = hash_password_blocking(PW).unwrap();
-    store
-        .create_user(
-            &NewUser::new("admin".parse().unwrap(), UserKind::Human)
-                .password_hash(hash)
-                .admin(true),
-        )
-        .await
-        .unwrap();
-    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
-    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
     let down = format!("http://127.0.0.1:{}", free_port());
-    let pusher = RegistryClient::connect(
-        &down,
-        SelfSignedTokens::new(keys.current(), ISSUER, SERVICE),
-    )
-    .unwrap();
-    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
-        .with_registry(&down, ISSUER, SERVICE)
-        .unwrap();
-    let t = T {
-        app: router(state),
-        store,
-        accounts,
-        pusher,
-        _registry: None,
-        _dir: dir,
-    };
-    let admin = t.signin("admin").await;
+    let t = setup_with(&down, RegistryOptions::default()).await;
+    let admin = t.signin("admin", PW).await;
     for path in [
         "/registry",
         "/registry/r/team/app",
@@ -863,41 +672,6 @@ fn fake_registry(answer: bool) -> FakeRegistry {
     }
 }
 
-/// The app browsing `url` with these registry options; one user, `admin`.
-async fn setup_with(url: &str, options: RegistryOptions) -> T {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let store = Store::connect(&db).await.unwrap();
-    let hash = hash_password_blocking(PW).unwrap();
-    store
-        .create_user(
-            &NewUser::new("admin".parse().unwrap(), UserKind::Human)
-                .password_hash(hash)
-                .admin(true),
-        )
-        .await
-        .unwrap();
-    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256, ISSUER).unwrap();
-    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
-    let pusher =
-        RegistryClient::connect(url, SelfSignedTokens::new(keys.current(), ISSUER, SERVICE))
-            .unwrap();
-    let state = AppState::new(accounts.clone(), keys, TokenConfig::new(ISSUER, SERVICE))
-        .with_registry_options(url, ISSUER, SERVICE, options)
-        .unwrap();
-    T {
-        app: router(state),
-        store,
-        accounts,
-        pusher,
-        _registry: None,
-        _dir: dir,
-    }
-}
-
 /// `n` concurrent views of `path`.
 async fn concurrent_views(t: &T, b: &Browser, path: &str, n: usize) -> Vec<Resp> {
     let mut views = tokio::task::JoinSet::new();
@@ -908,21 +682,7 @@ async fn concurrent_views(t: &T, b: &Browser, path: &str, n: usize) -> Vec<Resp>
             .body(Body::empty())
             .unwrap();
         let app = t.app.clone();
-        views.spawn(async move {
-            let resp = app.oneshot(req).await.unwrap();
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-            let body = String::from_utf8_lossy(&bytes).into_owned();
-            (
-                i,
-                Resp {
-                    status,
-                    headers,
-                    body,
-                },
-            )
-        });
+        views.spawn(async move { (i, Resp::read(app.oneshot(req).await.unwrap()).await) });
     }
     let mut out: Vec<(usize, Resp)> = Vec::new();
     while let Some(done) = views.join_next().await {
@@ -941,7 +701,7 @@ async fn a_hanging_registry_holds_each_viewer_one_time_out_with_one_catalog_requ
         ..RegistryOptions::default()
     };
     let t = setup_with(&fake.url, options).await;
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
     let views = concurrent_views(&t, &admin, "/registry", 4).await;
     for r in &views {
         assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
@@ -966,7 +726,7 @@ async fn the_last_catalog_is_served_while_a_refresh_hangs() {
         refresh_wait: Duration::from_millis(200),
     };
     let t = setup_with(&fake.url, options).await;
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
     let r = t.get("/registry", Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("/registry/r/team/web"), "{}", r.body);
@@ -1050,7 +810,7 @@ async fn five_thousand_repositories_and_two_thousand_tags() {
     }
     t.rule("authenticated", "scale/r1*", "pull").await;
 
-    let admin = t.signin("admin").await;
+    let admin = t.signin("admin", PW).await;
     let r = t.get("/registry", Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
@@ -1068,7 +828,7 @@ async fn five_thousand_repositories_and_two_thousand_tags() {
     );
 
     // alice may pull scale/r1000 … scale/r1999 only.
-    let alice = t.signin("alice").await;
+    let alice = t.signin("alice", PW).await;
     let r = t.get("/registry?page=20", Some(&alice)).await;
     assert!(r.body.contains("951–1000 of 1000") && r.body.contains("scale/r1999"));
     assert!(!r.body.contains("scale/r2000"));

@@ -8,56 +8,15 @@
 //! image, delete a tag, create a user and a rule and watch the repository's access list change.
 //! Screenshots of the main pages go to `test-output/screenshots/` at the workspace root.
 
-use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use registryo_core::testing::free_port;
 
-// --- the environment scripts/test describes ------------------------------------------------
-
-fn parse_env_file(path: &Path) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|v| v.strip_suffix('\''))
-                .unwrap_or(v);
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
-
-fn env() -> HashMap<String, String> {
-    let path = std::env::var_os("REGISTRYO_E2E_ENV").unwrap_or_else(|| {
-        panic!(
-            "REGISTRYO_E2E_ENV is not set. These tests drive the registryo and registry that \
-             ./scripts/test starts; run ./scripts/test (it sets REGISTRYO_E2E_ENV)."
-        )
-    });
-    let mut vars = parse_env_file(Path::new(&path));
-    for key in ["REGISTRYO_E2E_INFRA_ENV", "REGISTRYO_E2E_IMAGES_ENV"] {
-        let file = vars[key].clone();
-        vars.extend(parse_env_file(Path::new(&file)));
-    }
-    vars
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::command::run;
+use crate::support::e2e_env::env;
 
 // --- chromedriver ------------------------------------------------------------------------------
 
@@ -73,14 +32,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_browser() -> (Driver, Client) {
@@ -205,32 +156,36 @@ async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
 #[ignore = "needs the registryo, registry and Chromium that ./scripts/test starts"]
 async fn a_person_browses_deletes_a_tag_and_grants_access() {
     let e = env();
-    let base = e["REGISTRYO_E2E_URL"].clone();
-    let host = e["E2E_REGISTRY_HOST"].clone();
-    let skopeo = Path::new(&e["E2E_BIN"]).join("skopeo");
-    let creds = format!("admin:{}", e["REGISTRYO_E2E_ADMIN_PASSWORD"]);
+    let base = e.registryo_url();
+    let host = e.host();
+    let skopeo = e.wrapper("skopeo");
+    let creds = format!("admin:{}", e.admin_password());
     // The test images: single-platform OCI, Docker schema 2, a multi-arch index, and two tags
     // on one manifest to delete.
     for (src, dest, extra) in [
-        (&e["E2E_IMAGE_SINGLE"], "browser/single:1.0", None),
+        (e.get("E2E_IMAGE_SINGLE"), "browser/single:1.0", None),
         (
-            &e["E2E_IMAGE_SINGLE"],
+            e.get("E2E_IMAGE_SINGLE"),
             "browser/docker:1.0",
             Some("--format=v2s2"),
         ),
-        (&e["E2E_IMAGE_MULTI"], "browser/multi:latest", Some("--all")),
-        (&e["E2E_IMAGE_SINGLE"], "browser/trash:old", None),
-        (&e["E2E_IMAGE_SINGLE"], "browser/trash:older", None),
+        (
+            e.get("E2E_IMAGE_MULTI"),
+            "browser/multi:latest",
+            Some("--all"),
+        ),
+        (e.get("E2E_IMAGE_SINGLE"), "browser/trash:old", None),
+        (e.get("E2E_IMAGE_SINGLE"), "browser/trash:older", None),
     ] {
         let mut cmd = Command::new(&skopeo);
         cmd.args(["copy", "--dest-tls-verify=false", "--dest-creds", &creds]);
         cmd.args(extra);
-        cmd.args([src.as_str(), &format!("docker://{host}/{dest}")]);
-        run(&mut cmd);
+        cmd.args([src, &format!("docker://{host}/{dest}")]);
+        run(cmd, None).ok();
     }
 
     let (_driver, c) = start_browser().await;
-    let result = walk(&c, &base, &e["REGISTRYO_E2E_ADMIN_PASSWORD"]).await;
+    let result = walk(&c, base, e.admin_password()).await;
     let _ = c.close().await;
     result
 }

@@ -11,210 +11,19 @@
 //! unique prefix) with the `registryo` CLI, and keeps its own docker config folder and
 //! podman/skopeo auth file, so that tests are independent and run in parallel.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::binary::registryo;
+use crate::support::command::{Out, run};
+use crate::support::e2e_env::env;
+use crate::support::eventually;
+use crate::support::jwt::claims;
+
 /// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
 mod mail;
-
-const BIN: &str = env!("CARGO_BIN_EXE_registryo");
-/// How long one client command may take (a push of a tiny image takes about a second).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long a change made with the CLI may take to reach the server (it polls every second).
-const POLICY_TIMEOUT: Duration = Duration::from_secs(10);
-
-// --- the environment scripts/test describes ------------------------------------------------
-
-/// `KEY=value` lines, a value bare or in single quotes (scripts/e2e's DIR/env format).
-fn parse_env_file(path: &Path) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the e2e environment file {}: {e}",
-            path.display()
-        )
-    });
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l
-                .split_once('=')
-                .unwrap_or_else(|| panic!("{}: not KEY=value: {l}", path.display()));
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|v| v.strip_suffix('\''))
-                .unwrap_or(v);
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
-
-#[derive(Debug)]
-struct Env(HashMap<String, String>);
-
-fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let path = std::env::var_os("REGISTRYO_E2E_ENV").unwrap_or_else(|| {
-            panic!(
-                "REGISTRYO_E2E_ENV is not set. These tests drive the real registry and clients \
-                 that ./scripts/test starts; run ./scripts/test (it sets REGISTRYO_E2E_ENV)."
-            )
-        });
-        let mut vars = parse_env_file(Path::new(&path));
-        for key in ["REGISTRYO_E2E_INFRA_ENV", "REGISTRYO_E2E_IMAGES_ENV"] {
-            let file = vars
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| panic!("{key} missing from {}", path.to_string_lossy()));
-            vars.extend(parse_env_file(Path::new(&file)));
-        }
-        Env(vars)
-    })
-}
-
-impl Env {
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} missing from the e2e environment"))
-    }
-    fn host(&self) -> &str {
-        self.get("E2E_REGISTRY_HOST")
-    }
-    fn admin_password(&self) -> &str {
-        self.get("REGISTRYO_E2E_ADMIN_PASSWORD")
-    }
-    fn registryo_url(&self) -> &str {
-        self.get("REGISTRYO_E2E_URL")
-    }
-    fn service(&self) -> &str {
-        self.get("REGISTRYO_E2E_SERVICE")
-    }
-    /// One of the wrappers scripts/e2e/start wrote (they carry every per-run flag).
-    fn wrapper(&self, name: &str) -> PathBuf {
-        Path::new(self.get("E2E_BIN")).join(name)
-    }
-}
-
-// --- running commands ------------------------------------------------------------------------
-
-/// What a finished command printed.
-#[derive(Debug)]
-struct Out {
-    what: String,
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-
-    fn describe(&self) -> String {
-        let status = match self.status {
-            Some(s) => s.to_string(),
-            None => format!("killed after {COMMAND_TIMEOUT:?}"),
-        };
-        format!(
-            "{}\n  status: {status}\n  stdout:\n{}\n  stderr:\n{}",
-            self.what, self.stdout, self.stderr
-        )
-    }
-
-    /// Panics, with everything the command printed, unless it succeeded.
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert!(self.success(), "command failed: {}", self.describe());
-        self
-    }
-
-    /// Panics unless the command failed and its stderr holds `needle`.
-    #[track_caller]
-    fn fails_with(self, needle: &str) -> Out {
-        assert!(
-            !self.success(),
-            "command should have failed: {}",
-            self.describe()
-        );
-        assert!(
-            self.stderr.contains(needle) || self.stdout.contains(needle),
-            "command failed, but without {needle:?}: {}",
-            self.describe()
-        );
-        self
-    }
-}
-
-/// Run a command with a timeout (then it is killed), feeding `stdin`, capturing both outputs.
-fn run(mut cmd: Command, stdin: Option<&str>) -> Out {
-    let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.unwrap_or_default().to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    let reader = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().unwrap()));
-    let err = reader(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = writer.join();
-    Out {
-        what,
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// Poll `check` every 200 ms until it holds; fail after [`POLICY_TIMEOUT`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < POLICY_TIMEOUT,
-            "timed out after {POLICY_TIMEOUT:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 // --- one test's own world ------------------------------------------------------------------
 
@@ -254,15 +63,8 @@ impl T {
     /// The command [`T::cli`] runs, to add to its environment.
     fn cli_command(&self, args: &[&str]) -> Command {
         let e = env();
-        let mut cmd = Command::new(BIN);
-        // registryo refuses REGISTRYO_* variables it does not know (REGISTRYO_E2E_ENV, …).
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("REGISTRYO_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = registryo(self.dir.path());
         cmd.args(args)
-            .current_dir(self.dir.path())
             .env("REGISTRYO_DATA", e.get("REGISTRYO_E2E_DATA"))
             .env("REGISTRYO_SERVICE", e.service())
             .env("REGISTRYO_ISSUER", e.get("REGISTRYO_E2E_ISSUER"))
@@ -436,17 +238,6 @@ impl T {
         assert_eq!(status, 200, "token for {scope}: {body}");
         body["token"].as_str().unwrap().to_owned()
     }
-}
-
-/// The claims of a JWT, without checking its signature (the registry does that).
-fn claims(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
 }
 
 // --- the tests --------------------------------------------------------------------------------

@@ -8,19 +8,19 @@
 //! `./scripts/test` (which sets `REGISTRYO_E2E_ENV` and provides all of them) a missing
 //! prerequisite fails the case instead, so none is skipped there.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::binary::{self, Server, refused, started};
+use crate::support::command::output;
+use crate::support::until;
+
 mod postgres;
 mod registry;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryo");
 const ADMIN_PASSWORD: &str = "faults-admin-password";
 
 // ---------------------------------------------------------------------------------------------
@@ -41,16 +41,12 @@ fn not_run(case: &str, why: &str) {
     eprintln!("{case}: not run: {why}");
 }
 
-/// `registryo` with a clean environment, the data directory `data`, run from `cwd`.
+/// `registryo` with a [clean environment](binary::clean_env) and these variables, run from
+/// `cwd`.
 fn registryo(cwd: &Path, env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REGISTRYO_SERVICE", "registry.test")
-        .env("REGISTRYO_ISSUER", "registryo-test")
-        .env("REGISTRYO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("REGISTRYO_LOG", "warn")
-        .current_dir(cwd);
+    let mut c = binary::registryo(cwd);
+    c.env("REGISTRYO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("REGISTRYO_LOG", "warn");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -59,97 +55,12 @@ fn registryo(cwd: &Path, env: &[(&str, &str)]) -> Command {
 
 /// Runs a CLI command to its end.
 fn run(mut cmd: Command, args: &[&str]) -> Output {
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
+    cmd.args(args);
+    output(cmd, None)
 }
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// A running `registryo serve`.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// Standard output up to "listening" (the log goes there too).
-    lines: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `serve` on port 0: the server, or everything it printed when it exited instead.
-#[allow(clippy::zombie_processes)] // the child is waited for here on exit, else by Server's Drop
-fn serve(mut cmd: Command) -> Result<Server, String> {
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut pipe = child.stderr.take().unwrap();
-    let sink = Arc::clone(&stderr);
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = pipe.read_to_string(&mut s);
-        sink.lock().unwrap().push_str(&s);
-    });
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            let status = child.wait().unwrap();
-            let _ = reader.join();
-            let err = stderr.lock().unwrap().clone();
-            return Err(format!("{status}\n{}\n{err}", lines.join("\n")));
-        }
-        let line = line.trim_end().to_owned();
-        if let Some(rest) = line.strip_prefix("registryo listening on http://") {
-            let addr = rest.parse().unwrap();
-            lines.push(line);
-            // Keep draining both pipes so the server never blocks on a full one.
-            std::thread::spawn(move || for _ in out.lines() {});
-            return Ok(Server { child, addr, lines });
-        }
-        lines.push(line);
-    }
-}
-
-fn started(cmd: Command) -> Server {
-    serve(cmd).unwrap_or_else(|out| panic!("serve did not start: {out}"))
-}
-
-/// What `serve` printed when it refused to start (it must not start).
-fn refused(cmd: Command) -> String {
-    match serve(cmd) {
-        Ok(s) => panic!("serve started on http://{} but should refuse", s.addr),
-        Err(out) => out,
-    }
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Still the same process: it was never restarted.
-    fn assert_running(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the server exited"
-        );
-    }
 }
 
 /// An HTTP answer: status, `Retry-After`, body.
@@ -210,20 +121,8 @@ async fn add_group(s: &Server, name: &str) -> Answer {
     .await
 }
 
-/// Polls `check` until it holds, at most `tries` times with a short pause: counts, not time.
-async fn eventually<F, Fut>(what: &str, tries: u32, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..tries {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{what}: not after {tries} tries");
-}
+/// The pause between two looks of [`until`] (which counts looks, never time).
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
@@ -345,9 +244,10 @@ async fn a_full_disk_is_a_503_and_writes_work_again_when_space_returns() {
             .to_owned();
         assert!(message.contains("storage is full"), "{message}");
     }
-    eventually(
+    until(
         "/healthz reports the store that cannot write",
         40,
+        LOOK_EVERY,
         || async {
             let h = healthz(&server).await;
             h.is_unavailable() && h.json()["reason"].as_str().unwrap_or("").contains("full")
@@ -359,7 +259,7 @@ async fn a_full_disk_is_a_503_and_writes_work_again_when_space_returns() {
     // The very next write works: no connection is left broken by the failed ones.
     let a = add_group(&server, "after").await;
     assert_eq!(a.status, 201, "{a:?}");
-    eventually("/healthz is 200 again", 40, || async {
+    until("/healthz is 200 again", 40, LOOK_EVERY, || async {
         healthz(&server).await.status == 200
     })
     .await;

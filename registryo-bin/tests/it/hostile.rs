@@ -4,39 +4,27 @@
 //!
 //! Every assertion is on outcomes and counts; the only waits are generous deadlines.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryo");
+use crate::support::binary::{BIN, Server, clean_env, registryo, started};
+use crate::support::command::output;
+use crate::support::cookies::{no_redirects, set_cookie, sign_in};
+
 const ADMIN_PW: &str = "admin-password-1";
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `registryo serve` on port 0 with a fresh data directory and these extra settings; with
 /// `soft_nofile`, under that soft open-files limit (the hard one unchanged).
 fn start(settings: &[(&str, &str)], soft_nofile: Option<u32>) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_in(dir.path(), settings, soft_nofile);
-    server._dir = Some(dir);
-    server
+    start_in(dir.path(), settings, soft_nofile).owning(dir)
 }
 
 /// [`start`] on an existing data directory.
@@ -51,73 +39,17 @@ fn start_in(data: &Path, settings: &[(&str, &str)], soft_nofile: Option<u32>) ->
         }
         None => Command::new(BIN),
     };
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    clean_env(&mut cmd, data)
         .env("REGISTRYO_DATA", data)
-        .env("REGISTRYO_SERVICE", "registry.test")
-        .env("REGISTRYO_ISSUER", "registryo-test")
         .env("REGISTRYO_ADMIN_PASSWORD", ADMIN_PW)
-        .env("REGISTRYO_LOG", "warn")
-        .current_dir(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .env("REGISTRYO_LOG", "warn");
     for (k, v) in settings {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "server exited before listening: {lines:?}"
-        );
-        if let Some(rest) = line
-            .trim_end()
-            .strip_prefix("registryo listening on http://")
-        {
-            break rest.parse::<SocketAddr>().unwrap();
-        }
-        lines.push(line);
-    };
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Server {
-        child,
-        addr,
-        _dir: None,
-    }
+    started(cmd)
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn sigterm(&self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// The exit status, if the process ends within `deadline`.
-    fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-
     /// A raw connection that has sent `bytes`.
     fn raw(&self, bytes: &str) -> TcpStream {
         let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(10)).unwrap();
@@ -137,17 +69,8 @@ impl Server {
 
     /// The newest audit event with this action and actor, through the admin API.
     async fn last_audit(&self, action: &str, actor: &str) -> Value {
-        let json: Value = reqwest::Client::new()
-            .get(self.url(&format!(
-                "/api/v1/audit?action={action}&actor={actor}&limit=1"
-            )))
-            .basic_auth("admin", Some(ADMIN_PW))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/api/v1/audit?action={action}&actor={actor}&limit=1");
+        let json = self.admin_api(&path, ADMIN_PW).await;
         json["events"][0].clone()
     }
 
@@ -164,31 +87,10 @@ impl Server {
 
     /// A failed UI sign-in with this wrong password; returns the status.
     async fn failed_signin(&self, username: &str, password: &str, headers: &[(&str, &str)]) -> u16 {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = client.get(self.url("/signin")).send().await.unwrap();
-        let token = page
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("registryo_signin="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap();
-        let mut req = client
-            .post(self.url("/signin"))
-            .header("cookie", format!("registryo_signin={token}"))
-            .form(&[
-                ("username", username),
-                ("password", password),
-                ("csrf", &token),
-            ]);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        req.send().await.unwrap().status().as_u16()
+        sign_in(&no_redirects(), &self.url(""), username, password, headers)
+            .await
+            .status()
+            .as_u16()
     }
 }
 
@@ -441,34 +343,10 @@ async fn a_request_in_flight_at_sigterm_gets_its_answer() {
         None,
     );
     // Sign in as the admin (the UI form, its double-submit cookie).
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client.get(server.url("/signin")).send().await.unwrap();
-    let cookie_value = |resp: &reqwest::Response, name: &str| {
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap()
-    };
-    let token = cookie_value(&page, "registryo_signin");
-    let signed_in = client
-        .post(server.url("/signin"))
-        .header("cookie", format!("registryo_signin={token}"))
-        .form(&[
-            ("username", "admin"),
-            ("password", ADMIN_PW),
-            ("csrf", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let client = no_redirects();
+    let signed_in = sign_in(&client, &server.url(""), "admin", ADMIN_PW, &[]).await;
     assert_eq!(signed_in.status(), 303);
-    let session = cookie_value(&signed_in, "registryo_session");
+    let session = set_cookie(&signed_in, "registryo_session").unwrap();
     let pending = tokio::spawn(
         client
             .get(server.url("/registry"))
@@ -506,19 +384,10 @@ async fn a_clean_stop_leaves_the_database_in_one_file() {
     for round in 0..3 {
         let mut server = start_in(dir.path(), &[], None);
         let name = format!("user{round}");
-        let add = Command::new(BIN)
-            .args(["user", "add", &name, "--password-stdin"])
-            .env_clear()
-            .env("REGISTRYO_DATA", dir.path())
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(b"user-password-1\n")?;
-                c.wait()
-            })
-            .unwrap();
+        let mut add = registryo(dir.path());
+        add.args(["user", "add", &name, "--password-stdin"])
+            .env("REGISTRYO_DATA", dir.path());
+        let add = output(add, Some("user-password-1\n")).status;
         assert!(add.success());
         // The server writes too (audit events for refused tokens), on several pooled
         // connections.
@@ -565,13 +434,9 @@ async fn a_clean_stop_leaves_the_database_in_one_file() {
 }
 
 fn cli_in(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("REGISTRYO_DATA", data)
-        .current_dir(data)
-        .output()
-        .unwrap();
+    let mut cmd = registryo(data);
+    cmd.args(args).env("REGISTRYO_DATA", data);
+    let out = output(cmd, None);
     assert!(
         out.status.success(),
         "{}",

@@ -17,4 +17,5 @@ mod faults;
 mod hostile;
 mod reset;
 mod server;
+mod support;
 mod web;

@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use http_body_util::BodyExt;
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
-use registryo_core::app::keys::SharedKeys;
 use registryo_core::app::mail::{Email, Mail, MailSettings, MemorySender};
 use registryo_core::service::TokenConfig;
-use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
 use registryo_store::{AuditQuery, NewRefreshToken, NewSession, NewUser, Store, UserKind};
-use tower::ServiceExt;
+
+use crate::support::mail::reset_token;
+use crate::support::oneshot::{self, Oneshot, Resp, signing_keys};
+use crate::support::sqlite_store;
 
 const ALICE_PW: &str = "alice-pass-1";
 const ADMIN_PW: &str = "admin-pass-1";
@@ -30,29 +30,10 @@ struct T {
     _dir: tempfile::TempDir,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find_map(|c| c.strip_prefix(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-}
-
 /// A store with `admin`, `alice` (e-mail), `robot` (service, e-mail) and `carol` (disabled,
 /// e-mail); e-mail configured unless `mail` is `None`.
 async fn setup(mail: Option<MailSettings>) -> T {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
+    let (dir, store) = sqlite_store().await;
     for (name, pw, kind, admin) in [
         ("admin", ADMIN_PW, UserKind::Human, true),
         ("alice", ALICE_PW, UserKind::Human, false),
@@ -73,14 +54,10 @@ async fn setup(mail: Option<MailSettings>) -> T {
             store.set_disabled(u.id, true).await.unwrap();
         }
     }
-    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256, "test").unwrap();
-    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
+    let accounts = oneshot::accounts(&store).await;
     let mut state = AppState::new(
         accounts.clone(),
-        keys,
+        signing_keys("test"),
         TokenConfig::new("registryo", "registryo"),
     );
     let sent = Arc::new(MemorySender::default());
@@ -103,38 +80,13 @@ fn settings() -> MailSettings {
     )
 }
 
+impl Oneshot for T {
+    fn router(&self) -> &Router {
+        &self.app
+    }
+}
+
 impl T {
-    async fn send(&self, req: Request<Body>) -> Resp {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Resp {
-        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, format!("registryo_signin={c}"));
-        }
-        self.send(req.body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Resp {
-        let mut req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "text/html");
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, format!("registryo_signin={c}"));
-        }
-        let body = serde_urlencoded::to_string(form).unwrap();
-        self.send(req.body(Body::from(body)).unwrap()).await
-    }
-
     /// The double-submit token the forms use.
     async fn csrf(&self) -> String {
         let page = self.get("/forgot", None).await;
@@ -145,7 +97,7 @@ impl T {
     async fn forgot(&self, login: &str) -> Resp {
         let csrf = self.csrf().await;
         let r = self
-            .post("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
+            .post_anonymous("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r
@@ -185,12 +137,8 @@ impl T {
 /// The token in a message's link (checked in both bodies).
 fn token_of(email: &Email) -> String {
     let prefix = "http://ro.example.test/reset?token=";
-    let start = email.text.find(prefix).expect("a link in the text") + prefix.len();
-    let token: String = email.text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    assert_eq!(token.len(), 43);
+    let token = reset_token(&email.text);
+    assert!(email.text.contains(&format!("{prefix}{token}")));
     assert!(email.html.contains(&format!("{prefix}{token}")));
     token
 }
@@ -256,7 +204,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
 
     // CSRF: no token, or a wrong one, is refused before anything happens.
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             None,
             &[
@@ -268,7 +216,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             Some(&csrf),
             &[
@@ -288,7 +236,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
         ("n3w-password", "other-password", "differ"),
     ] {
         let r = t
-            .post(
+            .post_anonymous(
                 "/reset",
                 Some(&csrf),
                 &[
@@ -305,7 +253,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
     assert!(signs_in(&t.accounts, "alice", ALICE_PW).await);
 
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             Some(&csrf),
             &[
@@ -348,7 +296,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.body.contains("invalid or has expired"));
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             Some(&csrf),
             &[
@@ -381,7 +329,7 @@ async fn keeping_docker_logins_is_a_choice() {
     let token = token_of(&t.wait_sent(1).await[0]);
     let csrf = t.csrf().await;
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             Some(&csrf),
             &[
@@ -409,7 +357,7 @@ async fn unknown_accounts_service_accounts_and_disabled_users_get_nothing_and_th
         let csrf = csrf.clone();
         let t = &t;
         async move {
-            t.post("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
+            t.post_anonymous("/forgot", Some(&csrf), &[("csrf", &csrf), ("login", login)])
                 .await
         }
     };
@@ -523,7 +471,7 @@ async fn an_invitation_leads_to_a_first_sign_in() {
     assert!(!form.body.contains("keep_docker"));
     let csrf = form.cookie("registryo_signin").unwrap();
     let r = t
-        .post(
+        .post_anonymous(
             "/reset",
             Some(&csrf),
             &[
@@ -536,7 +484,7 @@ async fn an_invitation_leads_to_a_first_sign_in() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let signin = t
-        .post(
+        .post_anonymous(
             "/signin",
             Some(&csrf),
             &[

@@ -1,97 +1,43 @@
 //! The `registryo` binary, run for real: `serve` on port 0 with a fresh data directory, and
 //! the CLI on the same directory while it runs.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryo");
+use crate::support::binary::{Server, public_dir, registryo, started};
+use crate::support::command::output;
+use crate::support::cookies::{no_redirects, set_cookie, sign_in};
+use crate::support::{eventually, jwt};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    data: tempfile::TempDir,
-    stdout_lines: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(public_dir(self.data.path()));
-    }
-}
-
-/// The default bundle directory: beside the data directory, named after it with `-public`.
-fn public_dir(data: &Path) -> std::path::PathBuf {
-    let mut name = data.as_os_str().to_owned();
-    name.push("-public");
-    name.into()
-}
-
+/// `registryo` on the data directory `data`, run from there.
 fn base_command(data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REGISTRYO_DATA", data)
-        .env("REGISTRYO_SERVICE", "registry.test")
-        .env("REGISTRYO_ISSUER", "registryo-test")
-        .current_dir(data);
+    let mut c = registryo(data);
+    c.env("REGISTRYO_DATA", data);
     c
 }
 
+/// `serve` with a fresh data directory of its own; the first admin's password given, or
+/// generated and printed.
 fn start(admin_password: Option<&str>) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut cmd = base_command(data.path());
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .env("REGISTRYO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.env("REGISTRYO_LOG", "warn");
     if let Some(pw) = admin_password {
         cmd.env("REGISTRYO_ADMIN_PASSWORD", pw);
     }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut lines = Vec::new();
-    let addr = loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "server exited before listening: {lines:?}");
-        let line = line.trim_end().to_owned();
-        lines.push(line.clone());
-        if let Some(rest) = line.strip_prefix("registryo listening on http://") {
-            break rest.parse::<SocketAddr>().unwrap();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Server {
-        child,
-        addr,
-        data,
-        stdout_lines: lines,
-    }
+    started(cmd).owning(data)
 }
 
 impl Server {
     fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = base_command(self.data.path());
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            pipe.write_all(s.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        child.wait_with_output().unwrap()
+        let mut cmd = base_command(self.data());
+        cmd.args(args);
+        output(cmd, stdin)
     }
 
     fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
@@ -109,10 +55,6 @@ impl Server {
         let out = self.cli(args, stdin);
         assert!(!out.status.success(), "registryo {args:?} should fail");
         String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
     }
 
     async fn token(&self, query: &str, auth: Option<(&str, &str)>) -> (u16, Value) {
@@ -142,16 +84,8 @@ impl Server {
 
 /// The access claim of a token, without checking the signature (the core's tests do that).
 fn access(json: &Value) -> Vec<(String, Vec<String>)> {
-    use base64::Engine as _;
     let token = json["token"].as_str().expect("a token");
-    let payload = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims["access"]
+    jwt::claims(token)["access"]
         .as_array()
         .unwrap()
         .iter()
@@ -169,28 +103,11 @@ fn access(json: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// Poll until `check` holds (changes made by the CLI reach the server within a second or
-/// two), or fail after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 #[tokio::test]
 async fn first_start_creates_admin_with_a_generated_password_shown_once() {
     let server = start(None);
     let pw_line = server
-        .stdout_lines
+        .lines
         .iter()
         .find_map(|l| l.trim().strip_prefix("password: "))
         .expect("the generated password is printed")
@@ -205,21 +122,18 @@ async fn first_start_creates_admin_with_a_generated_password_shown_once() {
         vec![("catalog".to_owned(), vec!["*".to_owned()])]
     );
     assert!(
-        server
-            .stdout_lines
-            .iter()
-            .any(|l| l.contains("rootcertbundle:")),
+        server.lines.iter().any(|l| l.contains("rootcertbundle:")),
         "serve prints what the registry needs"
     );
     // The bundle is public, outside the owner-only data directory.
-    let bundle = public_dir(server.data.path()).join("registry-bundle.pem");
+    let bundle = public_dir(server.data()).join("registry-bundle.pem");
     assert!(
         server
-            .stdout_lines
+            .lines
             .iter()
             .any(|l| l.trim() == format!("rootcertbundle: {}", bundle.display())),
         "{:?}",
-        server.stdout_lines
+        server.lines
     );
     assert!(
         std::fs::read_to_string(bundle)
@@ -587,8 +501,7 @@ async fn registry_config_and_keys() {
     let jwks: Value = serde_json::from_str(&server.cli_ok(&["keys", "jwks"], None)).unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     let bundle =
-        std::fs::read_to_string(public_dir(server.data.path()).join("registry-bundle.pem"))
-            .unwrap();
+        std::fs::read_to_string(public_dir(server.data()).join("registry-bundle.pem")).unwrap();
     assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
     server.cli_ok(&["keys", "rotate", "--activate"], None);
     let show = server.cli_ok(&["keys", "show"], None);
@@ -604,35 +517,18 @@ async fn registry_config_and_keys() {
         .to_owned();
     assert_ne!(new_kid, kid);
     eventually("the server signs with the new key", || async {
-        use base64::Engine as _;
         let (_, j) = server.token("", None).await;
-        let header = j["token"]
-            .as_str()
-            .unwrap()
-            .split('.')
-            .next()
-            .unwrap()
-            .to_owned();
-        let header: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(header)
-                .unwrap(),
-        )
-        .unwrap();
-        header["kid"] == new_kid.as_str()
+        jwt::header(j["token"].as_str().unwrap())["kid"] == new_kid.as_str()
     })
     .await;
     // Both steps are audited as the CLI's, the detail naming what is published.
     for action in ["keys.stage", "keys.activate"] {
-        let audit: Value = reqwest::Client::new()
-            .get(server.url(&format!("/api/v1/audit?action={action}")))
-            .basic_auth("admin", Some("admin-password-1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let audit = server
+            .admin_api(
+                &format!("/api/v1/audit?action={action}"),
+                "admin-password-1",
+            )
+            .await;
         assert_eq!(audit["events"][0]["actor"], "cli", "{audit}");
         let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
         assert!(detail.starts_with("2 key(s) published"), "{audit}");
@@ -642,18 +538,10 @@ async fn registry_config_and_keys() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let mut server = start(Some("admin-password-1"));
-    let pid = server.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "still running");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10));
+    let status = status.expect("still running");
+    assert!(status.success(), "exit status {status}");
 }
 
 /// Logs written to a pipe or file carry no terminal colour codes.
@@ -714,7 +602,7 @@ async fn commands_exit_quietly_when_their_output_is_closed() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = base_command(server.data.path())
+        let out = base_command(server.data())
             .args(args)
             .stdin(Stdio::null())
             .stdout(writer)
@@ -852,15 +740,12 @@ async fn guessing_limits_hold_over_http() {
     );
 
     // 100 failures: a handful of audit rows (one per address and minute), counted.
-    let audit: Value = reqwest::Client::new()
-        .get(server.url("/api/v1/audit?action=auth.failed&actor=alice&limit=1000"))
-        .basic_auth("admin", Some("admin-password-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = server
+        .admin_api(
+            "/api/v1/audit?action=auth.failed&actor=alice&limit=1000",
+            "admin-password-1",
+        )
+        .await;
     let events = audit["events"].as_array().unwrap();
     let total: i64 = events.iter().map(|e| e["count"].as_i64().unwrap()).sum();
     assert_eq!(total, 100, "{audit}");
@@ -873,43 +758,13 @@ async fn guessing_limits_hold_over_http() {
 
 /// Sign in through the web form; the session cookie.
 async fn web_signin(server: &Server, user: &str, pw: &str) -> Option<String> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client.get(server.url("/signin")).send().await.unwrap();
-    let token = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("registryo_signin="))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_owned();
-    let r = client
-        .post(server.url("/signin"))
-        .header("cookie", format!("registryo_signin={token}"))
-        .form(&[("username", user), ("password", pw), ("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("registryo_session="))
-        .and_then(|c| c.split(';').next())
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
+    let r = sign_in(&no_redirects(), &server.url(""), user, pw, &[]).await;
+    set_cookie(&r, "registryo_session").filter(|c| !c.is_empty())
 }
 
 /// Whether a session cookie still opens the profile page.
 async fn session_works(server: &Server, cookie: &str) -> bool {
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    let r = no_redirects()
         .get(server.url("/profile"))
         .header("cookie", format!("registryo_session={cookie}"))
         .send()
@@ -989,15 +844,9 @@ async fn cli_operations_are_the_uis() {
     let (_, j) = server.token("scope=repository:secret/x:pull", alice).await;
     assert!(access(&j).is_empty(), "inherited {j}");
     assert!(!server.cli_ok(&["acl", "list"], None).contains("secret/**"));
-    let audit: Value = reqwest::Client::new()
-        .get(server.url("/api/v1/audit?action=acl.remove"))
-        .basic_auth("admin", Some("admin-password-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = server
+        .admin_api("/api/v1/audit?action=acl.remove", "admin-password-1")
+        .await;
     let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
     assert!(
         detail.contains("user:alice secret/** pull,push,delete"),

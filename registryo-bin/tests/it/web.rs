@@ -2,22 +2,20 @@
 //! SQLite store per test, no socket.
 
 use registryo_core::storage::prelude::*;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine;
-use http_body_util::BodyExt;
-use registryo_core::app::accounts::{Accounts, hash_password_blocking};
-use registryo_core::app::keys::SharedKeys;
+use registryo_core::app::accounts::hash_password_blocking;
 use registryo_core::service::TokenConfig;
-use registryo_core::token::{Algorithm, KidStyle, SigningKey};
 use registryo_http::app::{AppState, router};
 use registryo_store::{AuditQuery, NewUser, Store, UserKind};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+use crate::support::jwt;
+use crate::support::oneshot::{Oneshot, Resp, accounts, signing_keys};
+use crate::support::sqlite_store;
 
 const ADMIN_PW: &str = "admin-pass-1";
 const ALICE_PW: &str = "alice-pass-1";
@@ -28,44 +26,8 @@ struct T {
     _dir: tempfile::TempDir,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find_map(|c| c.strip_prefix(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-}
-
-/// A signed-in browser: its session cookie and CSRF token.
-#[derive(Clone)]
-struct Browser {
-    cookie: String,
-    csrf: String,
-}
-
 async fn setup() -> T {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (dir, store) = sqlite_store().await;
     for (name, pw, admin) in [("admin", ADMIN_PW, true), ("alice", ALICE_PW, false)] {
         let hash = hash_password_blocking(pw).unwrap();
         store
@@ -78,12 +40,11 @@ async fn setup() -> T {
             .await
             .unwrap();
     }
-    let accounts = Accounts::new(std::sync::Arc::new(store.clone()), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256, "test").unwrap();
-    let keys = Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap());
-    let state = AppState::new(accounts, keys, TokenConfig::new("registryo", "registryo"));
+    let state = AppState::new(
+        accounts(&store).await,
+        signing_keys("test"),
+        TokenConfig::new("registryo", "registryo"),
+    );
     T {
         app: router(state),
         store,
@@ -91,90 +52,13 @@ async fn setup() -> T {
     }
 }
 
+impl Oneshot for T {
+    fn router(&self) -> &Router {
+        &self.app
+    }
+}
+
 impl T {
-    async fn send(&self, req: Request<Body>) -> Resp {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, b: Option<&Browser>) -> Resp {
-        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
-        if let Some(b) = b {
-            req = req.header(header::COOKIE, format!("registryo_session={}", b.cookie));
-        }
-        self.send(req.body(Body::empty()).unwrap()).await
-    }
-
-    /// A form POST; the browser's CSRF token is added unless `csrf` overrides it.
-    async fn post(&self, path: &str, b: Option<&Browser>, form: &[(&str, &str)]) -> Resp {
-        let mut pairs: Vec<(&str, &str)> = form.to_vec();
-        if let Some(b) = b
-            && !form.iter().any(|(k, _)| *k == "csrf")
-        {
-            pairs.push(("csrf", &b.csrf));
-        }
-        let mut req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "text/html");
-        if let Some(b) = b {
-            req = req.header(header::COOKIE, format!("registryo_session={}", b.cookie));
-        }
-        let body = serde_urlencoded::to_string(&pairs).unwrap();
-        self.send(req.body(Body::from(body)).unwrap()).await
-    }
-
-    async fn try_signin(&self, user: &str, pw: &str) -> Resp {
-        let page = self.get("/signin", None).await;
-        assert_eq!(page.status, StatusCode::OK);
-        let token = page.cookie("registryo_signin").unwrap();
-        let body =
-            serde_urlencoded::to_string([("username", user), ("password", pw), ("csrf", &token)])
-                .unwrap();
-        let req = Request::post("/signin")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("registryo_signin={token}"))
-            .body(Body::from(body))
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn signin(&self, user: &str, pw: &str) -> Browser {
-        let r = self.try_signin(user, pw).await;
-        assert_eq!(
-            r.status,
-            StatusCode::SEE_OTHER,
-            "sign-in of {user}: {}",
-            r.body
-        );
-        let cookie = r.cookie("registryo_session").unwrap();
-        let set = r
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("registryo_session="))
-            .unwrap();
-        assert!(
-            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
-            "{set}"
-        );
-        let mut b = Browser {
-            cookie,
-            csrf: String::new(),
-        };
-        let home = self.get("/", Some(&b)).await;
-        assert_eq!(home.status, StatusCode::OK);
-        b.csrf = csrf_of(&home.body);
-        b
-    }
-
     async fn api(
         &self,
         method: Method,
@@ -221,18 +105,7 @@ impl T {
 
 /// The claims of the JWT in a /token answer.
 fn claims(tok: &Value) -> Value {
-    let jwt = tok["token"].as_str().unwrap();
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
+    jwt::claims(tok["token"].as_str().unwrap())
 }
 
 const ADMIN_PAGES: &[&str] = &[

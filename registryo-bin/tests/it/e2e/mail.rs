@@ -3,82 +3,22 @@
 //! tests read the delivered messages and follow their links like a browser (a cookie, the
 //! CSRF token), then use the new password with docker and `/token`.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::{T, env};
-
-/// Every delivered message, decoded from quoted-printable enough to read links.
-fn messages() -> Vec<String> {
-    let dir = PathBuf::from(env().get("REGISTRYO_E2E_MAILDIR")).join("new");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-        .map(|raw| {
-            raw.replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("=3D", "=")
-        })
-        .collect()
-}
-
-/// The messages sent to `addr`.
-fn messages_to(addr: &str) -> Vec<String> {
-    messages()
-        .into_iter()
-        .filter(|m| {
-            m.lines().any(|l| {
-                l.starts_with("To:") && l.to_ascii_lowercase().contains(&addr.to_ascii_lowercase())
-            })
-        })
-        .collect()
-}
-
-/// Wait for the first message to `addr`; returns it.
-async fn wait_message(addr: &str) -> String {
-    let start = Instant::now();
-    loop {
-        if let Some(m) = messages_to(addr).into_iter().next() {
-            return m;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no message to {addr} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The token of the link in a message.
-fn token_in(message: &str) -> String {
-    let needle = "/reset?token=";
-    let start = message.find(needle).expect("a reset link") + needle.len();
-    let token: String = message[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    assert_eq!(token.len(), 43, "{message}");
-    token
-}
+use super::T;
+use crate::support::binary::{Server, registryo, started};
+use crate::support::command::output;
+use crate::support::cookies::{no_redirects, set_cookie, sign_in};
+use crate::support::e2e_env::env;
+use crate::support::mail::{messages, messages_to, reset_token, wait_message};
 
 /// A browser without redirects, keeping the sign-in form's cookie.
 struct Browser {
     http: reqwest::Client,
     csrf: Option<String>,
     base: String,
-}
-
-fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
 }
 
 impl Browser {
@@ -89,10 +29,7 @@ impl Browser {
     /// A browser of another registryo server.
     fn at(base: &str) -> Browser {
         Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: no_redirects(),
             csrf: None,
             base: base.to_owned(),
         }
@@ -174,7 +111,7 @@ async fn a_reset_mail_leads_to_a_new_password_that_docker_login_takes() {
     let message = wait_message(&email).await;
     assert!(message.contains("multipart/alternative"), "{message}");
     assert!(message.contains("text/plain") && message.contains("text/html"));
-    let token = token_in(&message);
+    let token = reset_token(&message);
     let new = format!("new-{name}-pw");
     assert_eq!(b.set_password(&token, &new).await, StatusCode::OK);
 
@@ -195,7 +132,7 @@ async fn a_reset_link_dies_when_the_cli_changes_the_password() {
     let (name, _, email) = user_with_email(&t, "bob");
     let mut b = Browser::new();
     b.forgot(&email).await;
-    let token = token_in(&wait_message(&email).await);
+    let token = reset_token(&wait_message(&email).await);
     let (status, _) = b.get(&format!("/reset?token={token}")).await;
     assert_eq!(status, StatusCode::OK);
     t.cli(
@@ -263,16 +200,13 @@ async fn an_invitation_leads_to_a_first_sign_in_and_a_token() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let message = wait_message(&email).await;
     assert!(message.contains("choose your password"), "{message}");
-    let token = token_in(&message);
+    let token = reset_token(&message);
     let password = format!("first-{name}");
     let mut b = Browser::new();
     assert_eq!(b.set_password(&token, &password).await, StatusCode::OK);
 
     // UI sign-in: a redirect home with a session cookie.
-    b.get("/signin").await;
-    let resp = b
-        .post("/signin", &[("username", &name), ("password", &password)])
-        .await;
+    let resp = sign_in(&b.http, &b.base, &name, &password, &[]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(&resp, "registryo_session").is_some_and(|c| !c.is_empty()));
     // And /token.
@@ -283,79 +217,37 @@ async fn an_invitation_leads_to_a_first_sign_in_and_a_token() {
 }
 
 /// A second `registryo serve` of the test's own, on the same real SMTP server, whose reset
-/// links live two seconds. Killed when dropped.
-struct ShortLived {
-    child: std::process::Child,
-    url: String,
-    data: tempfile::TempDir,
-}
-
-impl Drop for ShortLived {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The certificate bundle's default directory, beside the data directory.
-        let mut public = self.data.path().as_os_str().to_owned();
-        public.push("-public");
-        let _ = std::fs::remove_dir_all(public);
-    }
-}
+/// links live two seconds; with its own data directory. Killed when dropped.
+struct ShortLived(Server);
 
 impl ShortLived {
     fn command(data: &std::path::Path) -> std::process::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_registryo"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REGISTRYO_DATA", data)
+        let mut c = registryo(data);
+        c.env("REGISTRYO_DATA", data)
             .env("REGISTRYO_SMTP_HOST", "127.0.0.1")
             .env("REGISTRYO_SMTP_PORT", env().get("REGISTRYO_E2E_SMTP_PORT"))
             .env("REGISTRYO_SMTP_TLS", "none")
             .env("REGISTRYO_SMTP_FROM", "Registryo <short@example.test>")
             .env("REGISTRYO_RESET_TOKEN_TTL_SECS", "2")
             .env("REGISTRYO_ADMIN_PASSWORD", "short-lived-admin")
-            .env("REGISTRYO_LOG", "warn")
-            .current_dir(data);
+            .env("REGISTRYO_LOG", "warn");
         c
     }
 
     fn start() -> ShortLived {
-        use std::io::BufRead;
         let data = tempfile::tempdir().unwrap();
-        let mut child = Self::command(data.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server printed its address")
-                .unwrap();
-            if let Some(addr) = line.strip_prefix("registryo listening on ") {
-                break addr.to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        ShortLived { child, url, data }
+        ShortLived(started(Self::command(data.path())).owning(data))
     }
 
     fn add_user(&self, name: &str, email: &str, password: &str) {
-        use std::io::Write;
-        let mut child = Self::command(self.data.path())
-            .args(["user", "add", name, "--email", email, "--password-stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        let mut cmd = Self::command(self.0.data());
+        cmd.args(["user", "add", name, "--email", email, "--password-stdin"]);
+        let out = output(cmd, Some(password));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -367,9 +259,9 @@ async fn an_expired_reset_link_fails() {
     let name = format!("{}-eve", t.prefix);
     let email = format!("{name}@example.test");
     server.add_user(&name, &email, "eve-first-password");
-    let mut b = Browser::at(&server.url);
+    let mut b = Browser::at(&server.0.url(""));
     b.forgot(&email).await;
-    let token = token_in(&wait_message(&email).await);
+    let token = reset_token(&wait_message(&email).await);
     // Valid at first …
     let (status, _) = b.get(&format!("/reset?token={token}")).await;
     assert_eq!(status, StatusCode::OK);

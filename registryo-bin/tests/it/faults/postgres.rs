@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-use super::{ADMIN_PASSWORD, Answer, Server, answer, client, eventually, healthz, not_run};
+use super::{ADMIN_PASSWORD, Answer, LOOK_EVERY, Server, answer, client, healthz, not_run};
+use crate::support::cookies::{set_cookie, sign_in as sign_in_with};
+use crate::support::until;
 
 const POSTGRES_ENV: &str = "REGISTRYO_TEST_POSTGRES_URL";
 
@@ -131,29 +133,9 @@ impl Drop for Proxy {
 
 /// Signs in to the web UI; returns the `Cookie` header of the session.
 async fn sign_in(s: &Server) -> String {
-    let page = client().get(s.url("/signin")).send().await.unwrap();
-    let cookie_of = |resp: &reqwest::Response, name: &str| {
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.strip_prefix(&format!("{name}=")))
-            .map(|v| v.split(';').next().unwrap_or("").to_owned())
-    };
-    let token = cookie_of(&page, "registryo_signin").expect("a sign-in cookie");
-    let resp = client()
-        .post(s.url("/signin"))
-        .header("cookie", format!("registryo_signin={token}"))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", "admin"),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in_with(&client(), &s.url(""), "admin", ADMIN_PASSWORD, &[]).await;
     assert_eq!(resp.status().as_u16(), 303, "signed in");
-    let session = cookie_of(&resp, "registryo_session").expect("a session cookie");
+    let session = set_cookie(&resp, "registryo_session").expect("a session cookie");
     format!("registryo_session={session}")
 }
 
@@ -216,7 +198,7 @@ async fn a_postgres_outage_is_a_503_with_retry_after_and_service_resumes() {
 
     proxy.cut();
     // /healthz reuses a probe for up to a second: the first answers may predate the cut.
-    eventually("/healthz reports the outage", 40, || async {
+    until("/healthz reports the outage", 40, LOOK_EVERY, || async {
         healthz(&server).await.is_unavailable()
     })
     .await;
@@ -248,9 +230,10 @@ async fn a_postgres_outage_is_a_503_with_retry_after_and_service_resumes() {
     }
 
     proxy.restore();
-    eventually(
+    until(
         "the server answers again once the database is back",
         120,
+        LOOK_EVERY,
         || async {
             let (h, a, u) = tokio::join!(
                 healthz(&server),

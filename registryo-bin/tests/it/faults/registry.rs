@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::{ADMIN_PASSWORD, answer, client, eventually, not_run, registryo, run, started, text};
+use registryo_core::testing::free_port;
+
+use super::{ADMIN_PASSWORD, LOOK_EVERY, answer, client, not_run, registryo, run, started, text};
+use crate::support::until;
 
 /// The registry, killed when dropped.
 struct Registry(Child);
@@ -22,14 +25,6 @@ fn found(program: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn tail(path: &Path) -> String {
@@ -114,7 +109,7 @@ async fn a_registry_running_as_another_user_reads_the_bundle_and_accepts_tokens(
 
     let v2 = format!("http://127.0.0.1:{port}/v2/");
     let mut exited = None;
-    eventually("the registry listens", 240, || {
+    until("the registry listens", 240, LOOK_EVERY, || {
         let status = registry.0.try_wait().unwrap();
         if status.is_some() {
             exited = status;
