@@ -17,7 +17,8 @@
 //! - [`time`]: unix time and RFC 3339 dates.
 //! - [`envelope`]: the Docker error envelope.
 //! - `client` (feature `client`): a registry client that mints its own tokens, as tower services.
-//! - `testing` (feature `test-support`, for the workspace's tests only): a throwaway registry.
+//! - `testing` (feature `test-support`, for the workspace's tests only): a free port, a token's
+//!   parts, a throwaway registry.
 //!
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.

@@ -20,7 +20,7 @@ use crate::support::binary::registryo;
 use crate::support::command::{Out, run};
 use crate::support::e2e_env::env;
 use crate::support::eventually;
-use crate::support::jwt::claims;
+use registryo_core::testing::jwt::claims;
 
 /// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
 mod mail;

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use crate::support::binary::{Server, public_dir, registryo, started};
 use crate::support::command::output;
 use crate::support::cookies::{no_redirects, set_cookie, sign_in};
-use crate::support::{eventually, jwt};
+use crate::support::eventually;
+use registryo_core::testing::jwt;
 
 /// `registryo` on the data directory `data`, run from there.
 fn base_command(data: &Path) -> Command {

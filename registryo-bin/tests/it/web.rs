@@ -13,9 +13,9 @@ use registryo_http::app::{AppState, router};
 use registryo_store::{AuditQuery, NewUser, Store, UserKind};
 use serde_json::{Value, json};
 
-use crate::support::jwt;
 use crate::support::oneshot::{Oneshot, Resp, accounts, signing_keys};
 use crate::support::sqlite_store;
+use registryo_core::testing::jwt;
 
 const ADMIN_PW: &str = "admin-pass-1";
 const ALICE_PW: &str = "alice-pass-1";

@@ -2,13 +2,14 @@
 //! output read `token::…`, `client::…`). Add a module here rather than a file beside `it/`:
 //! each file directly under `tests/` is a binary of its own, linked and run on its own.
 //!
-//! `client` drives the real registry (`registryo_core::testing`, feature `test-support`): a
-//! workspace build has the feature (registryo-bin's tests ask for it), and
-//! `cargo test -p registryo-core --features test-support` runs it alone.
+//! What the modules share is `registryo_core::testing` (feature `test-support`, which this
+//! crate's dev-dependency on itself turns on), shared with registryo-bin's tests: `client`
+//! drives the real registry it starts (`TestRegistry`, with the feature `client`, a default
+//! one), `token` and `token_service` read tokens with its `jwt`.
 // Helpers outside #[test] functions unwrap too: this whole binary is test code.
 #![allow(clippy::unwrap_used)]
 
-#[cfg(feature = "test-support")]
+#[cfg(feature = "client")]
 mod client;
 mod invariants;
 mod layer;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken as jwt;
+use registryo_core::testing::jwt::part as json_part;
 use registryo_core::token::{
     Access, Algorithm, Claims, KeySet, KidStyle, LEEWAY_SECS, SigningKey, TokenError, Verifier,
 };
@@ -111,11 +112,6 @@ fn pem_der(pem_text: &str) -> Vec<u8> {
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
     STANDARD.decode(b64).unwrap()
-}
-
-fn json_part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 const ALL: [Algorithm; 3] = [Algorithm::ES256, Algorithm::ES384, Algorithm::RS256];

@@ -11,10 +11,9 @@
 //! - [`e2e_env`]: the description of the programs `./scripts/test` started.
 //! - [`mail`]: the messages in the Maildir of the SMTP server `./scripts/test` started, and the
 //!   token in a reset or invitation link.
-//! - [`jwt`]: the parts of a token, read without checking its signature.
 //!
-//! The throwaway registry and `free_port` are shared with registryo-core's tests:
-//! `registryo_core::testing` (feature `test-support`).
+//! The throwaway registry, `free_port` and the reading of a token's parts (`jwt`) are shared
+//! with registryo-core's tests: `registryo_core::testing` (feature `test-support`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +24,6 @@ pub mod binary;
 pub mod command;
 pub mod cookies;
 pub mod e2e_env;
-pub mod jwt;
 pub mod mail;
 pub mod oneshot;
 

@@ -1,14 +1,8 @@
-//! Test support shared by the workspace's integration tests (feature `test-support`, never
-//! in a default build): a throwaway registry and a free port.
-//!
-//! [`TestRegistry`] is Debian's `docker-registry` (distribution 2.8), started on 127.0.0.1
-//! with its own temporary folder, token authentication trusting a certificate bundle the test
+//! [`TestRegistry`]: Debian's `docker-registry` (distribution 2.8), started on 127.0.0.1 with
+//! its own temporary folder, token authentication trusting a certificate bundle the test
 //! generated, and killed when dropped. It needs `docker-registry` on the `PATH`
 //! (`scripts/e2e/install`) and panics, never skips, without it.
-//!
-//! Everything here panics on failure: it is meant for tests, where a panic is a failed test.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,15 +11,8 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use tower_service::Service;
 
+use super::free_port;
 use crate::client::ReqwestTransport;
-
-/// A port on 127.0.0.1 that nothing listened on a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
-}
 
 /// How a [`TestRegistry`] is configured.
 #[derive(Debug, Clone, Copy)]
@@ -163,3 +150,4 @@ impl Drop for TestRegistry {
         }
     }
 }
+
