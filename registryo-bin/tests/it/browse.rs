@@ -15,13 +15,12 @@ use axum::http::{Request, StatusCode, header};
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::app::keys::SharedKeys;
 use registryo_core::client::{
-    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_CONFIG,
-    OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, Platform, RegistryAuth, RegistryClient,
-    ReqwestTransport, SelfSignedTokens,
+    DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_INDEX, OCI_LAYER_GZIP,
+    OCI_MANIFEST, Platform, RegistryAuth, RegistryClient, ReqwestTransport, SelfSignedTokens,
 };
 use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
-use registryo_core::testing::{RegistryConfig, TestRegistry, free_port};
+use registryo_core::testing::{self, RegistryConfig, TestRegistry, free_port};
 use registryo_http::app::{AppState, router};
 use registryo_http::ui::browse::RegistryOptions;
 use registryo_store::{AuditQuery, NewAclRule, NewUser, Store, UserKind};
@@ -159,28 +158,10 @@ impl T {
     /// Pushes a one-layer image (OCI or Docker schema 2) whose config is `config`; returns the
     /// manifest's descriptor.
     async fn push_image(&self, repo: &str, tag: &str, docker: bool, config: Bytes) -> Descriptor {
-        let repo = name(repo);
-        let (mt, ct, lt) = if docker {
-            (DOCKER_MANIFEST_V2, DOCKER_CONFIG, DOCKER_LAYER_GZIP)
-        } else {
-            (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP)
-        };
-        let p = &self.pusher;
-        let layer = p
-            .push_blob(&repo, lt, Bytes::from(vec![7u8; 3000]))
-            .await
-            .unwrap();
-        let config = p.push_blob(&repo, ct, config).await.unwrap();
-        let manifest = Bytes::from(
-            serde_json::to_vec(&json!({
-                "schemaVersion": 2, "mediaType": mt, "config": config, "layers": [layer],
-            }))
-            .unwrap(),
-        );
-        p.push_manifest(&repo, tag, mt, manifest.clone())
-            .await
-            .unwrap();
-        Descriptor::of(mt, &manifest)
+        let layer = Bytes::from(vec![7u8; 3000]);
+        let (manifest, _) =
+            testing::push_image(&self.pusher, &name(repo), tag, docker, layer, config, None).await;
+        manifest
     }
 }
 

@@ -1,18 +1,23 @@
 //! [`TestRegistry`]: Debian's `docker-registry` (distribution 2.8), started on 127.0.0.1 with
 //! its own temporary folder, token authentication trusting a certificate bundle the test
 //! generated, and killed when dropped. It needs `docker-registry` on the `PATH`
-//! (`scripts/e2e/install`) and panics, never skips, without it.
+//! (`scripts/e2e/install`) and panics, never skips, without it. [`push_image`] fills it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
+use serde_json::{Value, json};
 use tower_service::Service;
 
 use super::free_port;
-use crate::client::ReqwestTransport;
+use crate::client::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, OCI_CONFIG, OCI_LAYER_GZIP,
+    OCI_MANIFEST, RegistryClient, RegistryError, ReqwestTransport,
+};
+use crate::scope::RepositoryName;
 
 /// How a [`TestRegistry`] is configured.
 #[derive(Debug, Clone, Copy)]
@@ -151,3 +156,47 @@ impl Drop for TestRegistry {
     }
 }
 
+/// Pushes a one-layer image as `reference` (a tag or a digest) of `repo` with `client`: the
+/// blobs `layer` and `config`, then a manifest naming them (Docker schema 2 when `docker`, else
+/// OCI) with these `annotations`. Returns the manifest's descriptor and bytes.
+pub async fn push_image<S>(
+    client: &RegistryClient<S>,
+    repo: &RepositoryName,
+    reference: &str,
+    docker: bool,
+    layer: Bytes,
+    config: Bytes,
+    annotations: Option<Value>,
+) -> (Descriptor, Bytes)
+where
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = RegistryError> + Clone,
+{
+    let (manifest_type, config_type, layer_type) = if docker {
+        (DOCKER_MANIFEST_V2, DOCKER_CONFIG, DOCKER_LAYER_GZIP)
+    } else {
+        (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP)
+    };
+    let layer = client
+        .push_blob(repo, layer_type, layer)
+        .await
+        .expect("the layer is pushed");
+    let config = client
+        .push_blob(repo, config_type, config)
+        .await
+        .expect("the config is pushed");
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": config,
+        "layers": [layer],
+    });
+    if let Some(a) = annotations {
+        manifest["annotations"] = a;
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("a manifest is JSON"));
+    client
+        .push_manifest(repo, reference, manifest_type, bytes.clone())
+        .await
+        .expect("the manifest is pushed");
+    (Descriptor::of(manifest_type, &bytes), bytes)
+}

@@ -15,7 +15,7 @@ use registryo_core::client::{
     ReqwestTransport, SelfSignedTokens, TokenSource,
 };
 use registryo_core::scope::{RepositoryName, ScopeSet};
-use registryo_core::testing::{RegistryConfig, TestRegistry, free_port};
+use registryo_core::testing::{self, RegistryConfig, TestRegistry, free_port};
 use registryo_core::token::{Algorithm, KeySet, KidStyle, SigningKey, TokenError};
 use serde_json::json;
 use tower_service::Service;
@@ -102,7 +102,8 @@ fn config_json(arch: &str, variant: Option<&str>) -> Bytes {
     Bytes::from(serde_json::to_vec(&config).unwrap())
 }
 
-/// Pushes a one-layer image; returns the manifest's digest and bytes.
+/// Pushes a one-layer image (its layer named after the repository and the architecture);
+/// returns the manifest's digest and bytes.
 async fn push_image(
     client: &Client,
     repo: &RepositoryName,
@@ -112,32 +113,19 @@ async fn push_image(
     variant: Option<&str>,
     annotation: Option<&str>,
 ) -> (Digest, Bytes) {
-    let (manifest_type, config_type, layer_type) = if docker {
-        (DOCKER_MANIFEST_V2, DOCKER_CONFIG, DOCKER_LAYER_GZIP)
-    } else {
-        (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP)
-    };
     let layer = Bytes::from(format!("layer of {repo} for {arch}").into_bytes());
-    let layer = client.push_blob(repo, layer_type, layer).await.unwrap();
-    let config = client
-        .push_blob(repo, config_type, config_json(arch, variant))
-        .await
-        .unwrap();
-    let mut manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": manifest_type,
-        "config": config,
-        "layers": [layer],
-    });
-    if let Some(a) = annotation {
-        manifest["annotations"] = json!({"note": a});
-    }
-    let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap());
-    let digest = client
-        .push_manifest(repo, reference, manifest_type, bytes.clone())
-        .await
-        .unwrap();
-    (digest, bytes)
+    let annotations = annotation.map(|a| json!({"note": a}));
+    let (manifest, bytes) = testing::push_image(
+        client,
+        repo,
+        reference,
+        docker,
+        layer,
+        config_json(arch, variant),
+        annotations,
+    )
+    .await;
+    (manifest.digest, bytes)
 }
 
 // --- the tests ---------------------------------------------------------------------------------
