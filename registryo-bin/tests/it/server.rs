@@ -864,26 +864,15 @@ async fn cli_operations_are_the_uis() {
         .unwrap_or_else(|| panic!("{out}"))
         .to_owned();
     server.cli_ok(&["acl", "rm", &id], None);
-    let get = |query: &'static str| {
-        let url = server.url(query);
-        async move {
-            let v: Value = reqwest::Client::new()
-                .get(url)
-                .basic_auth("admin", Some("admin-password-1"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v
-        }
-    };
-    let audit = get("/api/v1/audit?action=acl.remove").await;
+    let audit = server
+        .admin_api("/api/v1/audit?action=acl.remove", "admin-password-1")
+        .await;
     let ev = &audit["events"][0];
     assert_eq!(ev["target"], format!("rule {id}"), "{audit}");
     assert_eq!(ev["detail"], "user:Alice team/* pull", "{audit}");
-    let audit = get("/api/v1/audit?action=user.create").await;
+    let audit = server
+        .admin_api("/api/v1/audit?action=user.create", "admin-password-1")
+        .await;
     let ev = &audit["events"][0];
     assert_eq!(
         (&ev["actor"], &ev["target"], &ev["detail"]),
