@@ -6,7 +6,7 @@ use registryo_core::app::App;
 use registryo_core::app::OpError;
 use registryo_core::app::ops::{self, Actor};
 use registryo_core::scope::Scope;
-use registryo_core::storage::{Group, User};
+use registryo_core::storage::{AclRule, Group, User};
 use registryo_core::token::KidStyle;
 use registryo_store::Store;
 
@@ -160,17 +160,16 @@ async fn user_cmd(app: &App, actor: &Actor, cmd: UserCmd) -> Result<()> {
             let removed = op(ops::delete_user(app, actor, &u)).await?;
             out!("removed {}", u.username);
             for r in removed {
-                out!(
-                    "removed rule {}: {} {} {}",
-                    r.id,
-                    r.subject,
-                    r.pattern,
-                    r.actions
-                );
+                out!("removed rule {}", rule_line(&r));
             }
             Ok(())
         }
     }
+}
+
+/// A rule as the commands print it: `ID: SUBJECT PATTERN ACTIONS`.
+fn rule_line(r: &AclRule) -> String {
+    format!("{}: {} {} {}", r.id, r.subject, r.pattern, r.actions)
 }
 
 async fn group_cmd(app: &App, actor: &Actor, cmd: GroupCmd) -> Result<()> {
@@ -185,13 +184,7 @@ async fn group_cmd(app: &App, actor: &Actor, cmd: GroupCmd) -> Result<()> {
             let removed = op(ops::delete_group(app, actor, &g)).await?;
             out!("removed group {}", g.name);
             for r in removed {
-                out!(
-                    "removed rule {}: {} {} {}",
-                    r.id,
-                    r.subject,
-                    r.pattern,
-                    r.actions
-                );
+                out!("removed rule {}", rule_line(&r));
             }
             Ok(())
         }
@@ -245,13 +238,7 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
                     stored.subject
                 );
             }
-            out!(
-                "added rule {}: {} {} {}",
-                stored.id,
-                stored.subject,
-                stored.pattern,
-                stored.actions
-            );
+            out!("added rule {}", rule_line(&stored));
             Ok(())
         }
         AclCmd::List => {
