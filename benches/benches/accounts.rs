@@ -26,7 +26,10 @@ fn bench(c: &mut Criterion) {
         let store = Store::connect(&url).await.expect("store");
         let hash = hash_password_blocking("bench-password").expect("hash");
         store
-            .create_user(&NewUser::new(bench.clone(), UserKind::Human).password_hash(hash))
+            .create_user(
+                &NewUser::new(bench.clone(), UserKind::Human).password_hash(hash),
+                &|_| Vec::new(),
+            )
             .await
             .expect("user");
         Accounts::new(std::sync::Arc::new(store), Duration::from_secs(3600))

@@ -107,7 +107,8 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<Optio
     let user = NewUser::new(admin, UserKind::Human)
         .password_hash(hash)
         .admin(true);
-    match store.create_user(&user).await {
+    // Made by the first start, by no one: not audited.
+    match store.create_user(&user, &|_| Vec::new()).await {
         Ok(_) => {}
         // Another replica made it first.
         Err(registryo_store::StoreError::Conflict(_)) => return Ok(None),
@@ -435,7 +436,10 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
         let store = Store::connect(&url).await.unwrap();
         let user = store
-            .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human))
+            .create_user(
+                &NewUser::new("alice".parse().unwrap(), UserKind::Human),
+                &|_| Vec::new(),
+            )
             .await
             .unwrap();
         let now = std::time::SystemTime::now()
@@ -456,12 +460,15 @@ mod tests {
         }
         for (hash, expires_at) in [(hex('c'), now - 10), (hex('d'), now + 3600)] {
             store
-                .insert_password_token(&NewPasswordToken {
-                    user_id: user.id,
-                    token_hash: hash,
-                    purpose: TokenPurpose::Reset,
-                    expires_at,
-                })
+                .insert_password_token(
+                    &NewPasswordToken {
+                        user_id: user.id,
+                        token_hash: hash,
+                        purpose: TokenPurpose::Reset,
+                        expires_at,
+                    },
+                    &|_| Vec::new(),
+                )
                 .await
                 .unwrap();
         }

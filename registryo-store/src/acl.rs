@@ -5,13 +5,17 @@ use crate::rows::{AclRuleRow, Model};
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, NewAclRule, Store, StoreError};
 use async_trait::async_trait;
-use registryo_core::storage::RuleStore;
+use registryo_core::storage::{Audit, RuleStore};
 
 #[async_trait]
 impl RuleStore for Store {
     /// Adds a rule at the end of the list. [`StoreError::Invalid`] if a field is empty.
-    /// Bumps the policy revision.
-    async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError> {
+    /// Bumps the policy revision; the audit events are written in the same transaction.
+    async fn add_acl_rule(
+        &self,
+        rule: &NewAclRule,
+        audit: Audit<'_, AclRule>,
+    ) -> Result<AclRule, StoreError> {
         check_text("ACL subject", &rule.subject, 512)?;
         check_text("ACL pattern", &rule.pattern, 1024)?;
         check_text("ACL actions", &rule.actions, 256)?;
@@ -30,6 +34,7 @@ impl RuleStore for Store {
             .bind(rule.created_by.as_deref())
             .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &rule);
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
             rule
@@ -50,16 +55,31 @@ impl RuleStore for Store {
         Ok(rules)
     }
 
-    /// Deletes a rule. [`StoreError::NotFound`] if there is none with this id. Bumps the
-    /// policy revision.
-    async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError> {
-        let changed = self
-            .delete_by_id_bumping_revision("DELETE FROM acl_rules WHERE id = $1", id)
-            .await
-            .map_err(db)?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("ACL rule {id}")));
-        }
-        Ok(())
+    /// Deletes a rule and returns it. [`StoreError::NotFound`] if there is none with this id
+    /// (and no event). Bumps the policy revision; the audit events are written in the same
+    /// transaction.
+    async fn delete_acl_rule(
+        &self,
+        id: i64,
+        audit: Audit<'_, AclRule>,
+    ) -> Result<AclRule, StoreError> {
+        let now = now();
+        dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let rule: Option<AclRule> = sqlx::query_as::<_, AclRuleRow>(
+                "DELETE FROM acl_rules WHERE id = $1 \
+                 RETURNING id, subject, pattern, actions, created_at, created_by",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await.map_err(db)?.model();
+            let Some(rule) = rule else {
+                return Err(StoreError::NotFound(format!("ACL rule {id}")));
+            };
+            write_audit!(tx, now, audit, &rule);
+            bump_revision!(tx, now);
+            tx.commit().await.map_err(db)?;
+            Ok(rule)
+        })
     }
 }

@@ -26,7 +26,7 @@ impl AttemptStore for Store {
         dedup: &str,
     ) -> Result<(), StoreError> {
         check_text("username", username, 255)?;
-        check_text("audit action", &event.action, 255)?;
+        crate::audit::check_event(event)?;
         let now = now();
         dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;

@@ -7,6 +7,34 @@ use crate::{AuditEvent, AuditQuery, NewAuditEvent, Store, StoreError};
 use async_trait::async_trait;
 use registryo_core::storage::AuditLog;
 
+/// The longest actor and client address (bytes).
+const MAX_NAME: usize = 255;
+/// The longest target (bytes).
+const MAX_TARGET: usize = 1024;
+/// The longest detail (bytes).
+const MAX_DETAIL: usize = 8192;
+
+/// Refuses an event the log does not take: an empty action or one over 255 bytes, an actor
+/// or address over 255, a target over 1,024, a detail over 8,192. Every event goes through
+/// it: those written alone and those written in a change's transaction.
+pub(crate) fn check_event(event: &NewAuditEvent) -> Result<(), StoreError> {
+    check_text("audit action", &event.action, 255)?;
+    let fields = [
+        ("audit actor", &event.actor, MAX_NAME),
+        ("audit target", &event.target, MAX_TARGET),
+        ("audit detail", &event.detail, MAX_DETAIL),
+        ("audit address", &event.remote_addr, MAX_NAME),
+    ];
+    for (what, value, max) in fields {
+        if value.as_ref().is_some_and(|v| v.len() > max) {
+            return Err(StoreError::Invalid(format!(
+                "{what} is longer than {max} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The page size when [`AuditQuery::limit`] is 0.
 const DEFAULT_PAGE: u32 = 100;
 /// The largest page.
@@ -16,7 +44,7 @@ const MAX_PAGE: u32 = 1000;
 impl AuditLog for Store {
     /// Appends an event, timed now; returns it.
     async fn insert_audit_event(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
-        check_text("audit action", &event.action, 255)?;
+        check_event(event)?;
         let now = now();
         let event = dispatch!(self, pool => {
             sqlx::query_as::<_, AuditEventRow>(
@@ -42,7 +70,7 @@ impl AuditLog for Store {
         event: &NewAuditEvent,
         dedup: &str,
     ) -> Result<(), StoreError> {
-        check_text("audit action", &event.action, 255)?;
+        check_event(event)?;
         let now = now();
         dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;

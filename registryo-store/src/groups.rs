@@ -4,7 +4,7 @@ use crate::error::db;
 use crate::rows::{GroupRow, Model, UserRow};
 use async_trait::async_trait;
 use registryo_core::names::GroupName;
-use registryo_core::storage::GroupStore;
+use registryo_core::storage::{Audit, GroupStore};
 
 use crate::store::SubjectTable;
 use crate::store::{WritePool, now};
@@ -18,8 +18,12 @@ fn group_missing(id: i64) -> StoreError {
 #[async_trait]
 impl GroupStore for Store {
     /// Creates a group. [`StoreError::Conflict`] if the name is taken, also in another case.
-    /// Bumps the policy revision.
-    async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError> {
+    /// Bumps the policy revision; the audit events are written in the same transaction.
+    async fn create_group(
+        &self,
+        name: &GroupName,
+        audit: Audit<'_, Group>,
+    ) -> Result<Group, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -31,6 +35,7 @@ impl GroupStore for Store {
             .bind(now)
             .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &group);
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(group)
@@ -74,15 +79,26 @@ impl GroupStore for Store {
 
     /// Deletes a group with its memberships and the ACL rules that name it (`group:NAME`),
     /// in one transaction, so that a group created later with the same name inherits nothing.
-    /// Bumps the policy revision. Returns the rules removed.
-    async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
-        self.delete_subject(SubjectTable::Groups, id).await
+    /// Bumps the policy revision. Returns the rules removed; the audit events, made of them,
+    /// are written in the same transaction.
+    async fn delete_group(
+        &self,
+        id: i64,
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError> {
+        self.delete_subject(SubjectTable::Groups, id, audit).await
     }
 
     /// Adds a user to a group: `true` if added, `false` if already a member.
     /// [`StoreError::NotFound`] if the group or the user does not exist. Bumps the policy
-    /// revision when it changes something.
-    async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    /// revision when it changes something. The audit events, made of that answer, are written
+    /// in the same transaction.
+    async fn add_group_member(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        audit: Audit<'_, bool>,
+    ) -> Result<bool, StoreError> {
         let now = now();
         let result = dispatch!(self, pool => async {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -95,8 +111,11 @@ impl GroupStore for Store {
             .execute(&mut *tx)
             .await.map_err(db)?
             .rows_affected();
+            let audited = write_audit!(tx, now, audit, &(changed > 0));
             if changed > 0 {
                 bump_revision!(tx, now);
+            }
+            if changed > 0 || audited > 0 {
                 tx.commit().await.map_err(db)?;
             }
             Ok::<_, StoreError>(changed > 0)
@@ -110,8 +129,14 @@ impl GroupStore for Store {
     }
 
     /// Removes a user from a group: `true` if removed, `false` if not a member. Bumps the
-    /// policy revision when it changes something.
-    async fn remove_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    /// policy revision when it changes something. The audit events, made of that answer, are
+    /// written in the same transaction.
+    async fn remove_group_member(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        audit: Audit<'_, bool>,
+    ) -> Result<bool, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -121,8 +146,11 @@ impl GroupStore for Store {
                 .execute(&mut *tx)
                 .await.map_err(db)?
                 .rows_affected();
+            let audited = write_audit!(tx, now, audit, &(changed > 0));
             if changed > 0 {
                 bump_revision!(tx, now);
+            }
+            if changed > 0 || audited > 0 {
                 tx.commit().await.map_err(db)?;
             }
             changed

@@ -31,7 +31,7 @@
 //!
 //! let store = Store::connect("sqlite://registryo.db?mode=rwc").await?;
 //! let alice = store
-//!     .create_user(&NewUser::new("alice".parse()?, UserKind::Human).password_hash("$argon2id$..."))
+//!     .create_user(&NewUser::new("alice".parse()?, UserKind::Human).password_hash("$argon2id$..."), &|_| Vec::new())
 //!     .await?;
 //! // Names are unique, and looked up, without regard to case.
 //! assert_eq!(store.get_user_by_name("Alice").await?.id, alice.id);
@@ -133,6 +133,35 @@ macro_rules! count_event {
         .await
         .map_err(db)?
     };
+}
+
+/// Writes the events `$audit` (an [`Audit`](registryo_core::storage::Audit)) makes of
+/// `$outcome` inside the transaction `$tx`, each checked as `insert_audit_event` checks one
+/// (a refused event fails the change: the transaction is dropped, rolled back). Evaluates to
+/// how many it wrote.
+macro_rules! write_audit {
+    ($tx:expr, $now:expr, $audit:expr, $outcome:expr) => {{
+        let events = ($audit)($outcome);
+        for event in &events {
+            $crate::audit::check_event(event)?;
+        }
+        for event in &events {
+            sqlx::query(
+                "INSERT INTO audit_events (at, actor, action, target, detail, remote_addr) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind($now)
+            .bind(event.actor.as_deref())
+            .bind(event.action.as_str())
+            .bind(event.target.as_deref())
+            .bind(event.detail.as_deref())
+            .bind(event.remote_addr.as_deref())
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::error::db)?;
+        }
+        events.len()
+    }};
 }
 
 mod acl;

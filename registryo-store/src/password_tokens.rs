@@ -13,7 +13,7 @@ use crate::{
     LoginsEnded, NewPasswordToken, PasswordChange, PasswordToken, Store, StoreError, User,
 };
 use async_trait::async_trait;
-use registryo_core::storage::PasswordTokenStore;
+use registryo_core::storage::{Audit, PasswordTokenStore};
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, purpose, created_at, expires_at, used_at";
 
@@ -21,14 +21,16 @@ const TOKEN_COLUMNS: &str = "id, user_id, token_hash, purpose, created_at, expir
 impl PasswordTokenStore for Store {
     /// Stores a new password token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
-    /// hash is already stored.
+    /// hash is already stored. The audit events are written in the same transaction.
     async fn insert_password_token(
         &self,
         new: &NewPasswordToken,
+        audit: Audit<'_, PasswordToken>,
     ) -> Result<PasswordToken, StoreError> {
         let hash = check_hash("password token hash", &new.token_hash)?;
         let now = now();
         let result = dispatch!(self, pool => async {
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let token = sqlx::query_as::<_, PasswordTokenRow>(&format!(
                 "INSERT INTO password_tokens (user_id, token_hash, purpose, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
@@ -38,8 +40,10 @@ impl PasswordTokenStore for Store {
             .bind(new.purpose.as_str())
             .bind(now)
             .bind(new.expires_at)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &token);
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(token)
         }.await);
         result.map_err(|e| {
@@ -87,12 +91,15 @@ impl PasswordTokenStore for Store {
     /// marks it used, sets the user's password hash (and change time), ends the user's other
     /// logins as [`Store::set_password_hash`] does (web sessions, unused tokens, and docker
     /// logins unless `keep_docker_logins`) and bumps the policy revision. `None` (and no change) when the
-    /// token may not be honoured, also when another request used it first.
+    /// token may not be honoured, also when another request used it first. The audit events,
+    /// made of the token, its user and what the change ended, are written in the same
+    /// transaction.
     async fn redeem_password_token(
         &self,
         token_hash: &str,
         password_hash: &str,
         keep_docker_logins: bool,
+        audit: Audit<'_, (PasswordToken, User, LoginsEnded)>,
     ) -> Result<Option<(PasswordToken, User, LoginsEnded)>, StoreError> {
         let hash = check_hash("password token hash", token_hash)?;
         crate::store::check_text("password hash", password_hash, 1024)?;
@@ -130,9 +137,11 @@ impl PasswordTokenStore for Store {
                 keep_docker_logins,
             };
             let ended = end_logins!(tx, user.id, now, change);
+            let redeemed = (token, user, ended);
+            write_audit!(tx, now, audit, &redeemed);
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
-            Ok::<_, StoreError>(Some((token, user, ended)))
+            Ok::<_, StoreError>(Some(redeemed))
         }.await)
     }
 

@@ -1,10 +1,10 @@
 //! Settings: a small key-value table (e.g. a generated cookie secret).
 
 use crate::error::db;
-use crate::store::{WritePool, check_text};
+use crate::store::{WritePool, check_text, now};
 use crate::{Store, StoreError};
 use async_trait::async_trait;
-use registryo_core::storage::SettingStore;
+use registryo_core::storage::{Audit, SettingStore};
 
 #[async_trait]
 impl SettingStore for Store {
@@ -19,18 +19,28 @@ impl SettingStore for Store {
         Ok(value)
     }
 
-    /// Sets a setting, replacing any value.
-    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    /// Sets a setting, replacing any value. The audit events are written in the same
+    /// transaction.
+    async fn set_setting(
+        &self,
+        key: &str,
+        value: &str,
+        audit: Audit<'_, ()>,
+    ) -> Result<(), StoreError> {
         check_text("setting key", key, 255)?;
+        let now = now();
         dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
             .bind(key)
             .bind(value)
-            .execute(pool)
+            .execute(&mut *tx)
             .await.map_err(db)?;
+            write_audit!(tx, now, audit, &());
+            tx.commit().await.map_err(db)?;
         });
         Ok(())
     }

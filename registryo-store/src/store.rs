@@ -512,12 +512,14 @@ pub(crate) enum SubjectTable {
 
 impl Store {
     /// Deletes a user or a group and, in the same transaction, every ACL rule that names it
-    /// (`user:NAME` / `group:NAME`, without regard to case), bumping the policy revision.
-    /// Returns the rules removed; [`StoreError::NotFound`] if there is no such row.
+    /// (`user:NAME` / `group:NAME`, without regard to case), bumping the policy revision, and
+    /// writes the audit events made of the rules removed (by id). Returns those rules;
+    /// [`StoreError::NotFound`] if there is no such row.
     pub(crate) async fn delete_subject(
         &self,
         table: SubjectTable,
         id: i64,
+        audit: registryo_core::storage::Audit<'_, [crate::AclRule]>,
     ) -> Result<Vec<crate::AclRule>, StoreError> {
         let (select, delete, kind) = match table {
             SubjectTable::Users => (
@@ -548,39 +550,15 @@ impl Store {
             .bind(format!("{kind}:{name}"))
             .fetch_all(&mut *tx)
             .await.map_err(db)?;
-            let removed: Vec<crate::AclRule> = removed.into_iter().map(Into::into).collect();
+            let mut removed: Vec<crate::AclRule> = removed.into_iter().map(Into::into).collect();
+            removed.sort_by_key(|r| r.id);
             sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db)?;
+            write_audit!(tx, now, audit, removed.as_slice());
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
             removed
         });
-        let mut removed = removed;
-        removed.sort_by_key(|r| r.id);
         Ok(removed)
-    }
-
-    /// Runs `sql`, a `DELETE … WHERE id = $1`, in a write transaction that also bumps the
-    /// policy revision when a row went; returns how many rows went.
-    pub(crate) async fn delete_by_id_bumping_revision(
-        &self,
-        sql: &'static str,
-        id: i64,
-    ) -> Result<u64, StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            let mut tx = pool.begin_write().await.map_err(db)?;
-            let changed = sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *tx)
-                .await.map_err(db)?
-                .rows_affected();
-            if changed > 0 {
-                bump_revision!(tx, now);
-                tx.commit().await.map_err(db)?;
-            }
-            changed
-        });
-        Ok(changed)
     }
 }
 
@@ -597,10 +575,13 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", db.display());
         let store = Store::connect(&url).await.unwrap();
         store
-            .create_user(&crate::NewUser::new(
-                registryo_core::names::Username::new("alice").unwrap(),
-                crate::UserKind::Human,
-            ))
+            .create_user(
+                &crate::NewUser::new(
+                    registryo_core::names::Username::new("alice").unwrap(),
+                    crate::UserKind::Human,
+                ),
+                &|_| Vec::new(),
+            )
             .await
             .unwrap();
         let wal = dir.path().join("r.db-wal");

@@ -2,10 +2,10 @@
 
 use crate::error::db;
 use crate::rows::{Model, RefreshTokenRow};
-use crate::store::{check_hash, check_text, now};
+use crate::store::{WritePool, check_hash, check_text, now};
 use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError};
 use async_trait::async_trait;
-use registryo_core::storage::RefreshTokenStore;
+use registryo_core::storage::{Audit, RefreshTokenStore};
 
 const TOKEN_COLUMNS: &str = "id, user_id, token_hash, client_id, service, created_at, \
      last_used_at, revoked_at, created_addr, last_used_addr";
@@ -50,16 +50,18 @@ impl From<ActiveRow> for ActiveRefreshToken {
 impl RefreshTokenStore for Store {
     /// Stores a new refresh token. [`StoreError::Invalid`] if the hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
-    /// hash is already stored.
+    /// hash is already stored. The audit events are written in the same transaction.
     async fn insert_refresh_token(
         &self,
         new: &NewRefreshToken,
+        audit: Audit<'_, RefreshToken>,
     ) -> Result<RefreshToken, StoreError> {
         let hash = check_hash("refresh token hash", &new.token_hash)?;
         check_text("client id", &new.client_id, 255)?;
         check_text("service", &new.service, 255)?;
         let now = now();
         let result = dispatch!(self, pool => async {
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let token = sqlx::query_as::<_, RefreshTokenRow>(&format!(
                 "INSERT INTO refresh_tokens \
                  (user_id, token_hash, client_id, service, created_at, created_addr) \
@@ -71,8 +73,10 @@ impl RefreshTokenStore for Store {
             .bind(&new.service)
             .bind(now)
             .bind(new.created_addr.as_deref())
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &token);
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(token)
         }.await);
         result.map_err(|e| {
@@ -138,41 +142,56 @@ impl RefreshTokenStore for Store {
     }
 
     /// Revokes one refresh token; returns how many were revoked (0 if it does not exist or
-    /// was already revoked).
-    async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError> {
+    /// was already revoked). The audit events, made of that count, are written in the same
+    /// transaction.
+    async fn revoke_refresh_token(
+        &self,
+        id: i64,
+        audit: Audit<'_, u64>,
+    ) -> Result<u64, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let changed = sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await.map_err(db)?
-            .rows_affected()
+            .rows_affected();
+            write_audit!(tx, now, audit, &changed);
+            tx.commit().await.map_err(db)?;
+            changed
         });
         Ok(changed)
     }
 
     /// Revokes every live refresh token of a user, or only those issued to `client_id`;
-    /// returns how many were revoked.
+    /// returns how many were revoked. The audit events, made of that count, are written in the
+    /// same transaction.
     async fn revoke_refresh_tokens_of_user(
         &self,
         user_id: i64,
         client_id: Option<&str>,
+        audit: Audit<'_, u64>,
     ) -> Result<u64, StoreError> {
         let now = now();
         let changed = dispatch!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let changed = sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $2 \
                  WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR client_id = $3)",
             )
             .bind(user_id)
             .bind(now)
             .bind(client_id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await.map_err(db)?
-            .rows_affected()
+            .rows_affected();
+            write_audit!(tx, now, audit, &changed);
+            tx.commit().await.map_err(db)?;
+            changed
         });
         Ok(changed)
     }

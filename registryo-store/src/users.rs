@@ -6,7 +6,7 @@ use crate::store::SubjectTable;
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
 use async_trait::async_trait;
-use registryo_core::storage::UserStore;
+use registryo_core::storage::{Audit, UserStore};
 
 /// The columns of [`User`], in a `SELECT` or `RETURNING` list.
 macro_rules! user_columns {
@@ -24,8 +24,9 @@ fn user_missing(id: i64) -> StoreError {
 #[async_trait]
 impl UserStore for Store {
     /// Creates an account. [`StoreError::Conflict`] if the username is taken, also in
-    /// another case (`Admin` beside `admin`).
-    async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
+    /// another case (`Admin` beside `admin`). The audit events are written in the same
+    /// transaction.
+    async fn create_user(&self, new: &NewUser, audit: Audit<'_, User>) -> Result<User, StoreError> {
         let now = now();
         let password_changed_at = new.password_hash.as_ref().map(|_| now);
         let result = dispatch!(self, pool => async {
@@ -49,6 +50,7 @@ impl UserStore for Store {
             .bind(password_changed_at)
             .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &user);
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(user)
@@ -107,7 +109,13 @@ impl UserStore for Store {
     /// Disabling deletes the account's web sessions in the same transaction, so enabling it
     /// again never revives them; its refresh tokens are kept but not honoured while it is
     /// disabled. Bumps the policy revision (expiry, the flags and the kind decide access).
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError> {
+    /// The audit events are written in the same transaction; none for a missing account.
+    async fn update_user(
+        &self,
+        id: i64,
+        update: &UserUpdate,
+        audit: Audit<'_, User>,
+    ) -> Result<User, StoreError> {
         let now = now();
         let user = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
@@ -142,7 +150,8 @@ impl UserStore for Store {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await.map_err(db)?.model();
-            if user.is_some() {
+            if let Some(user) = &user {
+                write_audit!(tx, now, audit, user);
                 if update.disabled == Some(true) {
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                         .bind(id)
@@ -162,11 +171,13 @@ impl UserStore for Store {
     /// and invitation tokens, their web sessions but `change.keep_session`, and their docker
     /// logins unless `change.keep_docker_logins`. Bumps the policy revision (so servers forget
     /// remembered credentials of the user). Every password change, by any path, goes here.
+    /// The audit events, made of what it ended, are written in the same transaction.
     async fn set_password_hash(
         &self,
         id: i64,
         hash: Option<&str>,
         change: &PasswordChange,
+        audit: Audit<'_, LoginsEnded>,
     ) -> Result<LoginsEnded, StoreError> {
         if let Some(hash) = hash {
             check_text("password hash", hash, 1024)?;
@@ -188,6 +199,7 @@ impl UserStore for Store {
                 return Err(user_missing(id));
             }
             let ended = end_logins!(tx, id, now, change);
+            write_audit!(tx, now, audit, &ended);
             // Servers drop remembered credentials when the revision moves.
             bump_revision!(tx, now);
             tx.commit().await.map_err(db)?;
@@ -199,9 +211,14 @@ impl UserStore for Store {
     /// Deletes an account with its memberships, refresh tokens, sessions and the ACL rules
     /// that name it (`user:NAME`), in one transaction, so that an account created later with
     /// the same name inherits nothing. Bumps the policy revision. Returns the rules removed.
-    /// Audit events keep the username.
-    async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError> {
-        self.delete_subject(SubjectTable::Users, id).await
+    /// Audit events keep the username. The audit events, made of the rules removed, are
+    /// written in the same transaction.
+    async fn delete_user(
+        &self,
+        id: i64,
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError> {
+        self.delete_subject(SubjectTable::Users, id, audit).await
     }
 
     /// The accounts whose e-mail address is `email`, compared without regard to ASCII case.

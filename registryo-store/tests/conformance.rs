@@ -62,6 +62,7 @@ async fn users_crud(ctx: &Ctx) {
                 .password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
                 .names("Alice", "Liddell")
                 .email("alice@example.com"),
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -80,14 +81,16 @@ async fn users_crud(ctx: &Ctx) {
     // Usernames are unique without regard to case.
     for taken in ["alice", "Alice", "ALICE"] {
         let err = store
-            .create_user(&NewUser::new(name(taken), UserKind::Service))
+            .create_user(&NewUser::new(name(taken), UserKind::Service), &|_| {
+                Vec::new()
+            })
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{taken}: {err:?}");
         assert_eq!(err.to_string(), format!("user \"{taken}\" already exists"));
     }
     let upper = store
-        .create_user(&NewUser::new(name("Bob"), UserKind::Human))
+        .create_user(&NewUser::new(name("Bob"), UserKind::Human), &|_| Vec::new())
         .await
         .unwrap();
     assert_ne!(upper.id, alice.id);
@@ -98,6 +101,7 @@ async fn users_crud(ctx: &Ctx) {
             &NewUser::new(name("ci-bot"), UserKind::Service)
                 .admin(true)
                 .expires_at(now() + 3600),
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -133,6 +137,7 @@ async fn users_crud(ctx: &Ctx) {
                 email: Some(None),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -148,6 +153,7 @@ async fn users_crud(ctx: &Ctx) {
                 kind: Some(UserKind::Human),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -162,6 +168,7 @@ async fn users_crud(ctx: &Ctx) {
                 is_admin: Some(true),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -180,59 +187,79 @@ async fn users_crud(ctx: &Ctx) {
                 disabled: Some(false),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
     assert_eq!((updated.disabled, updated.is_admin), (false, true));
     let err = store
-        .update_user(999_999, &UserUpdate::default())
+        .update_user(999_999, &UserUpdate::default(), &|_| Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     store
-        .set_password_hash(upper.id, Some("$argon2id$new"), &PasswordChange::default())
+        .set_password_hash(
+            upper.id,
+            Some("$argon2id$new"),
+            &PasswordChange::default(),
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     let got = store.get_user(upper.id).await.unwrap();
     assert_eq!(got.password_hash.as_deref(), Some("$argon2id$new"));
     assert!(got.password_changed_at.is_some());
     store
-        .set_password_hash(upper.id, None, &PasswordChange::default())
+        .set_password_hash(upper.id, None, &PasswordChange::default(), &|_| Vec::new())
         .await
         .unwrap();
     assert_eq!(store.get_user(upper.id).await.unwrap().password_hash, None);
     assert!(matches!(
         store
-            .set_password_hash(999_999, Some("x"), &PasswordChange::default())
+            .set_password_hash(999_999, Some("x"), &PasswordChange::default(), &|_| {
+                Vec::new()
+            })
             .await,
         Err(StoreError::NotFound(_))
     ));
 
-    store.set_admin(alice.id, true).await.unwrap();
-    store.set_disabled(alice.id, true).await.unwrap();
+    store
+        .set_admin(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     let got = store.get_user(alice.id).await.unwrap();
     assert!(got.is_admin && got.disabled && !got.is_active_at(now()));
-    store.set_admin(alice.id, false).await.unwrap();
-    store.set_disabled(alice.id, false).await.unwrap();
+    store
+        .set_admin(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
     let got = store.get_user(alice.id).await.unwrap();
     assert!(!got.is_admin && !got.disabled && got.is_active_at(now()));
     assert!(matches!(
-        store.set_admin(999_999, true).await,
+        store.set_admin(999_999, true, &|_| Vec::new()).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.set_disabled(999_999, true).await,
+        store.set_disabled(999_999, true, &|_| Vec::new()).await,
         Err(StoreError::NotFound(_))
     ));
 
-    store.delete_user(upper.id).await.unwrap();
+    store.delete_user(upper.id, &|_| Vec::new()).await.unwrap();
     assert!(matches!(
         store.get_user(upper.id).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.delete_user(upper.id).await,
+        store.delete_user(upper.id, &|_| Vec::new()).await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.count_users().await.unwrap(), 2);
@@ -241,20 +268,34 @@ async fn users_crud(ctx: &Ctx) {
 async fn groups_and_memberships(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let bob = store
-        .create_user(&NewUser::new(name("bob"), UserKind::Human))
+        .create_user(&NewUser::new(name("bob"), UserKind::Human), &|_| Vec::new())
         .await
         .unwrap();
-    let devs = store.create_group(&group("devs")).await.unwrap();
-    let ops = store.create_group(&group("ops")).await.unwrap();
+    let devs = store
+        .create_group(&group("devs"), &|_| Vec::new())
+        .await
+        .unwrap();
+    let ops = store
+        .create_group(&group("ops"), &|_| Vec::new())
+        .await
+        .unwrap();
     for taken in ["devs", "Devs", "DEVS"] {
-        let err = store.create_group(&group(taken)).await.unwrap_err();
+        let err = store
+            .create_group(&group(taken), &|_| Vec::new())
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), format!("group \"{taken}\" already exists"));
     }
-    store.create_group(&group("Qa")).await.unwrap();
+    store
+        .create_group(&group("Qa"), &|_| Vec::new())
+        .await
+        .unwrap();
 
     assert_eq!(store.get_group(devs.id).await.unwrap(), devs);
     assert_eq!(store.get_group_by_name("ops").await.unwrap(), ops);
@@ -272,13 +313,39 @@ async fn groups_and_memberships(ctx: &Ctx) {
         .collect();
     assert_eq!(names, ["Qa", "devs", "ops"]);
 
-    assert!(store.add_group_member(devs.id, alice.id).await.unwrap());
-    assert!(!store.add_group_member(devs.id, alice.id).await.unwrap());
-    assert!(store.add_group_member(devs.id, bob.id).await.unwrap());
-    assert!(store.add_group_member(ops.id, alice.id).await.unwrap());
-    let err = store.add_group_member(devs.id, 999_999).await.unwrap_err();
+    assert!(
+        store
+            .add_group_member(devs.id, alice.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_group_member(devs.id, alice.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_group_member(devs.id, bob.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_group_member(ops.id, alice.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    let err = store
+        .add_group_member(devs.id, 999_999, &|_| Vec::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
-    let err = store.add_group_member(999_999, alice.id).await.unwrap_err();
+    let err = store
+        .add_group_member(999_999, alice.id, &|_| Vec::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     let groups: Vec<String> = store
@@ -306,19 +373,34 @@ async fn groups_and_memberships(ctx: &Ctx) {
         ]
     );
 
-    assert!(store.remove_group_member(devs.id, bob.id).await.unwrap());
-    assert!(!store.remove_group_member(devs.id, bob.id).await.unwrap());
+    assert!(
+        store
+            .remove_group_member(devs.id, bob.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_group_member(devs.id, bob.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
     assert_eq!(store.group_members(devs.id).await.unwrap().len(), 1);
 
     // Deleting a user or a group removes their memberships.
-    store.delete_user(alice.id).await.unwrap();
+    store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
     assert!(store.group_members(devs.id).await.unwrap().is_empty());
-    assert!(store.add_group_member(ops.id, bob.id).await.unwrap());
-    store.delete_group(ops.id).await.unwrap();
+    assert!(
+        store
+            .add_group_member(ops.id, bob.id, &|_| Vec::new())
+            .await
+            .unwrap()
+    );
+    store.delete_group(ops.id, &|_| Vec::new()).await.unwrap();
     assert!(store.groups_of_user(bob.id).await.unwrap().is_empty());
     assert!(store.list_memberships().await.unwrap().is_empty());
     assert!(matches!(
-        store.delete_group(ops.id).await,
+        store.delete_group(ops.id, &|_| Vec::new()).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -334,34 +416,45 @@ async fn removing_a_subject_removes_its_rules(ctx: &Ctx) {
         created_by: None,
     };
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
-    let devs = store.create_group(&group("devs")).await.unwrap();
+    let devs = store
+        .create_group(&group("devs"), &|_| Vec::new())
+        .await
+        .unwrap();
     let mine = store
-        .add_acl_rule(&rule("user:alice", "secret/**"))
+        .add_acl_rule(&rule("user:alice", "secret/**"), &|_| Vec::new())
         .await
         .unwrap();
     let mine_upper = store
-        .add_acl_rule(&rule("user:Alice", "other"))
+        .add_acl_rule(&rule("user:Alice", "other"), &|_| Vec::new())
         .await
         .unwrap();
-    let alicia = store.add_acl_rule(&rule("user:alicia", "x")).await.unwrap();
+    let alicia = store
+        .add_acl_rule(&rule("user:alicia", "x"), &|_| Vec::new())
+        .await
+        .unwrap();
     let team = store
-        .add_acl_rule(&rule("group:devs", "team/**"))
+        .add_acl_rule(&rule("group:devs", "team/**"), &|_| Vec::new())
         .await
         .unwrap();
     let everyone = store
-        .add_acl_rule(&rule("authenticated", "alice/**"))
+        .add_acl_rule(&rule("authenticated", "alice/**"), &|_| Vec::new())
         .await
         .unwrap();
-    let devs_user = store.add_acl_rule(&rule("user:devs", "y")).await.unwrap();
+    let devs_user = store
+        .add_acl_rule(&rule("user:devs", "y"), &|_| Vec::new())
+        .await
+        .unwrap();
 
     let rev = store.policy_revision().await.unwrap().revision;
-    let removed = store.delete_user(alice.id).await.unwrap();
+    let removed = store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
     assert_eq!(removed, [mine, mine_upper]);
     assert!(store.policy_revision().await.unwrap().revision > rev);
-    let removed = store.delete_group(devs.id).await.unwrap();
+    let removed = store.delete_group(devs.id, &|_| Vec::new()).await.unwrap();
     assert_eq!(removed, [team]);
     assert_eq!(
         store.list_acl_rules().await.unwrap(),
@@ -370,7 +463,9 @@ async fn removing_a_subject_removes_its_rules(ctx: &Ctx) {
 
     // A new alice starts with nothing.
     store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert!(
@@ -392,18 +487,21 @@ async fn acl_rules(ctx: &Ctx) {
         created_by: Some("admin".into()),
     };
     let a = store
-        .add_acl_rule(&rule("group:devs", "team/*", "pull,push"))
+        .add_acl_rule(&rule("group:devs", "team/*", "pull,push"), &|_| Vec::new())
         .await
         .unwrap();
     let b = store
-        .add_acl_rule(&rule("anonymous", "public/*", "pull"))
+        .add_acl_rule(&rule("anonymous", "public/*", "pull"), &|_| Vec::new())
         .await
         .unwrap();
     let c = store
-        .add_acl_rule(&NewAclRule {
-            created_by: None,
-            ..rule("authenticated", "*", "pull")
-        })
+        .add_acl_rule(
+            &NewAclRule {
+                created_by: None,
+                ..rule("authenticated", "*", "pull")
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(a.subject, "group:devs");
@@ -415,12 +513,17 @@ async fn acl_rules(ctx: &Ctx) {
         [a.clone(), b, c.clone()]
     );
     assert!(matches!(
-        store.add_acl_rule(&rule("", "x", "pull")).await,
+        store
+            .add_acl_rule(&rule("", "x", "pull"), &|_| Vec::new())
+            .await,
         Err(StoreError::Invalid(_))
     ));
 
-    store.delete_acl_rule(a.id).await.unwrap();
-    let err = store.delete_acl_rule(a.id).await.unwrap_err();
+    store.delete_acl_rule(a.id, &|_| Vec::new()).await.unwrap();
+    let err = store
+        .delete_acl_rule(a.id, &|_| Vec::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), format!("ACL rule {} not found", a.id));
     let ids: Vec<i64> = store
         .list_acl_rules()
@@ -436,11 +539,13 @@ async fn acl_rules(ctx: &Ctx) {
 async fn refresh_tokens(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let bob = store
-        .create_user(&NewUser::new(name("bob"), UserKind::Human))
+        .create_user(&NewUser::new(name("bob"), UserKind::Human), &|_| Vec::new())
         .await
         .unwrap();
     let token = |user_id: i64, n: u32, client: &str| NewRefreshToken {
@@ -451,7 +556,7 @@ async fn refresh_tokens(ctx: &Ctx) {
         created_addr: Some("10.0.0.9".into()),
     };
     let t1 = store
-        .insert_refresh_token(&token(alice.id, 1, "docker"))
+        .insert_refresh_token(&token(alice.id, 1, "docker"), &|_| Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -460,34 +565,37 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
     assert_eq!(t1.token_hash, hash(1));
     let t2 = store
-        .insert_refresh_token(&token(alice.id, 2, "ci"))
+        .insert_refresh_token(&token(alice.id, 2, "ci"), &|_| Vec::new())
         .await
         .unwrap();
     store
-        .insert_refresh_token(&token(alice.id, 3, "docker"))
+        .insert_refresh_token(&token(alice.id, 3, "docker"), &|_| Vec::new())
         .await
         .unwrap();
     let tb = store
-        .insert_refresh_token(&token(bob.id, 4, "docker"))
+        .insert_refresh_token(&token(bob.id, 4, "docker"), &|_| Vec::new())
         .await
         .unwrap();
 
     let err = store
-        .insert_refresh_token(&token(alice.id, 1, "docker"))
+        .insert_refresh_token(&token(alice.id, 1, "docker"), &|_| Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(!err.to_string().contains(&hash(1)), "the hash leaks: {err}");
     let err = store
-        .insert_refresh_token(&token(999_999, 5, "docker"))
+        .insert_refresh_token(&token(999_999, 5, "docker"), &|_| Vec::new())
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "user 999999 not found");
     let err = store
-        .insert_refresh_token(&NewRefreshToken {
-            token_hash: "not-a-hash".into(),
-            ..token(alice.id, 0, "docker")
-        })
+        .insert_refresh_token(
+            &NewRefreshToken {
+                token_hash: "not-a-hash".into(),
+                ..token(alice.id, 0, "docker")
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -538,7 +646,10 @@ async fn refresh_tokens(ctx: &Ctx) {
     ));
 
     // A disabled or expired owner makes the token inactive, without revoking it.
-    store.set_disabled(alice.id, true).await.unwrap();
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(
         store
             .find_active_refresh_token(&hash(1), 0)
@@ -546,7 +657,10 @@ async fn refresh_tokens(ctx: &Ctx) {
             .unwrap()
             .is_none()
     );
-    store.set_disabled(alice.id, false).await.unwrap();
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(
         store
             .find_active_refresh_token(&hash(1), 0)
@@ -561,6 +675,7 @@ async fn refresh_tokens(ctx: &Ctx) {
                 expires_at: Some(Some(now() - 10)),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -578,6 +693,7 @@ async fn refresh_tokens(ctx: &Ctx) {
                 expires_at: Some(Some(now() + 3600)),
                 ..UserUpdate::default()
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -590,9 +706,27 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
 
     // Revocation.
-    assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 1);
-    assert_eq!(store.revoke_refresh_token(t1.id).await.unwrap(), 0);
-    assert_eq!(store.revoke_refresh_token(999_999).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .revoke_refresh_token(t1.id, &|_| Vec::new())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_token(t1.id, &|_| Vec::new())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_token(999_999, &|_| Vec::new())
+            .await
+            .unwrap(),
+        0
+    );
     assert!(
         store
             .find_active_refresh_token(&hash(1), 0)
@@ -602,7 +736,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
     assert_eq!(
         store
-            .revoke_refresh_tokens_of_user(alice.id, Some("ci"))
+            .revoke_refresh_tokens_of_user(alice.id, Some("ci"), &|_| Vec::new())
             .await
             .unwrap(),
         1
@@ -623,7 +757,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
     assert_eq!(
         store
-            .revoke_refresh_tokens_of_user(alice.id, None)
+            .revoke_refresh_tokens_of_user(alice.id, None, &|_| Vec::new())
             .await
             .unwrap(),
         1
@@ -671,7 +805,7 @@ async fn refresh_tokens(ctx: &Ctx) {
     );
 
     // Deleting the owner deletes the tokens.
-    store.delete_user(bob.id).await.unwrap();
+    store.delete_user(bob.id, &|_| Vec::new()).await.unwrap();
     assert!(
         store
             .find_active_refresh_token(&hash(4), 0)
@@ -680,7 +814,13 @@ async fn refresh_tokens(ctx: &Ctx) {
             .is_none()
     );
     assert!(store.list_refresh_tokens(bob.id).await.unwrap().is_empty());
-    assert_eq!(store.revoke_refresh_token(tb.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .revoke_refresh_token(tb.id, &|_| Vec::new())
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// A password change, by any path, ends the user's other logins in its transaction: every web
@@ -689,11 +829,13 @@ async fn refresh_tokens(ctx: &Ctx) {
 async fn a_password_change_ends_other_logins(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let bob = store
-        .create_user(&NewUser::new(name("bob"), UserKind::Human))
+        .create_user(&NewUser::new(name("bob"), UserKind::Human), &|_| Vec::new())
         .await
         .unwrap();
     let session = |user_id: i64, n: u32| NewSession {
@@ -712,7 +854,7 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
     for (user, n) in [(alice.id, 1), (alice.id, 2), (bob.id, 3)] {
         store.create_session(&session(user, n)).await.unwrap();
         store
-            .insert_refresh_token(&login(user, n + 10))
+            .insert_refresh_token(&login(user, n + 10), &|_| Vec::new())
             .await
             .unwrap();
     }
@@ -726,6 +868,7 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
                 keep_session: Some(hash(1)),
                 keep_docker_logins: false,
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -757,7 +900,7 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
 
     // Keeping the docker logins, on the person's own request.
     store
-        .insert_refresh_token(&login(alice.id, 20))
+        .insert_refresh_token(&login(alice.id, 20), &|_| Vec::new())
         .await
         .unwrap();
     let ended = store
@@ -768,6 +911,7 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
                 keep_session: Some(hash(1)),
                 keep_docker_logins: true,
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -788,7 +932,9 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
 
     // An admin's change (no session of alice's to keep) ends them all.
     let ended = store
-        .set_password_hash(alice.id, Some("h3"), &PasswordChange::default())
+        .set_password_hash(alice.id, Some("h3"), &PasswordChange::default(), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -803,20 +949,23 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
     // A reset link's redemption ends them too (docker logins kept only on request).
     store.create_session(&session(alice.id, 4)).await.unwrap();
     store
-        .insert_refresh_token(&login(alice.id, 21))
+        .insert_refresh_token(&login(alice.id, 21), &|_| Vec::new())
         .await
         .unwrap();
     store
-        .insert_password_token(&NewPasswordToken {
-            user_id: alice.id,
-            token_hash: hash(30),
-            purpose: TokenPurpose::Reset,
-            expires_at: now() + 3600,
-        })
+        .insert_password_token(
+            &NewPasswordToken {
+                user_id: alice.id,
+                token_hash: hash(30),
+                purpose: TokenPurpose::Reset,
+                expires_at: now() + 3600,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     let (_, _, ended) = store
-        .redeem_password_token(&hash(30), "h4", false)
+        .redeem_password_token(&hash(30), "h4", false, &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -830,8 +979,14 @@ async fn a_password_change_ends_other_logins(ctx: &Ctx) {
 
     // Disabling deletes the sessions: enabling again revives none.
     assert!(store.get_session(&hash(3)).await.unwrap().is_some());
-    store.set_disabled(bob.id, true).await.unwrap();
-    store.set_disabled(bob.id, false).await.unwrap();
+    store
+        .set_disabled(bob.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
+    store
+        .set_disabled(bob.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(store.get_session(&hash(3)).await.unwrap().is_none());
     // Bob's docker login is kept (refused while disabled, honoured again after).
     assert!(
@@ -935,7 +1090,9 @@ async fn failed_sign_ins_are_counted(ctx: &Ctx) {
     );
 
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert!(
@@ -1077,7 +1234,9 @@ async fn audit_events(ctx: &Ctx) {
 async fn sessions(ctx: &Ctx) {
     let store = &ctx.store;
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let session = |n: u32, expires_at: i64| NewSession {
@@ -1122,13 +1281,19 @@ async fn sessions(ctx: &Ctx) {
     assert_eq!(store.get_session(&hash(3)).await.unwrap(), None, "expired");
     assert_eq!(store.get_session(&hash(8)).await.unwrap(), None);
 
-    store.set_disabled(alice.id, true).await.unwrap();
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     assert_eq!(
         store.get_session(&hash(1)).await.unwrap(),
         None,
         "user disabled"
     );
-    store.set_disabled(alice.id, false).await.unwrap();
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
     // Disabling deleted the sessions: enabling again revives none.
     assert_eq!(store.get_session(&hash(1)).await.unwrap(), None);
     assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
@@ -1156,7 +1321,7 @@ async fn sessions(ctx: &Ctx) {
         .create_session(&session(5, now() + 3600))
         .await
         .unwrap();
-    store.delete_user(alice.id).await.unwrap();
+    store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
     assert_eq!(store.get_session(&hash(5)).await.unwrap(), None);
     assert!(!store.delete_session(&hash(5)).await.unwrap(), "cascaded");
 }
@@ -1168,6 +1333,7 @@ async fn password_tokens(ctx: &Ctx) {
             &NewUser::new(name("alice"), UserKind::Human)
                 .password_hash("old-hash")
                 .email("Alice@Example.com"),
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -1178,22 +1344,28 @@ async fn password_tokens(ctx: &Ctx) {
         expires_at,
     };
     let t1 = store
-        .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600))
+        .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert_eq!((t1.purpose, t1.used_at), (TokenPurpose::Reset, None));
     assert!(matches!(
         store
-            .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600))
+            .insert_password_token(&token(1, TokenPurpose::Reset, now() + 3600), &|_| Vec::new(
+            ))
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
         store
-            .insert_password_token(&NewPasswordToken {
-                user_id: 999_999,
-                ..token(9, TokenPurpose::Reset, now() + 60)
-            })
+            .insert_password_token(
+                &NewPasswordToken {
+                    user_id: 999_999,
+                    ..token(9, TokenPurpose::Reset, now() + 60)
+                },
+                &|_| Vec::new()
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -1213,14 +1385,14 @@ async fn password_tokens(ctx: &Ctx) {
     let (found, user) = store.find_password_token(&hash(1)).await.unwrap().unwrap();
     assert_eq!((found.id, user.id), (t1.id, alice.id));
     store
-        .insert_password_token(&token(2, TokenPurpose::Reset, now() + 1))
+        .insert_password_token(&token(2, TokenPurpose::Reset, now() + 1), &|_| Vec::new())
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(store.find_password_token(&hash(2)).await.unwrap(), None);
     assert_eq!(
         store
-            .redeem_password_token(&hash(2), "h2", false)
+            .redeem_password_token(&hash(2), "h2", false, &|_| Vec::new())
             .await
             .unwrap(),
         None
@@ -1236,25 +1408,33 @@ async fn password_tokens(ctx: &Ctx) {
     );
 
     // A disabled user's token is neither found nor redeemable.
-    store.set_disabled(alice.id, true).await.unwrap();
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     assert_eq!(store.find_password_token(&hash(1)).await.unwrap(), None);
     assert_eq!(
         store
-            .redeem_password_token(&hash(1), "h", false)
+            .redeem_password_token(&hash(1), "h", false, &|_| Vec::new())
             .await
             .unwrap(),
         None
     );
-    store.set_disabled(alice.id, false).await.unwrap();
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
 
     // Redeemed once: the password is set, the revision moves, other unused tokens die.
     store
-        .insert_password_token(&token(3, TokenPurpose::Reset, now() + 3600))
+        .insert_password_token(&token(3, TokenPurpose::Reset, now() + 3600), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     let rev = store.policy_revision().await.unwrap().revision;
     let (used, user, _) = store
-        .redeem_password_token(&hash(1), "new-hash", false)
+        .redeem_password_token(&hash(1), "new-hash", false, &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -1263,7 +1443,7 @@ async fn password_tokens(ctx: &Ctx) {
     assert!(store.policy_revision().await.unwrap().revision > rev);
     assert_eq!(
         store
-            .redeem_password_token(&hash(1), "again", false)
+            .redeem_password_token(&hash(1), "again", false, &|_| Vec::new())
             .await
             .unwrap(),
         None
@@ -1274,18 +1454,22 @@ async fn password_tokens(ctx: &Ctx) {
 
     // Any password change kills outstanding tokens.
     store
-        .insert_password_token(&token(4, TokenPurpose::Invite, now() + 3600))
+        .insert_password_token(&token(4, TokenPurpose::Invite, now() + 3600), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert!(store.find_password_token(&hash(4)).await.unwrap().is_some());
     store
-        .set_password_hash(alice.id, Some("other"), &PasswordChange::default())
+        .set_password_hash(alice.id, Some("other"), &PasswordChange::default(), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert_eq!(store.find_password_token(&hash(4)).await.unwrap(), None);
     assert_eq!(
         store
-            .redeem_password_token(&hash(4), "x", false)
+            .redeem_password_token(&hash(4), "x", false, &|_| Vec::new())
             .await
             .unwrap(),
         None
@@ -1306,7 +1490,7 @@ async fn password_tokens(ctx: &Ctx) {
     );
 
     assert!(store.purge_password_tokens(now() + 7200).await.unwrap() >= 1);
-    store.delete_user(alice.id).await.unwrap();
+    store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
     assert!(
         store
             .list_password_tokens(alice.id)
@@ -1319,12 +1503,18 @@ async fn password_tokens(ctx: &Ctx) {
 async fn settings(ctx: &Ctx) {
     let store = &ctx.store;
     assert_eq!(store.get_setting("cookie_secret").await.unwrap(), None);
-    store.set_setting("cookie_secret", "one").await.unwrap();
+    store
+        .set_setting("cookie_secret", "one", &|_| Vec::new())
+        .await
+        .unwrap();
     assert_eq!(
         store.get_setting("cookie_secret").await.unwrap().as_deref(),
         Some("one")
     );
-    store.set_setting("cookie_secret", "two").await.unwrap();
+    store
+        .set_setting("cookie_secret", "two", &|_| Vec::new())
+        .await
+        .unwrap();
     assert_eq!(
         store
             .get_or_init_setting("cookie_secret", "three")
@@ -1344,7 +1534,7 @@ async fn settings(ctx: &Ctx) {
     assert!(!store.delete_setting("instance").await.unwrap());
     assert_eq!(store.get_setting("instance").await.unwrap(), None);
     assert!(matches!(
-        store.set_setting("", "x").await,
+        store.set_setting("", "x", &|_| Vec::new()).await,
         Err(StoreError::Invalid(_))
     ));
 }
@@ -1364,47 +1554,83 @@ async fn policy_revision(ctx: &Ctx) {
     };
 
     let alice = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     expect_bump(true, "create_user").await;
     let _ = store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap_err();
     expect_bump(false, "a refused create_user").await;
-    store.set_admin(alice.id, true).await.unwrap();
-    expect_bump(true, "set_admin").await;
-    store.set_disabled(alice.id, true).await.unwrap();
-    expect_bump(true, "set_disabled").await;
-    let _ = store.set_disabled(999_999, true).await.unwrap_err();
-    expect_bump(false, "set_disabled of a missing user").await;
     store
-        .set_password_hash(alice.id, Some("h"), &PasswordChange::default())
+        .set_admin(alice.id, true, &|_| Vec::new())
         .await
         .unwrap();
-    expect_bump(true, "set_password_hash").await;
-    let devs = store.create_group(&group("devs")).await.unwrap();
-    expect_bump(true, "create_group").await;
-    store.add_group_member(devs.id, alice.id).await.unwrap();
-    expect_bump(true, "add_group_member").await;
-    store.add_group_member(devs.id, alice.id).await.unwrap();
-    expect_bump(false, "add_group_member of a member").await;
-    let _ = store.add_group_member(devs.id, 999_999).await.unwrap_err();
-    expect_bump(false, "add_group_member of a missing user").await;
-    store.remove_group_member(devs.id, alice.id).await.unwrap();
-    expect_bump(true, "remove_group_member").await;
-    let rule = store
-        .add_acl_rule(&NewAclRule {
-            subject: "group:devs".into(),
-            pattern: "*".into(),
-            actions: "pull".into(),
-            created_by: None,
+    expect_bump(true, "set_admin").await;
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
+    expect_bump(true, "set_disabled").await;
+    let _ = store
+        .set_disabled(999_999, true, &|_| Vec::new())
+        .await
+        .unwrap_err();
+    expect_bump(false, "set_disabled of a missing user").await;
+    store
+        .set_password_hash(alice.id, Some("h"), &PasswordChange::default(), &|_| {
+            Vec::new()
         })
         .await
         .unwrap();
+    expect_bump(true, "set_password_hash").await;
+    let devs = store
+        .create_group(&group("devs"), &|_| Vec::new())
+        .await
+        .unwrap();
+    expect_bump(true, "create_group").await;
+    store
+        .add_group_member(devs.id, alice.id, &|_| Vec::new())
+        .await
+        .unwrap();
+    expect_bump(true, "add_group_member").await;
+    store
+        .add_group_member(devs.id, alice.id, &|_| Vec::new())
+        .await
+        .unwrap();
+    expect_bump(false, "add_group_member of a member").await;
+    let _ = store
+        .add_group_member(devs.id, 999_999, &|_| Vec::new())
+        .await
+        .unwrap_err();
+    expect_bump(false, "add_group_member of a missing user").await;
+    store
+        .remove_group_member(devs.id, alice.id, &|_| Vec::new())
+        .await
+        .unwrap();
+    expect_bump(true, "remove_group_member").await;
+    let rule = store
+        .add_acl_rule(
+            &NewAclRule {
+                subject: "group:devs".into(),
+                pattern: "*".into(),
+                actions: "pull".into(),
+                created_by: None,
+            },
+            &|_| Vec::new(),
+        )
+        .await
+        .unwrap();
     expect_bump(true, "add_acl_rule").await;
-    store.delete_acl_rule(rule.id).await.unwrap();
+    store
+        .delete_acl_rule(rule.id, &|_| Vec::new())
+        .await
+        .unwrap();
     expect_bump(true, "delete_acl_rule").await;
     store
         .insert_audit_event(&NewAuditEvent {
@@ -1413,11 +1639,11 @@ async fn policy_revision(ctx: &Ctx) {
         })
         .await
         .unwrap();
-    store.set_setting("k", "v").await.unwrap();
+    store.set_setting("k", "v", &|_| Vec::new()).await.unwrap();
     expect_bump(false, "audit and settings").await;
-    store.delete_group(devs.id).await.unwrap();
+    store.delete_group(devs.id, &|_| Vec::new()).await.unwrap();
     expect_bump(true, "delete_group").await;
-    store.delete_user(alice.id).await.unwrap();
+    store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
     expect_bump(true, "delete_user").await;
 }
 
@@ -1434,9 +1660,12 @@ async fn concurrent_handles(ctx: &Ctx) {
         };
         tasks.push(tokio::spawn(async move {
             let user = store
-                .create_user(&NewUser::new(name(&format!("user{i}")), UserKind::Service))
+                .create_user(
+                    &NewUser::new(name(&format!("user{i}")), UserKind::Service),
+                    &|_| Vec::new(),
+                )
                 .await?;
-            store.set_admin(user.id, true).await?;
+            store.set_admin(user.id, true, &|_| Vec::new()).await?;
             store
                 .insert_audit_event(&NewAuditEvent {
                     actor: Some(user.username),
@@ -1461,7 +1690,9 @@ async fn concurrent_handles(ctx: &Ctx) {
 /// and hides secrets.
 async fn reconnect_and_debug(ctx: &Ctx) {
     ctx.store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     ctx.store.ping().await.unwrap();
@@ -1579,7 +1810,9 @@ async fn in_memory_sqlite_keeps_its_data() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     assert_eq!(store.backend_kind(), registryo_store::BackendKind::Sqlite);
     store
-        .create_user(&NewUser::new(name("alice"), UserKind::Human))
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 1);

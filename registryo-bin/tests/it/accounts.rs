@@ -22,7 +22,10 @@ async fn setup(cache: Duration) -> (tempfile::TempDir, Store, Accounts) {
     let (dir, store) = sqlite_store().await;
     let hash = hash_password_blocking("alice-password").unwrap();
     store
-        .create_user(&NewUser::new("alice".parse().unwrap(), UserKind::Human).password_hash(hash))
+        .create_user(
+            &NewUser::new("alice".parse().unwrap(), UserKind::Human).password_hash(hash),
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     let accounts = Accounts::new(std::sync::Arc::new(store.clone()), cache)
@@ -106,7 +109,10 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     let alice = store.get_user_by_name("alice").await.unwrap();
 
     // Disabled elsewhere (the CLI): the next reload sees it and the cache entry is not honoured.
-    store.set_disabled(alice.id, true).await.unwrap();
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     accounts.reload(false).await.unwrap();
     assert!(
         accounts
@@ -115,7 +121,10 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
             .unwrap()
             .is_none()
     );
-    store.set_disabled(alice.id, false).await.unwrap();
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
     accounts.reload(false).await.unwrap();
     assert!(
         accounts
@@ -128,7 +137,9 @@ async fn remembered_credentials_die_with_password_change_and_disabling() {
     // Password changed elsewhere: the old password stops working after the reload.
     let hash = hash_password_blocking("second-password").unwrap();
     store
-        .set_password_hash(alice.id, Some(&hash), &PasswordChange::default())
+        .set_password_hash(alice.id, Some(&hash), &PasswordChange::default(), &|_| {
+            Vec::new()
+        })
         .await
         .unwrap();
     accounts.reload(false).await.unwrap();
@@ -449,7 +460,10 @@ async fn concurrent_guesses_stop_at_the_limit() {
 async fn a_name_made_again_is_not_the_old_account() {
     let (_dir, store, accounts) = setup(Duration::from_secs(300)).await;
     let old = store.get_user_by_name("alice").await.unwrap();
-    store.set_admin(old.id, true).await.unwrap();
+    store
+        .set_admin(old.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
     accounts.reload(true).await.unwrap();
     let ctx = RequestContext::default();
     let p = accounts
@@ -460,10 +474,13 @@ async fn a_name_made_again_is_not_the_old_account() {
     assert!(p.admin);
     // Elsewhere: removed and made again for someone else, no admin; no reload here. (The
     // old account's remembered credentials die with the reload, within a second.)
-    store.delete_user(old.id).await.unwrap();
+    store.delete_user(old.id, &|_| Vec::new()).await.unwrap();
     let hash = hash_password_blocking("new-alice-password").unwrap();
     store
-        .create_user(&NewUser::new(name("Alice"), UserKind::Human).password_hash(hash))
+        .create_user(
+            &NewUser::new(name("Alice"), UserKind::Human).password_hash(hash),
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     let p = accounts

@@ -90,13 +90,20 @@ async fn setup() -> T {
                     .password_hash(hash.clone())
                     .admin(admin)
                     .email(format!("{name}@mail.example")),
+                &|_| Vec::new(),
             )
             .await
             .unwrap();
     }
-    let devs = store.create_group(&"devs".parse().unwrap()).await.unwrap();
+    let devs = store
+        .create_group(&"devs".parse().unwrap(), &|_| Vec::new())
+        .await
+        .unwrap();
     let bob = store.get_user_by_name("bob").await.unwrap();
-    store.add_group_member(devs.id, bob.id).await.unwrap();
+    store
+        .add_group_member(devs.id, bob.id, &|_| Vec::new())
+        .await
+        .unwrap();
     let keys = signing_keys(ISSUER);
     let registry = TestRegistry::start(RegistryConfig {
         bundle_pem: &keys.current().cert_bundle_pem(),
@@ -125,6 +132,7 @@ async fn setup_with(url: &str, options: RegistryOptions) -> T {
             &NewUser::new("admin".parse().unwrap(), UserKind::Human)
                 .password_hash(hash)
                 .admin(true),
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -144,12 +152,15 @@ impl Oneshot for T {
 impl T {
     async fn rule(&self, subject: &str, pattern: &str, actions: &str) {
         self.store
-            .add_acl_rule(&NewAclRule {
-                subject: subject.to_owned(),
-                pattern: pattern.to_owned(),
-                actions: actions.to_owned(),
-                created_by: Some("test".to_owned()),
-            })
+            .add_acl_rule(
+                &NewAclRule {
+                    subject: subject.to_owned(),
+                    pattern: pattern.to_owned(),
+                    actions: actions.to_owned(),
+                    created_by: Some("test".to_owned()),
+                },
+                &|_| Vec::new(),
+            )
             .await
             .unwrap();
         self.accounts.reload(true).await.unwrap();

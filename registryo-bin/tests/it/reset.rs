@@ -47,11 +47,15 @@ async fn setup(mail: Option<MailSettings>) -> T {
                     .password_hash(hash)
                     .admin(admin)
                     .email(format!("{name}@example.test")),
+                &|_| Vec::new(),
             )
             .await
             .unwrap();
         if name == "carol" {
-            store.set_disabled(u.id, true).await.unwrap();
+            store
+                .set_disabled(u.id, true, &|_| Vec::new())
+                .await
+                .unwrap();
         }
     }
     let accounts = oneshot::accounts(&store).await;
@@ -182,13 +186,16 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
         .await
         .unwrap();
     t.store
-        .insert_refresh_token(&NewRefreshToken {
-            user_id: alice.id,
-            token_hash: format!("{:064x}", 2),
-            client_id: "docker".into(),
-            service: "registryo".into(),
-            created_addr: None,
-        })
+        .insert_refresh_token(
+            &NewRefreshToken {
+                user_id: alice.id,
+                token_hash: format!("{:064x}", 2),
+                client_id: "docker".into(),
+                service: "registryo".into(),
+                created_addr: None,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
 
@@ -316,13 +323,16 @@ async fn keeping_docker_logins_is_a_choice() {
     let t = setup(Some(settings())).await;
     let alice = t.store.get_user_by_name("alice").await.unwrap();
     t.store
-        .insert_refresh_token(&NewRefreshToken {
-            user_id: alice.id,
-            token_hash: format!("{:064x}", 2),
-            client_id: "docker".into(),
-            service: "registryo".into(),
-            created_addr: None,
-        })
+        .insert_refresh_token(
+            &NewRefreshToken {
+                user_id: alice.id,
+                token_hash: format!("{:064x}", 2),
+                client_id: "docker".into(),
+                service: "registryo".into(),
+                created_addr: None,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     t.forgot("alice@EXAMPLE.test").await;

@@ -36,6 +36,7 @@ async fn setup() -> T {
                     .password_hash(hash)
                     .admin(admin)
                     .email(format!("{name}@example.test")),
+                &|_| Vec::new(),
             )
             .await
             .unwrap();

@@ -348,7 +348,9 @@ impl Accounts {
         );
     }
 
-    /// Record an audit event; failures are logged, never fatal.
+    /// Record an audit event of something that changes nothing in the store (a sign-in, a
+    /// registry deletion); failures are logged, never fatal. A change writes its events in its
+    /// own transaction instead ([`Audit`](crate::storage::Audit)).
     pub async fn audit(
         &self,
         actor: Option<&str>,
@@ -597,25 +599,28 @@ impl RefreshTokens for Accounts {
         let token = random_token()?;
         self.inner
             .store
-            .insert_refresh_token(&NewRefreshToken {
-                user_id,
-                token_hash: token_hash(&token),
-                client_id: client_id.to_owned(),
-                service: service.to_owned(),
-                created_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
-            })
+            .insert_refresh_token(
+                &NewRefreshToken {
+                    user_id,
+                    token_hash: token_hash(&token),
+                    client_id: client_id.to_owned(),
+                    service: service.to_owned(),
+                    created_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
+                },
+                &|_| {
+                    vec![NewAuditEvent {
+                        actor: Some(username.to_owned()),
+                        target: Some(username.to_owned()),
+                        detail: Some(format!(
+                            "docker login (refresh token) for client_id={client_id}"
+                        )),
+                        remote_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
+                        ..NewAuditEvent::new("token.login")
+                    }]
+                },
+            )
             .await
             .map_err(unavailable)?;
-        self.audit(
-            Some(username),
-            "token.login",
-            Some(username),
-            Some(format!(
-                "docker login (refresh token) for client_id={client_id}"
-            )),
-            ctx.remote_addr,
-        )
-        .await;
         Ok(Some(token))
     }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::service::TokenSigner;
-use crate::storage::{Storage, StoreError};
+use crate::storage::{Audit, Storage, StoreError};
 use crate::time::unix_now as now;
 use crate::token::{Algorithm, Claims, KeySet, KidStyle, SigningKey, TokenError};
 use serde::{Deserialize, Serialize};
@@ -125,11 +125,13 @@ pub async fn describe(store: &dyn Storage) -> Result<Vec<(SigningKey, &'static s
 }
 
 /// Step one of a rotation: a new key, published (bundle, JWKS) but not signing yet, so the
-/// registry can learn its certificate first. Refused while another key is staged.
+/// registry can learn its certificate first. Refused while another key is staged. The audit
+/// events, made of the keys then published (in signing order), are written with the keys.
 pub async fn stage(
     store: &dyn Storage,
     alg: Algorithm,
     issuer: &str,
+    audit: Audit<'_, [SigningKey]>,
 ) -> Result<Vec<SigningKey>, KeyError> {
     let text = match store.get_setting(SETTING).await? {
         Some(t) => t,
@@ -148,14 +150,15 @@ pub async fn stage(
     let mut new = generate(alg, issuer)?;
     new.active = false;
     stored.insert(0, new);
-    let text = encode(&stored)?;
-    store.set_setting(SETTING, &text).await?;
-    decode(&text)
+    write_audited(store, &encode(&stored)?, audit).await
 }
 
 /// Step two: the staged key signs from now on; the previous ones stay published (at most
-/// [`KEEP_KEYS`] in all).
-pub async fn activate(store: &dyn Storage) -> Result<Vec<SigningKey>, KeyError> {
+/// [`KEEP_KEYS`] in all). Audited as [`stage`] is.
+pub async fn activate(
+    store: &dyn Storage,
+    audit: Audit<'_, [SigningKey]>,
+) -> Result<Vec<SigningKey>, KeyError> {
     let text = store
         .get_setting(SETTING)
         .await?
@@ -171,9 +174,22 @@ pub async fn activate(store: &dyn Storage) -> Result<Vec<SigningKey>, KeyError> 
     }
     stored.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     stored.truncate(KEEP_KEYS);
-    let text = encode(&stored)?;
-    store.set_setting(SETTING, &text).await?;
-    decode(&text)
+    write_audited(store, &encode(&stored)?, audit).await
+}
+
+/// Stores the keys `text` with the audit events made of them, in one transaction; returns
+/// them in signing order.
+async fn write_audited(
+    store: &dyn Storage,
+    text: &str,
+    audit: Audit<'_, [SigningKey]>,
+) -> Result<Vec<SigningKey>, KeyError> {
+    let published = decode(text)?;
+    let events = audit(&published);
+    store
+        .set_setting(SETTING, text, &|()| events.clone())
+        .await?;
+    Ok(published)
 }
 
 /// A [`KeySet`] that can be replaced while the server runs.

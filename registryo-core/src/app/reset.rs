@@ -7,6 +7,9 @@
 //! only to the address stored for an active person's account (never a service account,
 //! never a disabled or expired one), at most [`MailSettings::max_per_account`] per account
 //! and window; requests past [`MailSettings::max_per_addr`] per client address are dropped.
+//! A reset link is audited (`user.password.reset_requested`) in the transaction that stores its
+//! token, so before its message is sent: a link whose message then fails is on record, as it
+//! exists (until it expires or the password changes).
 //!
 //! [`MailSettings::max_per_account`]: super::mail::MailSettings::max_per_account
 //! [`MailSettings::max_per_addr`]: super::mail::MailSettings::max_per_addr
@@ -14,7 +17,8 @@
 use std::net::SocketAddr;
 
 use crate::storage::{
-    LoginsEnded, NewPasswordToken, PasswordToken, StoreError, TokenPurpose, User, UserKind,
+    Audit, LoginsEnded, NewAuditEvent, NewPasswordToken, PasswordToken, StoreError, TokenPurpose,
+    User, UserKind,
 };
 use crate::time::unix_now as now;
 
@@ -84,23 +88,25 @@ pub async fn request_reset(
                 .await;
             continue;
         }
-        send_link(app, &user, TokenPurpose::Reset).await?;
-        app.accounts
-            .audit(
-                None,
-                "user.password.reset_requested",
-                Some(&user.username),
-                None,
-                remote,
-            )
-            .await;
+        let event = NewAuditEvent {
+            target: Some(user.username.clone()),
+            remote_addr: remote.map(|a| a.ip().to_string()),
+            ..NewAuditEvent::new("user.password.reset_requested")
+        };
+        send_link(app, &user, TokenPurpose::Reset, &|_| vec![event.clone()]).await?;
         sent += 1;
     }
     Ok(sent)
 }
 
-/// Make a reset or invitation token for a person and mail its link to their stored address.
-pub async fn send_link(app: &App, user: &User, purpose: TokenPurpose) -> Result<(), OpError> {
+/// Make a reset or invitation token for a person (audited as `audit` says, with the token) and
+/// mail its link to their stored address.
+pub async fn send_link(
+    app: &App,
+    user: &User,
+    purpose: TokenPurpose,
+    audit: Audit<'_, PasswordToken>,
+) -> Result<(), OpError> {
     let mail = mail_of(app)?;
     let Some(to) = user.email.as_deref() else {
         return Err(OpError::invalid(
@@ -114,12 +120,15 @@ pub async fn send_link(app: &App, user: &User, purpose: TokenPurpose) -> Result<
     };
     let token = new_secret()?;
     app.store()
-        .insert_password_token(&NewPasswordToken {
-            user_id: user.id,
-            token_hash: token_hash(&token),
-            purpose,
-            expires_at: now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
-        })
+        .insert_password_token(
+            &NewPasswordToken {
+                user_id: user.id,
+                token_hash: token_hash(&token),
+                purpose,
+                expires_at: now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            },
+            audit,
+        )
         .await?;
     let email = link_email(
         to,
@@ -194,34 +203,34 @@ pub async fn redeem(
     }
     let hash = app.accounts.hash_password(&form.new).await?;
     let keep = form.keep_docker_logins && !invite;
+    let audit = |(_, user, ended): &(PasswordToken, User, LoginsEnded)| {
+        let (action, detail) = if invite {
+            ("user.invite.accepted", None)
+        } else if keep {
+            ("user.password.reset", Some("docker logins kept".to_owned()))
+        } else {
+            (
+                "user.password.reset",
+                Some(format!("docker logins revoked: {}", ended.docker_logins)),
+            )
+        };
+        vec![NewAuditEvent {
+            actor: Some(user.username.clone()),
+            target: Some(user.username.clone()),
+            detail,
+            remote_addr: remote.map(|a| a.ip().to_string()),
+            ..NewAuditEvent::new(action)
+        }]
+    };
     let Some((_, user, ended)) = app
         .store()
-        .redeem_password_token(&token_hash(&form.token), &hash, keep)
+        .redeem_password_token(&token_hash(&form.token), &hash, keep, &audit)
         .await?
     else {
         return Ok(None);
     };
     app.accounts.forget_credentials(&user.username);
     app.accounts.reload(true).await?;
-    let (action, detail) = if invite {
-        ("user.invite.accepted", None)
-    } else if keep {
-        ("user.password.reset", Some("docker logins kept".to_owned()))
-    } else {
-        (
-            "user.password.reset",
-            Some(format!("docker logins revoked: {}", ended.docker_logins)),
-        )
-    };
-    app.accounts
-        .audit(
-            Some(&user.username),
-            action,
-            Some(&user.username),
-            detail,
-            remote,
-        )
-        .await;
     Ok(Some(Redeemed {
         user,
         invite,

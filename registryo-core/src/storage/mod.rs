@@ -13,7 +13,15 @@
 //! - every change that can alter the compiled access policy (users, their passwords, admin and
 //!   disabled flags, expiry, groups, memberships, rules) bumps the [`PolicyRevision`] in the
 //!   same transaction;
-//! - names are unique, and looked up, without regard to case.
+//! - names are unique, and looked up, without regard to case;
+//! - every change the application audits takes its audit events as an [`Audit`] and writes
+//!   them in the change's own transaction, checked as [`AuditLog::insert_audit_event`] checks
+//!   an event: the change and its events commit together or not at all, a refused change
+//!   writes no event, and a refused event refuses the change. Deleting a user or a group
+//!   hands the rules removed with it to the [`Audit`], so their removal is audited in the
+//!   same transaction too. Only sign-ins (failed ones counted with
+//!   [`AuditLog::count_audit_event`]) and what is not the store's to change (a registry's
+//!   tags) are written on their own, with [`AuditLog::insert_audit_event`].
 
 use async_trait::async_trait;
 
@@ -24,7 +32,7 @@ pub mod model;
 
 pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
-    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, FailureCount, Group, LoginsEnded,
+    AclRule, ActiveRefreshToken, Audit, AuditEvent, AuditQuery, FailureCount, Group, LoginsEnded,
     NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
     PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User,
     UserKind, UserUpdate,
@@ -34,7 +42,8 @@ pub use model::{
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates an account; [`StoreError::Conflict`] if the name is taken in any case.
-    async fn create_user(&self, new: &NewUser) -> Result<User, StoreError>;
+    /// Audited with the account created.
+    async fn create_user(&self, new: &NewUser, audit: Audit<'_, User>) -> Result<User, StoreError>;
     /// The account with this id.
     async fn get_user(&self, id: i64) -> Result<User, StoreError>;
     /// The account with this name, without regard to case.
@@ -45,34 +54,57 @@ pub trait UserStore: Send + Sync {
     async fn count_users(&self) -> Result<i64, StoreError>;
     /// Changes the fields set in `update` in one transaction (disabling deletes the account's
     /// web sessions in it, so enabling never revives them) and returns the new record.
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<User, StoreError>;
+    /// Audited with the new record.
+    async fn update_user(
+        &self,
+        id: i64,
+        update: &UserUpdate,
+        audit: Audit<'_, User>,
+    ) -> Result<User, StoreError>;
     /// Sets (or removes) the password hash and, in the same transaction, ends the user's
-    /// other logins as `change` says: every password change goes here.
+    /// other logins as `change` says: every password change goes here. Audited with what it
+    /// ended.
     async fn set_password_hash(
         &self,
         id: i64,
         hash: Option<&str>,
         change: &PasswordChange,
+        audit: Audit<'_, LoginsEnded>,
     ) -> Result<LoginsEnded, StoreError>;
     /// Makes an account an administrator, or not: [`UserStore::update_user`] with that flag.
-    async fn set_admin(&self, id: i64, is_admin: bool) -> Result<(), StoreError> {
+    async fn set_admin(
+        &self,
+        id: i64,
+        is_admin: bool,
+        audit: Audit<'_, User>,
+    ) -> Result<(), StoreError> {
         let update = UserUpdate {
             is_admin: Some(is_admin),
             ..UserUpdate::default()
         };
-        self.update_user(id, &update).await.map(drop)
+        self.update_user(id, &update, audit).await.map(drop)
     }
     /// Disables or enables an account: [`UserStore::update_user`] with that flag.
-    async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+    async fn set_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        audit: Audit<'_, User>,
+    ) -> Result<(), StoreError> {
         let update = UserUpdate {
             disabled: Some(disabled),
             ..UserUpdate::default()
         };
-        self.update_user(id, &update).await.map(drop)
+        self.update_user(id, &update, audit).await.map(drop)
     }
-    /// Deletes an account with everything of it, and the rules naming it (returned), in one
-    /// transaction.
-    async fn delete_user(&self, id: i64) -> Result<Vec<AclRule>, StoreError>;
+    /// Deletes an account with everything of it, and the rules naming it (returned, by id),
+    /// in one transaction. Audited with the rules removed, so the events of their removal
+    /// are written in the deletion's transaction as well.
+    async fn delete_user(
+        &self,
+        id: i64,
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError>;
     /// The accounts with this e-mail address, without regard to ASCII case.
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
 }
@@ -80,21 +112,41 @@ pub trait UserStore: Send + Sync {
 /// Groups and memberships.
 #[async_trait]
 pub trait GroupStore: Send + Sync {
-    /// Creates a group; [`StoreError::Conflict`] if the name is taken in any case.
-    async fn create_group(&self, name: &GroupName) -> Result<Group, StoreError>;
+    /// Creates a group; [`StoreError::Conflict`] if the name is taken in any case. Audited
+    /// with the group created.
+    async fn create_group(
+        &self,
+        name: &GroupName,
+        audit: Audit<'_, Group>,
+    ) -> Result<Group, StoreError>;
     /// The group with this id.
     async fn get_group(&self, id: i64) -> Result<Group, StoreError>;
     /// The group with this name, without regard to case.
     async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError>;
     /// Every group, by name.
     async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
-    /// Deletes a group with its memberships and the rules naming it (returned), in one
-    /// transaction.
-    async fn delete_group(&self, id: i64) -> Result<Vec<AclRule>, StoreError>;
-    /// Adds a member: `false` if they were one already.
-    async fn add_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError>;
-    /// Removes a member: `false` if they were not one.
-    async fn remove_group_member(&self, group_id: i64, user_id: i64) -> Result<bool, StoreError>;
+    /// Deletes a group with its memberships and the rules naming it (returned, by id), in one
+    /// transaction. Audited with the rules removed, as [`UserStore::delete_user`] is.
+    async fn delete_group(
+        &self,
+        id: i64,
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError>;
+    /// Adds a member: `false` if they were one already. Audited with that answer (an
+    /// operation audits only `true`).
+    async fn add_group_member(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        audit: Audit<'_, bool>,
+    ) -> Result<bool, StoreError>;
+    /// Removes a member: `false` if they were not one. Audited with that answer.
+    async fn remove_group_member(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        audit: Audit<'_, bool>,
+    ) -> Result<bool, StoreError>;
     /// The groups of a user, by name.
     async fn groups_of_user(&self, user_id: i64) -> Result<Vec<Group>, StoreError>;
     /// The members of a group, by name.
@@ -106,20 +158,32 @@ pub trait GroupStore: Send + Sync {
 /// ACL rules, stored as the text written.
 #[async_trait]
 pub trait RuleStore: Send + Sync {
-    /// Adds a rule at the end of the list.
-    async fn add_acl_rule(&self, rule: &NewAclRule) -> Result<AclRule, StoreError>;
+    /// Adds a rule at the end of the list. Audited with the rule stored (and its id).
+    async fn add_acl_rule(
+        &self,
+        rule: &NewAclRule,
+        audit: Audit<'_, AclRule>,
+    ) -> Result<AclRule, StoreError>;
     /// Every rule, by id.
     async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError>;
-    /// Deletes a rule; [`StoreError::NotFound`] if there is none with this id.
-    async fn delete_acl_rule(&self, id: i64) -> Result<(), StoreError>;
+    /// Deletes a rule and returns it; [`StoreError::NotFound`] if there is none with this
+    /// id. Audited with the rule removed.
+    async fn delete_acl_rule(
+        &self,
+        id: i64,
+        audit: Audit<'_, AclRule>,
+    ) -> Result<AclRule, StoreError>;
 }
 
 /// Refresh tokens (docker logins), by their SHA-256 hash.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
-    /// Stores a new refresh token.
-    async fn insert_refresh_token(&self, new: &NewRefreshToken)
-    -> Result<RefreshToken, StoreError>;
+    /// Stores a new refresh token (a docker login). Audited with the token stored.
+    async fn insert_refresh_token(
+        &self,
+        new: &NewRefreshToken,
+        audit: Audit<'_, RefreshToken>,
+    ) -> Result<RefreshToken, StoreError>;
     /// The token with this hash and its owner, if it may be honoured: not revoked, used (or
     /// issued) at `idle_since` or later, its owner active.
     async fn find_active_refresh_token(
@@ -129,13 +193,16 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> Result<Option<ActiveRefreshToken>, StoreError>;
     /// Records a use, from `addr`.
     async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError>;
-    /// Revokes one token: how many were revoked (0 or 1).
-    async fn revoke_refresh_token(&self, id: i64) -> Result<u64, StoreError>;
-    /// Revokes every live token of a user, or those of `client_id`: how many.
+    /// Revokes one token: how many were revoked (0 or 1). Audited with that count.
+    async fn revoke_refresh_token(&self, id: i64, audit: Audit<'_, u64>)
+    -> Result<u64, StoreError>;
+    /// Revokes every live token of a user, or those of `client_id`: how many. Audited with
+    /// that count.
     async fn revoke_refresh_tokens_of_user(
         &self,
         user_id: i64,
         client_id: Option<&str>,
+        audit: Audit<'_, u64>,
     ) -> Result<u64, StoreError>;
     /// Every token of a user, revoked ones included, oldest first.
     async fn list_refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError>;
@@ -161,10 +228,12 @@ pub trait SessionStore: Send + Sync {
 /// Password reset and invitation tokens, by their SHA-256 hash.
 #[async_trait]
 pub trait PasswordTokenStore: Send + Sync {
-    /// Stores a new token.
+    /// Stores a new token. Audited with the token stored (a reset request is audited; an
+    /// invitation's token is part of the account's creation, audited there).
     async fn insert_password_token(
         &self,
         new: &NewPasswordToken,
+        audit: Audit<'_, PasswordToken>,
     ) -> Result<PasswordToken, StoreError>;
     /// The unused, unexpired token with this hash and its active user.
     async fn find_password_token(
@@ -172,12 +241,14 @@ pub trait PasswordTokenStore: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<(PasswordToken, User)>, StoreError>;
     /// Uses a token and sets the password in one transaction, ending the other logins (docker
-    /// logins unless `keep_docker_logins`); `None` when it may not be honoured.
+    /// logins unless `keep_docker_logins`); `None` (and no event) when it may not be
+    /// honoured. Audited with the token, its user and what the change ended.
     async fn redeem_password_token(
         &self,
         token_hash: &str,
         password_hash: &str,
         keep_docker_logins: bool,
+        audit: Audit<'_, (PasswordToken, User, LoginsEnded)>,
     ) -> Result<Option<(PasswordToken, User, LoginsEnded)>, StoreError>;
     /// How many tokens were made for a user since `since`.
     async fn count_password_tokens_since(
@@ -194,7 +265,10 @@ pub trait PasswordTokenStore: Send + Sync {
 /// The audit log.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends an event, timed now.
+    /// Appends an event, timed now: for what changes nothing (a change writes its events
+    /// through its [`Audit`]). [`StoreError::Invalid`] if the action is empty or longer than
+    /// 255 bytes, the actor or the address longer than 255, the target longer than 1,024 or
+    /// the detail longer than 8,192.
     async fn insert_audit_event(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError>;
     /// Counts an event into the row keyed by `dedup` (created on first use).
     async fn count_audit_event(&self, event: &NewAuditEvent, dedup: &str)
@@ -245,8 +319,13 @@ pub trait AttemptStore: Send + Sync {
 pub trait SettingStore: Send + Sync {
     /// The value of a setting, if set.
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
-    /// Sets a setting, replacing any value.
-    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Sets a setting, replacing any value (the signing keys' rotation). Audited.
+    async fn set_setting(
+        &self,
+        key: &str,
+        value: &str,
+        audit: Audit<'_, ()>,
+    ) -> Result<(), StoreError>;
     /// The value of a setting, storing `value` first if unset (atomically).
     async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError>;
     /// Removes a setting: `true` if it was set.

@@ -358,7 +358,7 @@ pub struct AuditEvent {
 }
 
 /// What `insert_audit_event` needs; the store sets
-/// the time.
+/// the time. An audited change takes its events through an [`Audit`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewAuditEvent {
     /// Who did it.
@@ -372,6 +372,39 @@ pub struct NewAuditEvent {
     /// The client's address.
     pub remote_addr: Option<String>,
 }
+
+impl NewAuditEvent {
+    /// An event with only its action set.
+    pub fn new(action: impl Into<String>) -> NewAuditEvent {
+        NewAuditEvent {
+            action: action.into(),
+            ..NewAuditEvent::default()
+        }
+    }
+}
+
+/// The audit events of one change, made from what the change did (the record it wrote, the
+/// rules a deletion removed with it, the logins a password change ended) and written by the
+/// store **in the change's own transaction**, so the change and its events commit together or
+/// not at all.
+///
+/// The store calls it once, inside the transaction, after the change and before the commit;
+/// a change that is refused (a conflict, nothing to change) never calls it. Each event is
+/// checked as [`AuditLog::insert_audit_event`](super::AuditLog::insert_audit_event) checks
+/// one: a refused event refuses the whole change. Returning no event writes the change
+/// unaudited (tests; the operations always audit).
+///
+/// ```
+/// # use registryo_core::storage::{Audit, NewAuditEvent, User};
+/// let audit: Audit<'_, User> = &|user| {
+///     vec![NewAuditEvent {
+///         target: Some(user.username.clone()),
+///         ..NewAuditEvent::new("user.create")
+///     }]
+/// };
+/// # let _ = audit;
+/// ```
+pub type Audit<'a, R> = &'a (dyn Fn(&R) -> Vec<NewAuditEvent> + Sync + 'a);
 
 /// A page request for `list_audit_events`: newest
 /// first, `limit` events (0 means 100; at most 1000) with an id below `before_id`.

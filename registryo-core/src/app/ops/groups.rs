@@ -3,7 +3,7 @@
 use crate::storage::{AclRule, Group, User};
 
 use super::super::App;
-use super::{Actor, OpError, applied, audit, audit_removed_rules, group_name};
+use super::{Actor, OpError, applied, group_name, removed_rules};
 
 /// Every group with the names of its members, by name.
 pub async fn groups(app: &App) -> Result<Vec<(Group, Vec<String>)>, OpError> {
@@ -32,32 +32,36 @@ pub async fn group_named(app: &App, name: &str) -> Result<Group, OpError> {
 /// Create a group.
 pub async fn create_group(app: &App, actor: &Actor, name: &str) -> Result<Group, OpError> {
     let name = group_name("name", name)?;
-    let g = app.accounts.store().create_group(&name).await?;
-    audit(app, actor, "group.create", &g.name, None).await;
+    let g = app
+        .accounts
+        .store()
+        .create_group(&name, &|g| vec![actor.event("group.create", &g.name, None)])
+        .await?;
     applied(app, None).await?;
     Ok(g)
 }
 
-/// Delete a group with its memberships and the rules that name it (in one transaction);
-/// every removed rule is audited. Returns the rules removed.
+/// Delete a group with its memberships and the rules that name it (in one transaction, with
+/// the audit events of the deletion and of every rule removed). Returns the rules removed.
 pub async fn delete_group(
     app: &App,
     actor: &Actor,
     group: &Group,
 ) -> Result<Vec<AclRule>, OpError> {
-    let removed = app.accounts.store().delete_group(group.id).await?;
-    audit(
-        app,
-        actor,
-        "group.delete",
-        &group.name,
-        Some(format!(
-            "{} rule(s) naming the group removed",
-            removed.len()
-        )),
-    )
-    .await;
-    audit_removed_rules(app, actor, &removed, &format!("group {}", group.name)).await;
+    let removed = app
+        .accounts
+        .store()
+        .delete_group(group.id, &|removed| {
+            let detail = format!("{} rule(s) naming the group removed", removed.len());
+            let mut events = vec![actor.event("group.delete", &group.name, Some(detail))];
+            events.extend(removed_rules(
+                actor,
+                removed,
+                &format!("group {}", group.name),
+            ));
+            events
+        })
+        .await?;
     applied(app, None).await?;
     Ok(removed)
 }
@@ -76,20 +80,23 @@ pub async fn add_member(
         }
         Err(e) => return Err(e.into()),
     };
+    let event = actor.event(
+        "group.add_member",
+        &group.name,
+        Some(format!("user={}", user.username)),
+    );
     let added = app
         .accounts
         .store()
-        .add_group_member(group.id, user.id)
+        .add_group_member(group.id, user.id, &|added| {
+            if *added {
+                vec![event.clone()]
+            } else {
+                Vec::new()
+            }
+        })
         .await?;
     if added {
-        audit(
-            app,
-            actor,
-            "group.add_member",
-            &group.name,
-            Some(format!("user={}", user.username)),
-        )
-        .await;
         applied(app, None).await?;
     }
     Ok(added)
@@ -102,20 +109,23 @@ pub async fn remove_member(
     group: &Group,
     user: &User,
 ) -> Result<bool, OpError> {
+    let event = actor.event(
+        "group.remove_member",
+        &group.name,
+        Some(format!("user={}", user.username)),
+    );
     let removed = app
         .accounts
         .store()
-        .remove_group_member(group.id, user.id)
+        .remove_group_member(group.id, user.id, &|removed| {
+            if *removed {
+                vec![event.clone()]
+            } else {
+                Vec::new()
+            }
+        })
         .await?;
     if removed {
-        audit(
-            app,
-            actor,
-            "group.remove_member",
-            &group.name,
-            Some(format!("user={}", user.username)),
-        )
-        .await;
         applied(app, None).await?;
     }
     Ok(removed)

@@ -1,4 +1,5 @@
-//! The signing keys: showing them and the two steps of a rotation, each audited.
+//! The signing keys: showing them and the two steps of a rotation, each audited in the
+//! transaction that writes the keys.
 //!
 //! They take the store rather than an [`App`](super::super::App): a rotation runs on a
 //! machine whose server may be down, and it needs no accounts.
@@ -37,33 +38,27 @@ pub async fn stage_key(
     alg: Algorithm,
     issuer: &str,
 ) -> Result<Vec<SigningKey>, OpError> {
-    let published = keys::stage(store, alg, issuer).await?;
-    audit_key(store, actor, "keys.stage", &published).await;
-    Ok(published)
+    let audit = |published: &[SigningKey]| key_events(actor, "keys.stage", published);
+    Ok(keys::stage(store, alg, issuer, &audit).await?)
 }
 
 /// Step two ([`keys::activate`]): the staged key signs from now on.
 pub async fn activate_key(store: &dyn Storage, actor: &Actor) -> Result<Vec<SigningKey>, OpError> {
-    let published = keys::activate(store).await?;
-    audit_key(store, actor, "keys.activate", &published).await;
-    Ok(published)
+    let audit = |published: &[SigningKey]| key_events(actor, "keys.activate", published);
+    Ok(keys::activate(store, &audit).await?)
 }
 
-async fn audit_key(store: &dyn Storage, actor: &Actor, action: &str, published: &[SigningKey]) {
-    let ev = NewAuditEvent {
-        actor: Some(actor.username.clone()),
-        action: action.to_owned(),
-        target: Some("signing keys".to_owned()),
-        detail: published.first().map(|k| {
-            format!(
-                "{} key(s) published, newest {:?}",
-                published.len(),
-                k.algorithm()
-            )
-        }),
-        remote_addr: actor.remote.map(|a| a.ip().to_string()),
-    };
-    if let Err(e) = store.insert_audit_event(&ev).await {
-        tracing::warn!(error = %e, action, "could not write an audit event");
-    }
+/// The event of a rotation step: how many keys are published, and the newest's algorithm.
+fn key_events(actor: &Actor, action: &str, published: &[SigningKey]) -> Vec<NewAuditEvent> {
+    let detail = published.first().map(|k| {
+        format!(
+            "{} key(s) published, newest {:?}",
+            published.len(),
+            k.algorithm()
+        )
+    });
+    vec![NewAuditEvent {
+        detail,
+        ..actor.event(action, "signing keys", None)
+    }]
 }

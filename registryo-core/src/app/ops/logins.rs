@@ -3,7 +3,7 @@
 use crate::storage::{RefreshToken, User};
 
 use super::super::App;
-use super::{Actor, OpError, audit};
+use super::{Actor, OpError};
 
 /// A user's docker logins (refresh tokens) that still work, oldest first.
 pub async fn logins(app: &App, user: &User) -> Result<Vec<RefreshToken>, OpError> {
@@ -19,18 +19,13 @@ pub async fn revoke_login(app: &App, actor: &Actor, user: &User, id: i64) -> Res
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| OpError::NotFound("docker login".to_owned()))?;
-    app.accounts.store().revoke_refresh_token(login.id).await?;
-    audit(
-        app,
-        actor,
-        "token.revoke",
-        &user.username,
-        Some(format!(
-            "docker login {} (client_id={})",
-            login.id, login.client_id
-        )),
-    )
-    .await;
+    let detail = format!("docker login {} (client_id={})", login.id, login.client_id);
+    app.accounts
+        .store()
+        .revoke_refresh_token(login.id, &|_| {
+            vec![actor.event("token.revoke", &user.username, Some(detail.clone()))]
+        })
+        .await?;
     Ok(())
 }
 
@@ -44,18 +39,13 @@ pub async fn revoke_logins(
     let n = app
         .accounts
         .store()
-        .revoke_refresh_tokens_of_user(user.id, client_id)
+        .revoke_refresh_tokens_of_user(user.id, client_id, &|n| {
+            let detail = match client_id {
+                Some(c) => format!("{n} docker login(s) of client_id={c}"),
+                None => format!("all {n} docker login(s)"),
+            };
+            vec![actor.event("token.revoke", &user.username, Some(detail))]
+        })
         .await?;
-    audit(
-        app,
-        actor,
-        "token.revoke",
-        &user.username,
-        Some(match client_id {
-            Some(c) => format!("{n} docker login(s) of client_id={c}"),
-            None => format!("all {n} docker login(s)"),
-        }),
-    )
-    .await;
     Ok(n)
 }

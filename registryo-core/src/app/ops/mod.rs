@@ -1,6 +1,7 @@
 //! The administrative operations, one function each, shared by the web UI, the JSON API
-//! and the command line: validation of typed or raw input, the store change, an audit event
-//! with the actor and their address, and the policy reload so the change applies at once.
+//! and the command line: validation of typed or raw input, the store change with its audit
+//! events (the actor and their address; written by the store in the change's transaction,
+//! [`Audit`](crate::storage::Audit)), and the policy reload so the change applies at once.
 //! Every operation returns an [`OpError`] that each front end maps once.
 //!
 //! - [`users`]: people and service accounts.
@@ -12,7 +13,7 @@
 use std::net::SocketAddr;
 
 use crate::names::{GroupName, Username};
-use crate::storage::AclRule;
+use crate::storage::{AclRule, NewAuditEvent};
 
 use super::App;
 pub use super::OpError;
@@ -62,6 +63,17 @@ impl Actor {
             username: "cli".to_owned(),
             remote: None,
             console: true,
+        }
+    }
+
+    /// An audit event of this actor's, from their address.
+    pub fn event(&self, action: &str, target: &str, detail: Option<String>) -> NewAuditEvent {
+        NewAuditEvent {
+            actor: Some(self.username.clone()),
+            action: action.to_owned(),
+            target: Some(target.to_owned()),
+            detail,
+            remote_addr: self.remote.map(|a| a.ip().to_string()),
         }
     }
 }
@@ -137,30 +149,20 @@ async fn applied(app: &App, username: Option<&str>) -> Result<(), OpError> {
     Ok(())
 }
 
-async fn audit(app: &App, actor: &Actor, action: &str, target: &str, detail: Option<String>) {
-    app.accounts
-        .audit(
-            Some(&actor.username),
-            action,
-            Some(target),
-            detail,
-            actor.remote,
-        )
-        .await;
-}
-
-async fn audit_removed_rules(app: &App, actor: &Actor, rules: &[AclRule], with: &str) {
-    for rule in rules {
-        audit(
-            app,
-            actor,
-            "acl.remove",
-            &format!("rule {}", rule.id),
-            Some(format!(
-                "{} {} {} (removed with {with})",
-                rule.subject, rule.pattern, rule.actions
-            )),
-        )
-        .await;
-    }
+/// The events of a deletion that removed `rules` with it (`with`: `user NAME`, `group NAME`):
+/// one `acl.remove` per rule, with its text.
+fn removed_rules(actor: &Actor, rules: &[AclRule], with: &str) -> Vec<NewAuditEvent> {
+    rules
+        .iter()
+        .map(|rule| {
+            actor.event(
+                "acl.remove",
+                &format!("rule {}", rule.id),
+                Some(format!(
+                    "{} {} {} (removed with {with})",
+                    rule.subject, rule.pattern, rule.actions
+                )),
+            )
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@ use crate::time::unix_now as now;
 
 use super::super::App;
 use super::super::snapshot::parse_rule;
-use super::{Actor, OpError, applied, audit};
+use super::{Actor, OpError, applied};
 
 /// Every rule, in the order they were added.
 pub async fn rules(app: &App) -> Result<Vec<AclRule>, OpError> {
@@ -31,24 +31,16 @@ pub async fn add_rule(
     let stored = app
         .accounts
         .store()
-        .add_acl_rule(&NewAclRule {
-            subject: rule.subject.to_string(),
-            pattern: rule.pattern.to_string(),
-            actions: rule.actions.to_string(),
-            created_by: Some(actor.username.clone()),
-        })
+        .add_acl_rule(
+            &NewAclRule {
+                subject: rule.subject.to_string(),
+                pattern: rule.pattern.to_string(),
+                actions: rule.actions.to_string(),
+                created_by: Some(actor.username.clone()),
+            },
+            &|stored| vec![rule_event(actor, "acl.add", stored)],
+        )
         .await?;
-    audit(
-        app,
-        actor,
-        "acl.add",
-        &format!("rule {}", stored.id),
-        Some(format!(
-            "{} {} {}",
-            stored.subject, stored.pattern, stored.actions
-        )),
-    )
-    .await;
     applied(app, None).await?;
     Ok(stored)
 }
@@ -69,27 +61,24 @@ pub async fn subject_exists(app: &App, rule: &AclRule) -> Result<bool, OpError> 
 
 /// Remove an ACL rule.
 pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<(), OpError> {
-    let rule = app
+    let removed = app
         .accounts
         .store()
-        .list_acl_rules()
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| OpError::NotFound(format!("rule {id}")))?;
-    app.accounts.store().delete_acl_rule(id).await?;
-    audit(
-        app,
-        actor,
-        "acl.remove",
-        &format!("rule {id}"),
-        Some(format!(
-            "{} {} {}",
-            rule.subject, rule.pattern, rule.actions
-        )),
-    )
-    .await;
-    applied(app, None).await
+        .delete_acl_rule(id, &|rule| vec![rule_event(actor, "acl.remove", rule)])
+        .await;
+    match removed {
+        Ok(_) => applied(app, None).await,
+        Err(crate::storage::StoreError::NotFound(_)) => {
+            Err(OpError::NotFound(format!("rule {id}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The event of adding or removing a rule: its id and its text.
+fn rule_event(actor: &Actor, action: &str, rule: &AclRule) -> crate::storage::NewAuditEvent {
+    let text = format!("{} {} {}", rule.subject, rule.pattern, rule.actions);
+    actor.event(action, &format!("rule {}", rule.id), Some(text))
 }
 
 /// One rule behind an explanation.

@@ -8,8 +8,8 @@ use crate::storage::{AclRule, LoginsEnded, NewUser, PasswordChange, User, UserKi
 
 use super::super::App;
 use super::{
-    Actor, OpError, applied, audit, audit_removed_rules, check_email, check_password, check_text,
-    new_secret, username,
+    Actor, OpError, applied, check_email, check_password, check_text, new_secret, removed_rules,
+    username,
 };
 
 /// What [`create_human`] needs.
@@ -126,15 +126,14 @@ pub async fn create_human(app: &App, actor: &Actor, new: NewHuman) -> Result<Use
         .admin(new.admin)
         .names(first, last);
     nu.email = email;
-    let user = app.accounts.store().create_user(&nu).await?;
-    audit(
-        app,
-        actor,
-        "user.create",
-        &user.username,
-        Some(format!("human admin={}", new.admin)),
-    )
-    .await;
+    let detail = format!("human admin={}", new.admin);
+    let user = app
+        .accounts
+        .store()
+        .create_user(&nu, &|u| {
+            vec![actor.event("user.create", &u.username, Some(detail.clone()))]
+        })
+        .await?;
     applied(app, None).await?;
     Ok(user)
 }
@@ -171,25 +170,32 @@ async fn invite_human(
         .names(first, last);
     nu.email = Some(email);
     let store = app.accounts.store();
-    let user = store.create_user(&nu).await?;
-    if let Err(e) =
-        super::super::reset::send_link(app, &user, crate::storage::TokenPurpose::Invite).await
-    {
+    let detail = format!("human admin={} invited", new.admin);
+    let user = store
+        .create_user(&nu, &|u| {
+            vec![actor.event("user.create", &u.username, Some(detail.clone()))]
+        })
+        .await?;
+    // The invitation's token is part of the creation, audited above.
+    let invite = crate::storage::TokenPurpose::Invite;
+    if let Err(e) = super::super::reset::send_link(app, &user, invite, &|_| Vec::new()).await {
         e.log();
-        store.delete_user(user.id).await?;
+        // The creation is committed and audited: so is its undoing.
+        store
+            .delete_user(user.id, &|removed| {
+                deletion_events(
+                    actor,
+                    &user.username,
+                    removed,
+                    "the invitation could not be sent",
+                )
+            })
+            .await?;
         return Err(OpError::invalid(
             "email",
             "the invitation could not be sent, so the account was not created: check the address, or try again later",
         ));
     }
-    audit(
-        app,
-        actor,
-        "user.create",
-        &user.username,
-        Some(format!("human admin={} invited", new.admin)),
-    )
-    .await;
     applied(app, None).await?;
     Ok(user)
 }
@@ -233,19 +239,18 @@ pub async fn create_service(
         .admin(new.admin);
     nu.expires_at = new.expires_at;
     nu.email = email;
-    let user = app.accounts.store().create_user(&nu).await?;
     let expires = new
         .expires_at
         .map(|t| format!(" expires={}", crate::time::date(t)))
         .unwrap_or_default();
-    audit(
-        app,
-        actor,
-        "user.create",
-        &user.username,
-        Some(format!("service admin={}{expires}", new.admin)),
-    )
-    .await;
+    let detail = format!("service admin={}{expires}", new.admin);
+    let user = app
+        .accounts
+        .store()
+        .create_user(&nu, &|u| {
+            vec![actor.event("user.create", &u.username, Some(detail.clone()))]
+        })
+        .await?;
     applied(app, None).await?;
     Ok((user, secret))
 }
@@ -320,23 +325,28 @@ pub async fn update_user(
         is_admin: change.admin,
         ..UserUpdate::default()
     };
-    let updated = app.accounts.store().update_user(user.id, &update).await?;
     let name = &user.username;
+    let mut events = Vec::new();
     if profile {
-        audit(app, actor, "user.update", name, None).await;
+        events.push(actor.event("user.update", name, None));
     }
     if let Some(at) = change.expires_at {
         let detail = at.map_or_else(|| "never".to_owned(), crate::time::date);
-        audit(app, actor, "user.expiry", name, Some(detail)).await;
+        events.push(actor.event("user.expiry", name, Some(detail)));
     }
     if let Some(d) = change.disabled {
         let action = if d { "user.disable" } else { "user.enable" };
-        audit(app, actor, action, name, None).await;
+        events.push(actor.event(action, name, None));
     }
     if let Some(a) = change.admin {
         let action = if a { "user.admin" } else { "user.unadmin" };
-        audit(app, actor, action, name, None).await;
+        events.push(actor.event(action, name, None));
     }
+    let updated = app
+        .accounts
+        .store()
+        .update_user(user.id, &update, &|_| events.clone())
+        .await?;
     applied(app, Some(name)).await?;
     Ok(updated)
 }
@@ -409,16 +419,10 @@ pub async fn set_password(
     let ended = app
         .accounts
         .store()
-        .set_password_hash(user.id, Some(&hash), &PasswordChange::default())
+        .set_password_hash(user.id, Some(&hash), &PasswordChange::default(), &|ended| {
+            vec![actor.event("user.password", &user.username, Some(ended_text(*ended)))]
+        })
         .await?;
-    audit(
-        app,
-        actor,
-        "user.password",
-        &user.username,
-        Some(ended_text(ended)),
-    )
-    .await;
     applied(app, Some(&user.username)).await?;
     Ok(ended)
 }
@@ -458,16 +462,11 @@ pub async fn change_own_password(
     let ended = app
         .accounts
         .store()
-        .set_password_hash(user.id, Some(&hash), &change)
+        .set_password_hash(user.id, Some(&hash), &change, &|ended| {
+            let detail = format!("own change: {}", ended_text(*ended));
+            vec![actor.event("user.password", &user.username, Some(detail))]
+        })
         .await?;
-    audit(
-        app,
-        actor,
-        "user.password",
-        &user.username,
-        Some(format!("own change: {}", ended_text(ended))),
-    )
-    .await;
     applied(app, Some(&user.username)).await?;
     Ok(ended)
 }
@@ -481,19 +480,13 @@ pub async fn rotate_secret(app: &App, actor: &Actor, user: &User) -> Result<Stri
     }
     let secret = new_secret()?;
     let hash = app.accounts.hash_password(&secret).await?;
-    let ended = app
-        .accounts
+    app.accounts
         .store()
-        .set_password_hash(user.id, Some(&hash), &PasswordChange::default())
+        .set_password_hash(user.id, Some(&hash), &PasswordChange::default(), &|ended| {
+            let detail = Some(ended_text(*ended));
+            vec![actor.event("user.rotate_secret", &user.username, detail)]
+        })
         .await?;
-    audit(
-        app,
-        actor,
-        "user.rotate_secret",
-        &user.username,
-        Some(ended_text(ended)),
-    )
-    .await;
     applied(app, Some(&user.username)).await?;
     Ok(secret)
 }
@@ -513,19 +506,36 @@ pub async fn set_expiry(
 }
 
 /// Delete an account with its memberships, tokens, sessions and the rules that name it (in
-/// one transaction); every removed rule is audited. Returns the rules removed.
+/// one transaction, with the audit events of the deletion and of every rule removed).
+/// Returns the rules removed.
 pub async fn delete_user(app: &App, actor: &Actor, user: &User) -> Result<Vec<AclRule>, OpError> {
     not_yourself(actor, user, "delete")?;
-    let removed = app.accounts.store().delete_user(user.id).await?;
-    audit(
-        app,
-        actor,
-        "user.delete",
-        &user.username,
-        Some(format!("{} rule(s) naming the user removed", removed.len())),
-    )
-    .await;
-    audit_removed_rules(app, actor, &removed, &format!("user {}", user.username)).await;
+    let removed = app
+        .accounts
+        .store()
+        .delete_user(user.id, &|removed| {
+            deletion_events(actor, &user.username, removed, "")
+        })
+        .await?;
     applied(app, Some(&user.username)).await?;
     Ok(removed)
+}
+
+/// The events of deleting the account `name`, which removed `rules` with it: `user.delete`
+/// (the count of rules, after `why` when given), then one `acl.remove` per rule.
+fn deletion_events(
+    actor: &Actor,
+    name: &str,
+    rules: &[AclRule],
+    why: &str,
+) -> Vec<crate::storage::NewAuditEvent> {
+    let count = format!("{} rule(s) naming the user removed", rules.len());
+    let detail = if why.is_empty() {
+        count
+    } else {
+        format!("{why}; {count}")
+    };
+    let mut events = vec![actor.event("user.delete", name, Some(detail))];
+    events.extend(removed_rules(actor, rules, &format!("user {name}")));
+    events
 }
