@@ -22,16 +22,24 @@
 //! Every change that can alter the compiled access policy (users' admin and disabled flags,
 //! users, groups, memberships, ACL rules) bumps a [`PolicyRevision`] in the same transaction,
 //! so a server (or each of several replicas) can poll [`Store::policy_revision`] cheaply and
-//! recompile its ACL only when it moved.
+//! recompile its ACL only when it moved. Every audited change writes its audit events
+//! (an [`Audit`](registryo_core::storage::Audit)) in its own transaction too.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use registryo_core::storage::prelude::*;
-//! use registryo_store::{NewUser, Store, UserKind};
+//! use registryo_store::{NewAuditEvent, NewUser, Store, UserKind};
 //!
 //! let store = Store::connect("sqlite://registryo.db?mode=rwc").await?;
+//! let new = NewUser::new("alice".parse()?, UserKind::Human).password_hash("$argon2id$...");
 //! let alice = store
-//!     .create_user(&NewUser::new("alice".parse()?, UserKind::Human).password_hash("$argon2id$..."), &|_| Vec::new())
+//!     .create_user(&new, &|user| {
+//!         vec![NewAuditEvent {
+//!             actor: Some("admin".into()),
+//!             target: Some(user.username.clone()),
+//!             ..NewAuditEvent::new("user.create")
+//!         }]
+//!     })
 //!     .await?;
 //! // Names are unique, and looked up, without regard to case.
 //! assert_eq!(store.get_user_by_name("Alice").await?.id, alice.id);
