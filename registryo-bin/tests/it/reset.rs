@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
-use registryo_core::app::mail::{Email, Mail, MailSettings, MemorySender};
+use registryo_core::app::mail::{Email, Mail, MailSender, MailSettings, MemorySender};
 use registryo_core::service::TokenConfig;
 use registryo_http::app::{AppState, router};
 use registryo_store::{AuditQuery, NewRefreshToken, NewSession, NewUser, Store, UserKind};
@@ -33,6 +33,16 @@ struct T {
 /// A store with `admin`, `alice` (e-mail), `robot` (service, e-mail) and `carol` (disabled,
 /// e-mail); e-mail configured unless `mail` is `None`.
 async fn setup(mail: Option<MailSettings>) -> T {
+    let sent = Arc::new(MemorySender::default());
+    setup_with(mail, sent.clone(), sent).await
+}
+
+/// [`setup`] with mail delivered by `sender`.
+async fn setup_with(
+    mail: Option<MailSettings>,
+    sender: Arc<dyn MailSender>,
+    sent: Arc<MemorySender>,
+) -> T {
     let (dir, store) = sqlite_store().await;
     for (name, pw, kind, admin) in [
         ("admin", ADMIN_PW, UserKind::Human, true),
@@ -64,9 +74,8 @@ async fn setup(mail: Option<MailSettings>) -> T {
         signing_keys("test"),
         TokenConfig::new("registryo", "registryo"),
     );
-    let sent = Arc::new(MemorySender::default());
     if let Some(settings) = mail {
-        state = state.with_mail(Mail::new(settings, sent.clone()).unwrap());
+        state = state.with_mail(Mail::new(settings, sender).unwrap());
     }
     T {
         app: router(state),
@@ -506,6 +515,58 @@ async fn an_invitation_leads_to_a_first_sign_in() {
         .await;
     assert_eq!(signin.status, StatusCode::SEE_OTHER, "{}", signin.body);
     assert!(signin.cookie("registryo_session").is_some());
+}
+
+/// An invitation that cannot be sent (the SMTP server is down: nothing listens on its port)
+/// creates no account, and says so; the creation and its undoing are both in the audit log.
+#[tokio::test]
+async fn an_invitation_that_cannot_be_sent_creates_no_account() {
+    let smtp = registryo_http::mail::SmtpSender::new(&registryo_http::mail::SmtpConfig {
+        host: "127.0.0.1".to_owned(),
+        port: registryo_core::testing::free_port(),
+        tls: registryo_http::mail::SmtpTls::None,
+        username: None,
+        password: None,
+    })
+    .unwrap();
+    let t = setup_with(
+        Some(settings()),
+        Arc::new(smtp),
+        Arc::new(MemorySender::default()),
+    )
+    .await;
+    let r = t
+        .api(
+            "POST",
+            "/api/v1/users",
+            serde_json::json!({"username": "erin", "email": "erin@example.test", "invite": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("could not be sent"), "{}", r.body);
+    assert!(t.store.get_user_by_name("erin").await.is_err());
+    let events = t
+        .store
+        .list_audit_events(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .filter(|e| e.target.as_deref() == Some("erin"))
+        .map(|e| (e.action.as_str(), e.detail.as_deref()))
+        .collect();
+    assert!(
+        actions.contains(&("user.create", Some("human admin=false invited"))),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|(a, d)| *a == "user.delete"
+            && d.is_some_and(|d| d.contains("the invitation could not be sent"))),
+        "{actions:?}"
+    );
 }
 
 /// Whether the password is right (through the server's one password check).
