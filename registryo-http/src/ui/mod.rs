@@ -33,7 +33,7 @@ use registryo_core::app::ops::{self, Actor, NewHuman};
 use registryo_core::time::{date, datetime, unix_now as now};
 
 /// The style sheet, served from `/static/style.css`.
-pub const STYLE_CSS: &str = include_str!("../static/style.css");
+pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 
 static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
     let d = Sha256::digest(STYLE_CSS.as_bytes());
