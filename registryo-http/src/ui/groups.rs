@@ -1,0 +1,285 @@
+//! Groups (`/admin/groups`): the list and the create form, a group's page with its members,
+//! adding and removing them, and deletion.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{
+    Admin, Chrome, ConfirmPage, FieldError, Flash, UiError, UserView, WithChrome, back, parse_id,
+    render, render_status,
+};
+use crate::app::AppState;
+use crate::error::AppError;
+use registryo_core::app::ops;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/groups", get(groups).post(groups_create))
+        .route("/admin/groups/{id}", get(group_page))
+        .route("/admin/groups/{id}/members", post(group_add))
+        .route(
+            "/admin/groups/{id}/members/{uid}/remove",
+            post(group_remove),
+        )
+        .route(
+            "/admin/groups/{id}/delete",
+            get(group_delete_confirm).post(group_delete),
+        )
+}
+
+struct GroupLine {
+    id: i64,
+    name: String,
+    members: usize,
+}
+
+#[derive(Template)]
+#[template(path = "groups.html")]
+struct GroupsPage {
+    chrome: Chrome,
+    groups: Vec<GroupLine>,
+    error: FieldError,
+    name: String,
+}
+
+async fn groups_render(
+    state: &AppState,
+    chrome: Chrome,
+    error: FieldError,
+    name: String,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let store = state.accounts.store();
+    let groups = store
+        .list_groups()
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let memberships = store
+        .list_memberships()
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let groups = groups
+        .into_iter()
+        .map(|g| GroupLine {
+            members: memberships.iter().filter(|(gn, _)| *gn == g.name).count(),
+            id: g.id,
+            name: g.name,
+        })
+        .collect();
+    Ok(render_status(
+        status,
+        &GroupsPage {
+            chrome,
+            groups,
+            error,
+            name,
+        },
+    ))
+}
+
+async fn groups(
+    State(state): State<AppState>,
+    admin: Admin,
+    Query(flash): Query<Flash>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups").notice(&flash);
+    groups_render(
+        &state,
+        chrome,
+        FieldError::default(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn groups_create(
+    State(state): State<AppState>,
+    admin: Admin,
+    Form(f): Form<NameForm>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups");
+    match ops::create_group(&state, &admin.actor(), f.name.trim())
+        .await
+        .map_err(AppError::from)
+    {
+        Ok(g) => Ok(back(&format!("/admin/groups/{}", g.id), "created")),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            let status = e.status();
+            let mut fe = FieldError::from(&e);
+            fe.field = "name".to_owned();
+            groups_render(&state, chrome, fe, f.name, status).await
+        }
+        Err(e) => Err(e).ui(&chrome),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    members: Vec<UserView>,
+    error: FieldError,
+}
+
+async fn group_render(
+    state: &AppState,
+    chrome: Chrome,
+    id: i64,
+    error: FieldError,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let store = state.accounts.store();
+    let g = store
+        .get_group(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let members = store
+        .group_members(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    Ok(render_status(
+        status,
+        &GroupPage {
+            chrome,
+            id,
+            name: g.name,
+            members: members.iter().map(UserView::of).collect(),
+            error,
+        },
+    ))
+}
+
+async fn group_page(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups").notice(&flash);
+    let id = parse_id(&id).ui(&chrome)?;
+    group_render(&state, chrome, id, FieldError::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    #[serde(default)]
+    username: String,
+}
+
+async fn group_add(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Form(f): Form<MemberForm>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups");
+    let id = parse_id(&id).ui(&chrome)?;
+    let g = state
+        .accounts
+        .store()
+        .get_group(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    match ops::add_member(&state, &admin.actor(), &g, &f.username)
+        .await
+        .map_err(AppError::from)
+    {
+        Ok(_) => Ok(back(&format!("/admin/groups/{id}"), "added")),
+        Err(e @ AppError::Invalid { .. }) => {
+            group_render(
+                &state,
+                chrome,
+                id,
+                FieldError::from(&e),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => Err(e).ui(&chrome),
+    }
+}
+
+async fn group_remove(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, uid)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups");
+    let id = parse_id(&id).ui(&chrome)?;
+    let uid = parse_id(&uid).ui(&chrome)?;
+    let g = state
+        .accounts
+        .store()
+        .get_group(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let u = ops::user(&state, uid).await.ui(&chrome)?;
+    ops::remove_member(&state, &admin.actor(), &g, &u)
+        .await
+        .ui(&chrome)?;
+    Ok(back(&format!("/admin/groups/{id}"), "removed"))
+}
+
+async fn group_delete_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups");
+    let id = parse_id(&id).ui(&chrome)?;
+    let g = state
+        .accounts
+        .store()
+        .get_group(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    Ok(render(&ConfirmPage {
+        chrome,
+        title: format!("Delete the group {}?", g.name),
+        message: "Its members lose what rules for this group gave them. Rules naming the group stay until you remove them.".to_owned(),
+        action: format!("/admin/groups/{id}/delete"),
+        cancel: format!("/admin/groups/{id}"),
+    }))
+}
+
+async fn group_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "groups");
+    let id = parse_id(&id).ui(&chrome)?;
+    let g = state
+        .accounts
+        .store()
+        .get_group(id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    ops::delete_group(&state, &admin.actor(), &g)
+        .await
+        .ui(&chrome)?;
+    Ok(back("/admin/groups", "deleted"))
+}

@@ -1,0 +1,177 @@
+//! The signed-in person's profile: their account, groups and docker logins, changing their
+//! own password, and revoking one of their logins.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use registryo_core::names::Username;
+use serde::Deserialize;
+
+use super::{
+    Chrome, FieldError, Flash, TokenLine, UiError, UserView, WithChrome, back, parse_id,
+    render_status,
+};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::session::Viewer;
+use registryo_core::app::accounts::Checked;
+use registryo_core::app::attempts::Channel;
+use registryo_core::app::ops::{self, Actor};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/profile", get(profile))
+        .route("/profile/password", post(profile_password))
+        .route("/profile/tokens/{id}/revoke", post(profile_revoke))
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    user: UserView,
+    groups: Vec<String>,
+    tokens: Vec<TokenLine>,
+    error: FieldError,
+}
+
+impl ProfilePage {
+    fn revoke_url(&self, id: &i64) -> String {
+        format!("/profile/tokens/{id}/revoke")
+    }
+    fn revoke_all_url(&self) -> String {
+        String::new()
+    }
+}
+
+async fn profile_page(
+    state: &AppState,
+    viewer: &Viewer,
+    chrome: Chrome,
+    error: FieldError,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let store = state.accounts.store();
+    let groups = store
+        .groups_of_user(viewer.user.id)
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let tokens = ops::logins(state, &viewer.user)
+        .await
+        .ui(&chrome)?
+        .into_iter()
+        .map(TokenLine::of)
+        .collect();
+    Ok(render_status(
+        status,
+        &ProfilePage {
+            chrome,
+            user: UserView::of(&viewer.user),
+            groups: groups.into_iter().map(|g| g.name).collect(),
+            tokens,
+            error,
+        },
+    ))
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(flash): Query<Flash>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&viewer, "profile").notice(&flash);
+    profile_page(
+        &state,
+        &viewer,
+        chrome,
+        FieldError::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+    /// "Keep my docker logins" (off by default: a password change ends them).
+    #[serde(default)]
+    keep_docker: Option<String>,
+}
+
+async fn profile_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&viewer, "profile");
+    let u = &viewer.user;
+    let result: Result<(), AppError> = async {
+        // The current password, under the same guessing limits as every password check.
+        let name = Username::new(u.username.as_str())
+            .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
+        match state
+            .accounts
+            .check(&name, &form.current, viewer.remote, Channel::Profile)
+            .await?
+        {
+            Checked::Valid { user_id, .. } if user_id == u.id => {}
+            Checked::Throttled(wait) => return Err(AppError::Throttled(wait)),
+            _ => {
+                return Err(AppError::invalid(
+                    "current",
+                    "the current password is wrong",
+                ));
+            }
+        }
+        ops::check_password("new", &u.username, &form.new)?;
+        if form.new != form.confirm {
+            return Err(AppError::invalid("confirm", "the two new passwords differ"));
+        }
+        let keep = ops::OwnChange {
+            session: Some(viewer.session.id_hash.clone()),
+            keep_docker_logins: form.keep_docker.is_some(),
+        };
+        let actor = Actor::admin(u.username.clone(), viewer.remote);
+        ops::change_own_password(&state, &actor, u, &form.new, keep).await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(back("/profile", "password")),
+        Err(e @ AppError::Invalid { .. }) => {
+            profile_page(
+                &state,
+                &viewer,
+                chrome,
+                FieldError::from(&e),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => Err(e).ui(&chrome),
+    }
+}
+
+async fn profile_revoke(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&viewer, "profile");
+    let id = parse_id(&id).ui(&chrome)?;
+    let actor = Actor::admin(viewer.user.username.clone(), viewer.remote);
+    ops::revoke_login(&state, &actor, &viewer.user, id)
+        .await
+        .ui(&chrome)?;
+    Ok(back("/profile", "revoked"))
+}

@@ -1,0 +1,202 @@
+//! The rules (`/admin/rules`: the list, with the rules the server could not compile marked,
+//! adding and removing one) and "explain" (`/admin/explain`: why a user gets what they get
+//! for a scope).
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{Admin, Chrome, FieldError, Flash, UiError, WithChrome, back, parse_id, render_status};
+use crate::app::AppState;
+use crate::error::AppError;
+use registryo_core::app::ops;
+use registryo_core::time::date;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/rules", get(rules).post(rules_add))
+        .route("/admin/rules/{id}/delete", post(rules_delete))
+        .route("/admin/explain", get(explain))
+}
+
+struct RuleRow {
+    id: i64,
+    subject: String,
+    pattern: String,
+    actions: String,
+    created: String,
+    created_by: String,
+    broken: String,
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    chrome: Chrome,
+    rules: Vec<RuleRow>,
+    error: FieldError,
+    subject: String,
+    pattern: String,
+    actions: String,
+}
+
+#[derive(Deserialize, Default)]
+struct RuleForm {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    pattern: String,
+    #[serde(default)]
+    actions: String,
+}
+
+async fn rules_render(
+    state: &AppState,
+    chrome: Chrome,
+    error: FieldError,
+    form: RuleForm,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let rules = state
+        .accounts
+        .store()
+        .list_acl_rules()
+        .await
+        .map_err(AppError::from)
+        .ui(&chrome)?;
+    let snap = state.accounts.snapshot();
+    let rules = rules
+        .into_iter()
+        .map(|r| RuleRow {
+            broken: snap
+                .broken_rules
+                .iter()
+                .find(|(id, _)| *id == r.id)
+                .map(|(_, why)| why.clone())
+                .unwrap_or_default(),
+            id: r.id,
+            subject: r.subject,
+            pattern: r.pattern,
+            actions: r.actions,
+            created: date(r.created_at),
+            created_by: r.created_by.unwrap_or_default(),
+        })
+        .collect();
+    Ok(render_status(
+        status,
+        &RulesPage {
+            chrome,
+            rules,
+            error,
+            subject: form.subject,
+            pattern: form.pattern,
+            actions: form.actions,
+        },
+    ))
+}
+
+async fn rules(
+    State(state): State<AppState>,
+    admin: Admin,
+    Query(flash): Query<Flash>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "rules").notice(&flash);
+    rules_render(
+        &state,
+        chrome,
+        FieldError::default(),
+        RuleForm {
+            actions: "pull".to_owned(),
+            ..RuleForm::default()
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn rules_add(
+    State(state): State<AppState>,
+    admin: Admin,
+    Form(f): Form<RuleForm>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "rules");
+    match ops::add_rule(&state, &admin.actor(), &f.subject, &f.pattern, &f.actions)
+        .await
+        .map_err(AppError::from)
+    {
+        Ok(_) => Ok(back("/admin/rules", "added")),
+        Err(e @ AppError::Invalid { .. }) => {
+            rules_render(
+                &state,
+                chrome,
+                FieldError::from(&e),
+                f,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => Err(e).ui(&chrome),
+    }
+}
+
+async fn rules_delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "rules");
+    let id = parse_id(&id).ui(&chrome)?;
+    ops::delete_rule(&state, &admin.actor(), id)
+        .await
+        .ui(&chrome)?;
+    Ok(back("/admin/rules", "removed"))
+}
+
+#[derive(Deserialize, Default)]
+struct ExplainQuery {
+    user: Option<String>,
+    scope: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "explain.html")]
+struct ExplainPage {
+    chrome: Chrome,
+    user: String,
+    scope: String,
+    result: Option<ops::Explained>,
+    error: FieldError,
+}
+
+async fn explain(
+    State(state): State<AppState>,
+    admin: Admin,
+    Query(q): Query<ExplainQuery>,
+) -> Response {
+    let chrome = Chrome::of(&admin.0, "explain");
+    let user = q.user.unwrap_or_default();
+    let scope = q.scope.unwrap_or_default();
+    let (result, error, status) = if scope.is_empty() && user.is_empty() {
+        (None, FieldError::default(), StatusCode::OK)
+    } else {
+        match ops::explain(&state, &user, &scope).map_err(AppError::from) {
+            Ok(r) => (Some(r), FieldError::default(), StatusCode::OK),
+            Err(e) => (None, FieldError::from(&e), e.status()),
+        }
+    };
+    render_status(
+        status,
+        &ExplainPage {
+            chrome,
+            user,
+            scope,
+            result,
+            error,
+        },
+    )
+}
