@@ -1,14 +1,12 @@
-//! Web sessions and CSRF tokens.
+//! Web sessions and CSRF tokens, as the web carries them.
 //!
-//! - A session cookie holds 256 random bits; the store keeps only its SHA-256 hash, with the
-//!   user, an expiry (fixed, [`WebConfig::session_ttl`] after sign-in) and a CSRF token, so
-//!   every replica sharing the database honours it. The store refuses sessions of disabled
-//!   or expired users, so disabling someone signs them out at once.
+//! - A session cookie holds what [`registryo_core::app::sessions`] made: 256 random bits
+//!   whose SHA-256 the store keeps with the person, an expiry (fixed,
+//!   [`WebConfig::session_ttl`] after sign-in) and a CSRF token. Signing in, finding the
+//!   session a cookie names and signing out are that module's operations; here are the cookies.
 //! - Every `POST` of the UI carries the session's CSRF token in a `csrf` form field, checked
 //!   by [`csrf_guard`] before any handler runs. The sign-in form, which has no session yet,
 //!   uses a double-submit cookie instead. The JSON API takes the token in `X-CSRF-Token`.
-//! - Failed sign-ins count towards the guessing limits of every password check
-//!   ([`crate::attempts`]); past a limit the sign-in page refuses without checking the password.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,12 +19,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registryo_core::secret::random_token;
 use registryo_core::service::ClientAddr;
-use registryo_core::storage::{NewSession, Session, User, UserKind};
+use registryo_core::storage::{Session, User};
 
 use crate::app::AppState;
 use crate::error::AppError;
-use registryo_core::app::accounts::token_hash;
-use registryo_core::time::unix_now as now;
+use registryo_core::app::sessions;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "registryo_session";
@@ -94,15 +91,6 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     registryo_core::secret::same_secret(a.as_bytes(), b.as_bytes())
 }
 
-fn random() -> Result<String, AppError> {
-    random_token().map_err(|e| AppError::Internal(e.to_string()))
-}
-
-/// A new random secret (256 bits, URL-safe base64).
-pub fn new_secret() -> Result<String, AppError> {
-    random()
-}
-
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -121,30 +109,16 @@ impl Viewer {
     }
 }
 
-/// The session of a request, if its cookie names a live one of an active human user.
+/// The session of a request, if its cookie names a live one of an active human user
+/// ([`sessions::get`]).
 pub async fn load_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User)>, AppError> {
-    let Some(value) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    if value.is_empty() || value.len() > 128 {
-        return Ok(None);
+    match cookie(headers, SESSION_COOKIE) {
+        Some(value) => Ok(sessions::get(state, value).await?),
+        None => Ok(None),
     }
-    let store = state.accounts.store();
-    let Some(session) = store.get_session(&token_hash(value)).await? else {
-        return Ok(None);
-    };
-    let user = match store.get_user(session.user_id).await {
-        Ok(u) => u,
-        Err(registryo_core::storage::StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    if user.kind != UserKind::Human || !user.is_active_at(now()) {
-        return Ok(None);
-    }
-    Ok(Some((session, user)))
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -162,38 +136,17 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// Start a session for a user: the cookie value to send.
-pub async fn start_session(state: &AppState, user: &User) -> Result<String, AppError> {
-    let value = random()?;
-    let ttl = state.web.config.session_ttl.as_secs() as i64;
-    state
-        .accounts
-        .store()
-        .create_session(&NewSession {
-            id_hash: token_hash(&value),
-            user_id: user.id,
-            csrf_token: random()?,
-            expires_at: now() + ttl,
-        })
-        .await?;
-    Ok(value)
-}
-
-/// End the session a request names, if any.
+/// End the session a request names, if any ([`sessions::delete`]).
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    if let Some(value) = cookie(headers, SESSION_COOKIE).filter(|v| v.len() <= 128) {
-        state
-            .accounts
-            .store()
-            .delete_session(&token_hash(value))
-            .await?;
+    if let Some(value) = cookie(headers, SESSION_COOKIE) {
+        sessions::delete(state, value).await?;
     }
     Ok(())
 }
 
 /// A fresh double-submit token for the sign-in form.
 pub fn signin_token() -> Result<String, AppError> {
-    random()
+    random_token().map_err(|e| AppError::Internal(e.to_string()))
 }
 
 const MAX_FORM: usize = 64 * 1024;

@@ -11,6 +11,7 @@
 //! - [`passwords`]: argon2id verification on a small pool of threads with reused memory.
 //! - [`registry`]: the registry client with self-signed tokens and the catalog cache.
 //! - [`reset`]: password reset and invitation links.
+//! - [`sessions`]: web sessions: signing in, the session a cookie names, signing out.
 //! - [`snapshot`]: the compiled policy and what it knows of each user.
 //! - [`error`]: [`OpError`], the operations' one error, which front ends map once.
 
@@ -22,6 +23,7 @@ pub mod ops;
 pub mod passwords;
 pub mod registry;
 pub mod reset;
+pub mod sessions;
 pub mod snapshot;
 
 pub mod error;

@@ -1,5 +1,5 @@
-//! Signing in and out: the sign-in form (with its double-submit cookie), the password check
-//! under the guessing limits, and the session cookie.
+//! Signing in and out: the sign-in form (with its double-submit cookie) and the session
+//! cookie; the password check and the session are [`sessions`]' operations.
 
 use askama::Template;
 use axum::Form;
@@ -8,16 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use registryo_core::names::Username;
-use registryo_core::storage::UserKind;
 use serde::Deserialize;
 
 use super::{Chrome, UiError, render_status, with_retry_after};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::{self, SESSION_COOKIE, SIGNIN_COOKIE};
-use registryo_core::app::accounts::Checked;
-use registryo_core::app::attempts::Channel;
+use registryo_core::app::sessions::{self, SignIn};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -105,24 +102,20 @@ async fn signin(
             status,
         )
     };
-    // A name that is no valid username names no account (and is not counted).
-    let Ok(username) = Username::new(typed.as_str()) else {
-        return refused(StatusCode::UNAUTHORIZED);
-    };
-    let checked = state
-        .accounts
-        .check(
-            &username,
-            &form.password,
-            session::remote(&ext),
-            Channel::SignIn,
-        )
-        .await
-        .map_err(AppError::from)?;
-    let user_id = match checked {
-        Checked::Valid { user_id, .. } => user_id,
-        Checked::Invalid => return refused(StatusCode::UNAUTHORIZED),
-        Checked::Throttled(wait) => {
+    let cfg = &state.web.config;
+    let signed_in = sessions::sign_in(
+        &state,
+        &typed,
+        &form.password,
+        session::remote(&ext),
+        cfg.session_ttl,
+    )
+    .await
+    .map_err(AppError::from)?;
+    let value = match signed_in {
+        SignIn::Started { cookie, .. } => cookie,
+        SignIn::Refused => return refused(StatusCode::UNAUTHORIZED),
+        SignIn::Throttled(wait) => {
             let err = AppError::Throttled(wait);
             let page = signin_form(
                 &state,
@@ -134,28 +127,6 @@ async fn signin(
             return Ok(with_retry_after(&err, page));
         }
     };
-    let user = state
-        .accounts
-        .store()
-        .get_user(user_id)
-        .await
-        .map_err(AppError::from)?;
-    // Service accounts have no web UI.
-    if user.kind != UserKind::Human {
-        return refused(StatusCode::UNAUTHORIZED);
-    }
-    let value = session::start_session(&state, &user).await?;
-    state
-        .accounts
-        .audit(
-            Some(&user.username),
-            "ui.signin",
-            None,
-            None,
-            session::remote(&ext),
-        )
-        .await;
-    let cfg = &state.web.config;
     let mut resp = Redirect::to("/").into_response();
     let secure = cfg.secure_cookies;
     let h = resp.headers_mut();
