@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use registryo_core::service::parse_basic;
-use registryo_core::storage::{AuditEvent, Group, User, UserKind};
+use registryo_core::storage::{AuditEvent, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -217,12 +217,7 @@ fn user_json(u: &User, groups: Option<Vec<String>>) -> UserJson {
 }
 
 async fn list_users(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let users = state
-        .accounts
-        .store()
-        .list_users()
-        .await
-        .map_err(AppError::from)?;
+    let users = ops::users(&state).await?;
     let list: Vec<_> = users.iter().map(|u| user_json(u, None)).collect();
     Ok(axum::Json(json!({ "users": list })).into_response())
 }
@@ -246,12 +241,7 @@ async fn get_user(
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
     let u = ops::user_named(&state, &name).await?;
-    let groups = state
-        .accounts
-        .store()
-        .groups_of_user(u.id)
-        .await
-        .map_err(AppError::from)?;
+    let groups = ops::groups_of_user(&state, &u).await?;
     Ok(axum::Json(user_json(
         &u,
         Some(groups.into_iter().map(|g| g.name).collect()),
@@ -425,33 +415,15 @@ async fn rotate_secret(
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
     let u = ops::user_named(&state, &name).await?;
-    if u.kind != UserKind::Service {
-        return Err(
-            AppError::Conflict("only a service account has a generated secret".to_owned()).into(),
-        );
-    }
     let secret = ops::rotate_secret(&state, &actor, &u).await?;
     Ok(axum::Json(json!({"username": u.username, "secret": secret})).into_response())
 }
 
-async fn group_named(state: &AppState, name: &str) -> Result<Group, AppError> {
-    Ok(state.accounts.store().get_group_by_name(name).await?)
-}
-
 async fn list_groups(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let store = state.accounts.store();
-    let groups = store.list_groups().await.map_err(AppError::from)?;
-    let memberships = store.list_memberships().await.map_err(AppError::from)?;
-    let list: Vec<_> = groups
-        .iter()
-        .map(|g| {
-            let members: Vec<&str> = memberships
-                .iter()
-                .filter(|(gn, _)| *gn == g.name)
-                .map(|(_, u)| u.as_str())
-                .collect();
-            json!({"id": g.id, "name": g.name, "members": members})
-        })
+    let list: Vec<_> = ops::groups(&state)
+        .await?
+        .into_iter()
+        .map(|(g, members)| json!({"id": g.id, "name": g.name, "members": members}))
         .collect();
     Ok(axum::Json(json!({ "groups": list })).into_response())
 }
@@ -480,13 +452,8 @@ async fn get_group(
     _a: ApiAdmin,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let g = group_named(&state, &name).await?;
-    let members = state
-        .accounts
-        .store()
-        .group_members(g.id)
-        .await
-        .map_err(AppError::from)?;
+    let g = ops::group_named(&state, &name).await?;
+    let members = ops::group_members(&state, &g).await?;
     let members: Vec<&str> = members.iter().map(|u| u.username.as_str()).collect();
     Ok(axum::Json(json!({"id": g.id, "name": g.name, "members": members})).into_response())
 }
@@ -496,7 +463,7 @@ async fn delete_group(
     ApiAdmin(actor): ApiAdmin,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let g = group_named(&state, &name).await?;
+    let g = ops::group_named(&state, &name).await?;
     ops::delete_group(&state, &actor, &g).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -506,7 +473,7 @@ async fn add_member(
     ApiAdmin(actor): ApiAdmin,
     Path((name, user)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let g = group_named(&state, &name).await?;
+    let g = ops::group_named(&state, &name).await?;
     let _u = ops::user_named(&state, &user).await?;
     let added = ops::add_member(&state, &actor, &g, &user).await?;
     Ok(if added {
@@ -522,7 +489,7 @@ async fn remove_member(
     ApiAdmin(actor): ApiAdmin,
     Path((name, user)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let g = group_named(&state, &name).await?;
+    let g = ops::group_named(&state, &name).await?;
     let u = ops::user_named(&state, &user).await?;
     if !ops::remove_member(&state, &actor, &g, &u).await? {
         return Err(AppError::NotFound(format!("member {user} of group {name}")).into());
@@ -531,21 +498,10 @@ async fn remove_member(
 }
 
 async fn list_rules(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let rules = state
-        .accounts
-        .store()
-        .list_acl_rules()
-        .await
-        .map_err(AppError::from)?;
-    let snap = state.accounts.snapshot();
-    let list: Vec<_> = rules
-        .iter()
-        .map(|r| {
-            let broken = snap
-                .broken_rules
-                .iter()
-                .find(|(id, _)| *id == r.id)
-                .map(|(_, w)| w.clone());
+    let list: Vec<_> = ops::listed_rules(&state)
+        .await?
+        .into_iter()
+        .map(|ops::ListedRule { rule: r, broken }| {
             json!({"id": r.id, "subject": r.subject, "pattern": r.pattern, "actions": r.actions,
                    "created_at": r.created_at, "created_by": r.created_by, "broken": broken})
         })

@@ -296,7 +296,10 @@ impl Health {
 /// `200` when the store takes a write, else `503` with the reason: a full disk or an
 /// unreachable database make a server useless although it still answers.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.health.check(state.accounts.store().as_ref()).await {
+    // The one handler that takes the store itself: a health check is a probe of the storage
+    // (does it take a write?), not an operation of the application, and it changes nothing
+    // anyone sees; what it answers is the web's business (the status, the reuse window).
+    match state.health.check(state.store().as_ref()).await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(Unhealthy { reason, detail }) => {
             tracing::error!(%reason, error = %detail, "health check: the store cannot write");

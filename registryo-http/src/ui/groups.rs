@@ -55,21 +55,12 @@ async fn groups_render(
     name: String,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let store = state.accounts.store();
-    let groups = store
-        .list_groups()
+    let groups = ops::groups(state)
         .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
-    let memberships = store
-        .list_memberships()
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
-    let groups = groups
+        .ui(&chrome)?
         .into_iter()
-        .map(|g| GroupLine {
-            members: memberships.iter().filter(|(gn, _)| *gn == g.name).count(),
+        .map(|(g, members)| GroupLine {
+            members: members.len(),
             id: g.id,
             name: g.name,
         })
@@ -145,17 +136,8 @@ async fn group_render(
     error: FieldError,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let store = state.accounts.store();
-    let g = store
-        .get_group(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
-    let members = store
-        .group_members(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let g = ops::group(state, id).await.ui(&chrome)?;
+    let members = ops::group_members(state, &g).await.ui(&chrome)?;
     Ok(render_status(
         status,
         &GroupPage {
@@ -193,13 +175,7 @@ async fn group_add(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "groups");
     let id = parse_id(&id).ui(&chrome)?;
-    let g = state
-        .accounts
-        .store()
-        .get_group(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let g = ops::group(&state, id).await.ui(&chrome)?;
     match ops::add_member(&state, &admin.actor(), &g, &f.username)
         .await
         .map_err(AppError::from)
@@ -227,13 +203,7 @@ async fn group_remove(
     let chrome = Chrome::of(&admin.0, "groups");
     let id = parse_id(&id).ui(&chrome)?;
     let uid = parse_id(&uid).ui(&chrome)?;
-    let g = state
-        .accounts
-        .store()
-        .get_group(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let g = ops::group(&state, id).await.ui(&chrome)?;
     let u = ops::user(&state, uid).await.ui(&chrome)?;
     ops::remove_member(&state, &admin.actor(), &g, &u)
         .await
@@ -248,13 +218,7 @@ async fn group_delete_confirm(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "groups");
     let id = parse_id(&id).ui(&chrome)?;
-    let g = state
-        .accounts
-        .store()
-        .get_group(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let g = ops::group(&state, id).await.ui(&chrome)?;
     Ok(render(&ConfirmPage {
         chrome,
         title: format!("Delete the group {}?", g.name),
@@ -271,13 +235,7 @@ async fn group_delete(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "groups");
     let id = parse_id(&id).ui(&chrome)?;
-    let g = state
-        .accounts
-        .store()
-        .get_group(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let g = ops::group(&state, id).await.ui(&chrome)?;
     ops::delete_group(&state, &admin.actor(), &g)
         .await
         .ui(&chrome)?;

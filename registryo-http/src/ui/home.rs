@@ -10,8 +10,8 @@ use registryo_core::acl::Principal;
 
 use super::{Chrome, UiError, WithChrome, render};
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::session::Viewer;
+use registryo_core::app::ops;
 use registryo_core::time::unix_now as now;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -53,13 +53,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         })
         .collect();
     let counts = if u.is_admin {
-        let groups = state
-            .accounts
-            .store()
-            .list_groups()
-            .await
-            .map_err(AppError::from)
-            .ui(&chrome)?;
+        let groups = ops::groups(&state).await.ui(&chrome)?;
         Some((snap.users.len(), groups.len(), snap.acl.len()))
     } else {
         None

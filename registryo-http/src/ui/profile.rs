@@ -55,12 +55,7 @@ async fn profile_page(
     error: FieldError,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let store = state.accounts.store();
-    let groups = store
-        .groups_of_user(viewer.user.id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let groups = ops::groups_of_user(state, &viewer.user).await.ui(&chrome)?;
     let tokens = ops::logins(state, &viewer.user)
         .await
         .ui(&chrome)?

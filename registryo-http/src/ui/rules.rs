@@ -62,23 +62,12 @@ async fn rules_render(
     form: RuleForm,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let rules = state
-        .accounts
-        .store()
-        .list_acl_rules()
+    let rules = ops::listed_rules(state)
         .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
-    let snap = state.accounts.snapshot();
-    let rules = rules
+        .ui(&chrome)?
         .into_iter()
-        .map(|r| RuleRow {
-            broken: snap
-                .broken_rules
-                .iter()
-                .find(|(id, _)| *id == r.id)
-                .map(|(_, why)| why.clone())
-                .unwrap_or_default(),
+        .map(|ops::ListedRule { rule: r, broken }| RuleRow {
+            broken: broken.unwrap_or_default(),
             id: r.id,
             subject: r.subject,
             pattern: r.pattern,

@@ -89,13 +89,7 @@ async fn users_page(
     mut page: UsersPage,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let users = state
-        .accounts
-        .store()
-        .list_users()
-        .await
-        .map_err(AppError::from)
-        .ui(&page.chrome)?;
+    let users = ops::users(state).await.ui(&page.chrome)?;
     page.users = users.iter().map(UserView::of).collect();
     Ok(render_status(status, &page))
 }
@@ -282,12 +276,7 @@ async fn user_page_render(
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let u = ops::user(state, id).await.ui(&chrome)?;
-    let store = state.accounts.store();
-    let groups = store
-        .groups_of_user(id)
-        .await
-        .map_err(AppError::from)
-        .ui(&chrome)?;
+    let groups = ops::groups_of_user(state, &u).await.ui(&chrome)?;
     let tokens = ops::logins(state, &u).await.ui(&chrome)?;
     Ok(render_status(
         status,

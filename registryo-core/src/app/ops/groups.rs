@@ -24,9 +24,24 @@ pub async fn groups(app: &App) -> Result<Vec<(Group, Vec<String>)>, OpError> {
         .collect())
 }
 
+/// A group by id.
+pub async fn group(app: &App, id: i64) -> Result<Group, OpError> {
+    Ok(app.accounts.store().get_group(id).await?)
+}
+
 /// A group by name (without regard to case).
 pub async fn group_named(app: &App, name: &str) -> Result<Group, OpError> {
     Ok(app.accounts.store().get_group_by_name(name).await?)
+}
+
+/// The members of a group, by username.
+pub async fn group_members(app: &App, group: &Group) -> Result<Vec<User>, OpError> {
+    Ok(app.accounts.store().group_members(group.id).await?)
+}
+
+/// The groups a user is a member of, by name.
+pub async fn groups_of_user(app: &App, user: &User) -> Result<Vec<Group>, OpError> {
+    Ok(app.accounts.store().groups_of_user(user.id).await?)
 }
 
 /// Create a group.

@@ -16,6 +16,33 @@ pub async fn rules(app: &App) -> Result<Vec<AclRule>, OpError> {
     Ok(app.accounts.store().list_acl_rules().await?)
 }
 
+/// A rule as stored, and why the policy left it out, if it did.
+#[derive(Debug, Clone)]
+pub struct ListedRule {
+    /// The rule.
+    pub rule: AclRule,
+    /// Why the server could not compile it (it then grants nothing), from the policy in force.
+    pub broken: Option<String>,
+}
+
+/// Every rule, in the order they were added, each with why the policy left it out, if it
+/// did (what the rules pages show).
+pub async fn listed_rules(app: &App) -> Result<Vec<ListedRule>, OpError> {
+    let rules = rules(app).await?;
+    let snap = app.accounts.snapshot();
+    Ok(rules
+        .into_iter()
+        .map(|rule| ListedRule {
+            broken: snap
+                .broken_rules
+                .iter()
+                .find(|(id, _)| *id == rule.id)
+                .map(|(_, why)| why.clone()),
+            rule,
+        })
+        .collect())
+}
+
 /// Add an ACL rule, parsed by the same parser the server compiles rules with. A parse error
 /// names its field: `subject`, `pattern` or `actions`.
 pub async fn add_rule(
