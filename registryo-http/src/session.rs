@@ -23,6 +23,7 @@ use registryo_core::storage::{Session, User};
 
 use crate::app::AppState;
 use crate::error::AppError;
+use registryo_core::app::ops::Actor;
 use registryo_core::app::sessions;
 
 /// The session cookie's name.
@@ -106,6 +107,11 @@ impl Viewer {
     /// The session's CSRF token.
     pub fn csrf(&self) -> &str {
         &self.session.csrf_token
+    }
+
+    /// The viewer as the audit log names them when they act ([`Actor::person`]).
+    pub fn actor(&self) -> Actor {
+        Actor::person(self.user.username.clone(), self.remote)
     }
 }
 

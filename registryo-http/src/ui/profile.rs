@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use registryo_core::names::Username;
 use serde::Deserialize;
 
 use super::{
@@ -18,9 +17,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
-use registryo_core::app::accounts::Checked;
-use registryo_core::app::attempts::Channel;
-use registryo_core::app::ops::{self, Actor};
+use registryo_core::app::ops;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -109,40 +106,19 @@ async fn profile_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&viewer, "profile");
-    let u = &viewer.user;
-    let result: Result<(), AppError> = async {
-        // The current password, under the same guessing limits as every password check.
-        let name = Username::new(u.username.as_str())
-            .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
-        match state
-            .accounts
-            .check(&name, &form.current, viewer.remote, Channel::Profile)
-            .await?
-        {
-            Checked::Valid { user_id, .. } if user_id == u.id => {}
-            Checked::Throttled(wait) => return Err(AppError::Throttled(wait)),
-            _ => {
-                return Err(AppError::invalid(
-                    "current",
-                    "the current password is wrong",
-                ));
-            }
-        }
-        ops::check_password("new", &u.username, &form.new)?;
-        if form.new != form.confirm {
-            return Err(AppError::invalid("confirm", "the two new passwords differ"));
-        }
-        let keep = ops::OwnChange {
-            session: Some(viewer.session.id_hash.clone()),
-            keep_docker_logins: form.keep_docker.is_some(),
-        };
-        let actor = Actor::admin(u.username.clone(), viewer.remote);
-        ops::change_own_password(&state, &actor, u, &form.new, keep).await?;
-        Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(back("/profile", "password")),
+    let change = ops::OwnChange {
+        current: form.current,
+        new: form.new,
+        confirm: form.confirm,
+        session: Some(viewer.session.id_hash.clone()),
+        keep_docker_logins: form.keep_docker.is_some(),
+    };
+    let actor = viewer.actor();
+    match ops::change_own_password(&state, &actor, &viewer.user, &change)
+        .await
+        .map_err(AppError::from)
+    {
+        Ok(_) => Ok(back("/profile", "password")),
         Err(e @ AppError::Invalid { .. }) => {
             profile_page(
                 &state,
@@ -164,7 +140,7 @@ async fn profile_revoke(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&viewer, "profile");
     let id = parse_id(&id).ui(&chrome)?;
-    let actor = Actor::admin(viewer.user.username.clone(), viewer.remote);
+    let actor = viewer.actor();
     ops::revoke_login(&state, &actor, &viewer.user, id)
         .await
         .ui(&chrome)?;

@@ -38,7 +38,7 @@ pub fn new_secret() -> Result<String, OpError> {
 /// Who makes a change, for the audit log.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The signed-in admin (`cli` for the command line).
+    /// Who: the signed-in person, usually an administrator (`cli` for the command line).
     pub username: String,
     /// Their address.
     pub remote: Option<SocketAddr>,
@@ -55,6 +55,12 @@ impl Actor {
             remote,
             console: false,
         }
+    }
+
+    /// A signed-in person who need not be an administrator: acting on their own account
+    /// (their password, their logins), or on the registry as the rules let them.
+    pub fn person(username: impl Into<String>, remote: Option<SocketAddr>) -> Actor {
+        Actor::admin(username, remote)
     }
 
     /// The command line (audited as `cli`).

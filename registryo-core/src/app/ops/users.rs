@@ -2,6 +2,8 @@
 //! invitations), profile, roles, passwords and secrets, expiry, removal.
 
 use crate::acl::Principal;
+use crate::app::accounts::Checked;
+use crate::app::attempts::Channel;
 use crate::names::Username;
 use crate::scope::{RepositoryName, Scope};
 use crate::storage::{AclRule, LoginsEnded, NewUser, PasswordChange, User, UserKind, UserUpdate};
@@ -435,34 +437,63 @@ pub fn ended_text(ended: LoginsEnded) -> String {
     )
 }
 
-/// What a person's own password change keeps.
-#[derive(Debug, Clone, Default)]
+/// A person's own password change, as typed on their profile.
+#[derive(Clone, Default)]
 pub struct OwnChange {
+    /// The current password.
+    pub current: String,
+    /// The new password.
+    pub new: String,
+    /// The new password again.
+    pub confirm: String,
     /// The session making the change (the SHA-256 of its cookie): it stays.
     pub session: Option<String>,
     /// Keep the docker logins (the profile's "keep my docker logins").
     pub keep_docker_logins: bool,
 }
 
-/// A person changes their own password, having given the current one: their other web
-/// sessions end, and their docker logins unless they keep them.
+impl std::fmt::Debug for OwnChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnChange")
+            .field("session", &self.session)
+            .field("keep_docker_logins", &self.keep_docker_logins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person changes their own password, having given the current one (checked under the
+/// guessing limits of every password check: [`OpError::Throttled`] past them) and the new
+/// one twice: their other web sessions end, and their docker logins unless they keep them.
 pub async fn change_own_password(
     app: &App,
     actor: &Actor,
     user: &User,
-    new_password: &str,
-    keep: OwnChange,
+    change: &OwnChange,
 ) -> Result<LoginsEnded, OpError> {
-    check_password("new", &user.username, new_password)?;
-    let hash = app.accounts.hash_password(new_password).await?;
-    let change = PasswordChange {
-        keep_session: keep.session,
-        keep_docker_logins: keep.keep_docker_logins,
+    let wrong = || OpError::invalid("current", "the current password is wrong");
+    let name = Username::new(user.username.as_str()).map_err(|_| wrong())?;
+    match app
+        .accounts
+        .check(&name, &change.current, actor.remote, Channel::Profile)
+        .await?
+    {
+        Checked::Valid { user_id, .. } if user_id == user.id => {}
+        Checked::Throttled(wait) => return Err(OpError::Throttled(wait)),
+        _ => return Err(wrong()),
+    }
+    check_password("new", &user.username, &change.new)?;
+    if change.new != change.confirm {
+        return Err(OpError::invalid("confirm", "the two new passwords differ"));
+    }
+    let hash = app.accounts.hash_password(&change.new).await?;
+    let keep = PasswordChange {
+        keep_session: change.session.clone(),
+        keep_docker_logins: change.keep_docker_logins,
     };
     let ended = app
         .accounts
         .store()
-        .set_password_hash(user.id, Some(&hash), &change, &|ended| {
+        .set_password_hash(user.id, Some(&hash), &keep, &|ended| {
             let detail = format!("own change: {}", ended_text(*ended));
             vec![actor.event("user.password", &user.username, Some(detail))]
         })
