@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::accounts::AccountError;
 use super::keys::KeyError;
+use crate::client::RegistryError;
 use crate::storage::StoreError;
 
 /// Why an operation failed. Front ends map each variant once: registryo-http to HTTP statuses,
@@ -89,6 +90,36 @@ impl OpError {
             OpError::Invalid { field, .. } => field.as_deref(),
             _ => None,
         }
+    }
+
+    /// A failure of the registry as a person is told it: [`OpError::NotFound`] naming `what`
+    /// (the thing looked for) when the registry has no such thing, else
+    /// [`OpError::Upstream`] saying what to check (the detail is logged).
+    pub fn registry(e: &RegistryError, what: &str) -> OpError {
+        let message = match e {
+            RegistryError::NotFound { .. } => return OpError::NotFound(what.to_owned()),
+            RegistryError::Unreachable { url, .. } => {
+                format!("The registry cannot be reached ({url}): is it running?")
+            }
+            RegistryError::Timeout { .. } => "The registry did not answer in time.".to_owned(),
+            RegistryError::Unauthorized { .. } => {
+                "The registry refused Registryo's token: check that its auth.token issuer, \
+                 service and rootcertbundle are those `registryo registry-config` prints."
+                    .to_owned()
+            }
+            RegistryError::Denied { .. } => "The registry denied the request.".to_owned(),
+            RegistryError::Unsupported { .. } => {
+                "The registry does not allow this: deleting is disabled \
+                 (storage.delete.enabled: false in its configuration)."
+                    .to_owned()
+            }
+            RegistryError::UnsupportedMediaType(mt) => {
+                format!("This manifest's media type ({mt}) cannot be shown.")
+            }
+            _ => "The registry's answer could not be used.".to_owned(),
+        };
+        tracing::warn!(error = %e, "registry request failed");
+        OpError::Upstream(message)
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`rules`]: rules, "explain", the audit log.
 //! - [`logins`]: docker logins (refresh tokens).
 //! - [`keys`]: the signing keys and their rotation.
+//! - [`tags`]: the registry's tags (deleting one).
 
 use std::net::SocketAddr;
 
@@ -22,12 +23,14 @@ pub mod groups;
 pub mod keys;
 pub mod logins;
 pub mod rules;
+pub mod tags;
 pub mod users;
 
 pub use groups::*;
 pub use keys::*;
 pub use logins::*;
 pub use rules::*;
+pub use tags::*;
 pub use users::*;
 
 /// A new random secret (256 bits, URL-safe base64): service account secrets, reset links.

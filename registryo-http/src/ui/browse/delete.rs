@@ -16,6 +16,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
+use registryo_core::app::ops;
 
 #[derive(Template)]
 #[template(path = "delete_tag.html")]
@@ -79,9 +80,9 @@ pub(super) async fn target_post(
     let Some(Target::DeleteTag(name, tag)) = parse_target(&path) else {
         return Err(AppError::NotFound("page".to_owned())).ui(&chrome);
     };
-    let Some(client) = state.registry.client() else {
+    if state.registry.client().is_none() {
         return Ok(render(&NotConfiguredPage { chrome }));
-    };
+    }
     let snap = state.accounts.snapshot();
     let p = principal(&snap, &viewer);
     if !rights(&snap, &p, &name).contains(Actions::DELETE) {
@@ -90,38 +91,10 @@ pub(super) async fn target_post(
         )))
         .ui(&chrome);
     }
-    let result: Result<_, AppError> = async {
-        if !form.digest.is_empty() {
-            let now_digest = client
-                .manifest_digest(&name, &tag)
-                .await
-                .map_err(|e| registry_error(&e, "tag"))?;
-            if now_digest.as_str() != form.digest {
-                return Err(AppError::Conflict(format!(
-                    "{name}:{tag} changed since the confirmation: look again before deleting"
-                )));
-            }
-        }
-        client
-            .delete_tag(&name, &tag)
-            .await
-            .map_err(|e| registry_error(&e, "tag"))
-    }
-    .await;
-    let deleted = result.ui(&chrome)?;
-    state
-        .accounts
-        .audit(
-            Some(&viewer.user.username),
-            "registry.tag.delete",
-            Some(&format!("{name}:{tag}")),
-            Some(format!(
-                "manifest {} with tags {}",
-                deleted.digest,
-                deleted.tags.join(", ")
-            )),
-            viewer.remote,
-        )
-        .await;
+    let actor = viewer.actor();
+    let seen = Some(form.digest.as_str()).filter(|d| !d.is_empty());
+    ops::delete_tag(&state, &actor, &name, &tag, seen)
+        .await
+        .ui(&chrome)?;
     Ok(Redirect::to(&format!("{}?ok=deleted", repo_href(&name))).into_response())
 }

@@ -37,6 +37,7 @@ use super::{Chrome, Flash, UiError, WithChrome, render};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
+use registryo_core::app::OpError;
 use registryo_core::app::accounts::Snapshot;
 use registryo_core::time::unix_now as now;
 
@@ -63,32 +64,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A registry failure as the page shows it; `what` names the thing looked for (a 404).
+/// A registry failure as the page shows it ([`OpError::registry`]); `what` names the thing
+/// looked for (a 404).
 fn registry_error(e: &RegistryError, what: &str) -> AppError {
-    let message = match e {
-        RegistryError::NotFound { .. } => return AppError::NotFound(what.to_owned()),
-        RegistryError::Unreachable { url, .. } => {
-            format!("The registry cannot be reached ({url}): is it running?")
-        }
-        RegistryError::Timeout { .. } => "The registry did not answer in time.".to_owned(),
-        RegistryError::Unauthorized { .. } => {
-            "The registry refused Registryo's token: check that its auth.token issuer, service \
-             and rootcertbundle are those `registryo registry-config` prints."
-                .to_owned()
-        }
-        RegistryError::Denied { .. } => "The registry denied the request.".to_owned(),
-        RegistryError::Unsupported { .. } => {
-            "The registry does not allow this: deleting is disabled \
-             (storage.delete.enabled: false in its configuration)."
-                .to_owned()
-        }
-        RegistryError::UnsupportedMediaType(mt) => {
-            format!("This manifest's media type ({mt}) cannot be shown.")
-        }
-        _ => "The registry's answer could not be used.".to_owned(),
-    };
-    tracing::warn!(error = %e, "registry request failed");
-    AppError::Upstream(message)
+    OpError::registry(e, what).into()
 }
 
 /// The viewer as the ACL sees them.
