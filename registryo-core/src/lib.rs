@@ -23,6 +23,7 @@
 //! **Invariant:** this crate depends on no web framework and no database. Its services are
 //! plain [`tower_service::Service`]s over [`http`] types, usable from any tower-based server.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod acl;
 #[cfg(feature = "app")]

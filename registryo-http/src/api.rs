@@ -21,7 +21,6 @@ use registryo_core::app::OpError;
 use registryo_core::app::accounts::Checked;
 use registryo_core::app::attempts::Channel;
 use registryo_core::app::ops::{self, Actor, NewHuman};
-use registryo_core::storage::StoreError;
 use registryo_core::time::date;
 
 /// An API error response.
@@ -36,12 +35,6 @@ impl From<AppError> for ApiError {
 
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> ApiError {
-        ApiError(e.into())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
         ApiError(e.into())
     }
 }
@@ -103,7 +96,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
                 .accounts
                 .check(&username, &password, remote, Channel::Api)
                 .await
-                .map_err(AppError::from)?
+                .map_err(OpError::from)?
             {
                 Checked::Valid { principal, .. } => principal,
                 Checked::Invalid => return Err(AppError::Unauthenticated.into()),

@@ -1,10 +1,8 @@
 //! The one place where the web layer's errors become HTTP statuses.
 
 use axum::http::StatusCode;
-use registryo_core::storage::StoreError;
 
 use registryo_core::app::OpError;
-use registryo_core::app::accounts::AccountError;
 
 /// Why a page or an API call failed. [`AppError::status`] maps each variant to its status;
 /// the UI renders it as a page, the API as `{"error": {"message", "field"}}`.
@@ -128,30 +126,6 @@ impl AppError {
     }
 }
 
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> AppError {
-        match e {
-            StoreError::NotFound(what) => AppError::NotFound(what),
-            StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
-            StoreError::Invalid(m) => AppError::Invalid {
-                field: None,
-                message: m,
-            },
-            StoreError::Unavailable { kind, source } => AppError::Unavailable {
-                reason: kind.to_string(),
-                detail: source.to_string(),
-            },
-            other => {
-                let detail = match std::error::Error::source(&other) {
-                    Some(s) => format!("{other}: {s}"),
-                    None => other.to_string(),
-                };
-                AppError::Internal(detail)
-            }
-        }
-    }
-}
-
 impl From<OpError> for AppError {
     fn from(e: OpError) -> AppError {
         match e {
@@ -164,15 +138,6 @@ impl From<OpError> for AppError {
             OpError::Upstream(m) => AppError::Upstream(m),
             OpError::Unavailable { reason, detail } => AppError::Unavailable { reason, detail },
             OpError::Internal(m) => AppError::Internal(m),
-        }
-    }
-}
-
-impl From<AccountError> for AppError {
-    fn from(e: AccountError) -> AppError {
-        match e {
-            AccountError::Store(s) => s.into(),
-            AccountError::Hash(h) => AppError::Internal(h),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! passwords, a cache of verified credentials, refresh tokens, the compiled policy), the
 //! server-rendered web UI and the JSON admin API under `/api/v1`.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod api;
 pub mod app;

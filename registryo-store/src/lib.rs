@@ -50,6 +50,7 @@
 //! **Architecture Invariant:** the store receives hashes (argon2id PHC strings, SHA-256 hex of
 //! tokens and session ids), never passwords or tokens.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("registryo-store needs at least one backend feature: `sqlite` or `postgres`");

@@ -2,7 +2,7 @@
 //! their password checks under the guessing limits, the compiled policy, and the admin
 //! operations. It reaches storage only through [`crate::storage`]'s traits.
 //!
-//! - [`accounts`]: [`Accounts`](accounts::Accounts), the token service's backend: the one
+//! - [`accounts`]: [`Accounts`], the token service's backend: the one
 //!   password check, the credential cache, refresh tokens, the policy snapshot.
 //! - [`attempts`]: the guessing limits over the store.
 //! - [`keys`]: the signing keys kept in the store, shared by replicas, rotated in two steps.

@@ -4,10 +4,10 @@
 //! [`Audit`](crate::storage::Audit)), and the policy reload so the change applies at once.
 //! Every operation returns an [`OpError`] that each front end maps once.
 //!
-//! - [`users`]: people and service accounts.
-//! - [`groups`]: groups and memberships.
-//! - [`rules`]: rules, "explain", the audit log.
-//! - [`logins`]: docker logins (refresh tokens).
+//! - [`users`](mod@users): people and service accounts.
+//! - [`groups`](mod@groups): groups and memberships.
+//! - [`rules`](mod@rules): rules, "explain", the audit log.
+//! - [`logins`](mod@logins): docker logins (refresh tokens).
 //! - [`keys`]: the signing keys and their rotation.
 //! - [`tags`]: the registry's tags (deleting one).
 

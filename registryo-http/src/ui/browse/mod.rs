@@ -17,6 +17,10 @@
 //!
 //! This module parses the path and checks the viewer's rights; the pages are in
 //! `repositories`, `repository`, `manifest` and `delete`.
+//!
+//! [`UiTokens`]: registryo_core::app::registry::UiTokens
+//! [`CATALOG_TTL`]: registryo_core::app::registry::CATALOG_TTL
+//! [`RegistryBrowser`]: registryo_core::app::registry::RegistryBrowser
 
 mod delete;
 mod manifest;
@@ -45,9 +49,11 @@ use delete::delete_confirm;
 use manifest::manifest_page;
 use repository::repository;
 
-pub use registryo_core::app::registry::{
-    CATALOG_TTL, REGISTRY_TIMEOUT, RegistryBrowser, RegistryOptions, UiClient, UiTokens,
-};
+/// How the pages reach the registry ([`AppState::with_registry_options`]).
+///
+/// [`AppState::with_registry_options`]: crate::app::AppState::with_registry_options
+pub use registryo_core::app::registry::RegistryOptions;
+use registryo_core::app::registry::UiClient;
 
 /// Repositories per page.
 pub const REPOS_PER_PAGE: usize = 50;
