@@ -42,7 +42,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
 use registryo_core::app::OpError;
-use registryo_core::app::accounts::Snapshot;
+use registryo_core::app::snapshot::Snapshot;
 use registryo_core::time::unix_now as now;
 
 use delete::delete_confirm;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::session::Viewer;
-use registryo_core::app::accounts::Snapshot;
+use registryo_core::app::snapshot::Snapshot;
 
 /// `?q=…&page=…`.
 #[derive(Debug, Default, Deserialize)]

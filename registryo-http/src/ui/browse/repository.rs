@@ -9,7 +9,7 @@ use super::{
     Chrome, Pager, TAGS_PER_PAGE, UiClient, UiError, WithChrome, paginate, registry_error, render,
     repo_href,
 };
-use registryo_core::app::accounts::Snapshot;
+use registryo_core::app::snapshot::Snapshot;
 
 /// One line of a repository's access list.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
         rule: String::new(),
         note: "administrators may do everything".to_owned(),
     }];
-    let mut users: Vec<(&String, &registryo_core::app::accounts::UserEntry)> =
+    let mut users: Vec<(&String, &registryo_core::app::snapshot::UserEntry)> =
         snap.users.values().map(|u| (&u.name, u)).collect();
     users.sort_by(|a, b| a.0.cmp(b.0));
     let user_href = |id: i64| {
