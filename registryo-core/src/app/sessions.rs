@@ -23,8 +23,7 @@ use super::ops::new_secret;
 /// The longest cookie value looked up: anything longer names no session.
 const MAX_COOKIE: usize = 128;
 
-/// What a sign-in came to.
-#[derive(Debug)]
+/// What a sign-in came to. Its `Debug` hides the cookie.
 pub enum SignIn {
     /// The password is right: a session started.
     Started {
@@ -38,6 +37,20 @@ pub enum SignIn {
     Refused,
     /// Too many failed password checks: refused without looking at the password.
     Throttled(Duration),
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignIn::Started { user, .. } => f
+                .debug_struct("Started")
+                .field("user", &user.username)
+                .field("cookie", &"<hidden>")
+                .finish(),
+            SignIn::Refused => f.write_str("Refused"),
+            SignIn::Throttled(wait) => f.debug_tuple("Throttled").field(wait).finish(),
+        }
+    }
 }
 
 /// Sign a person in with their password, under the guessing limits of every password check
