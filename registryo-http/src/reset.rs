@@ -26,13 +26,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use registryo_core::app::OpError;
 use registryo_core::app::mail::in_words;
-use registryo_core::app::reset::{self, Redeemed, TOKEN_LEN};
+use registryo_core::app::reset::{self, Redeemed};
 use registryo_core::storage::TokenPurpose;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::session::{self, SIGNIN_COOKIE};
+use crate::session;
 
 /// The routes (the caller adds the CSRF guard, which checks `/forgot` and `/reset` with the
 /// sign-in form's double-submit cookie).
@@ -73,23 +73,6 @@ impl ResetPage {
     }
 }
 
-/// The sign-in form's double-submit token: the cookie's when it has one, else a new one
-/// (with the cookie to set).
-fn double_submit(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(String, Option<HeaderValue>), AppError> {
-    match session::cookie(headers, SIGNIN_COOKIE) {
-        Some(t) if t.len() == TOKEN_LEN => Ok((t.to_owned(), None)),
-        _ => {
-            let t = session::signin_token()?;
-            let cookie =
-                session::set_cookie(SIGNIN_COOKIE, &t, None, state.web.config.secure_cookies);
-            Ok((t, Some(cookie)))
-        }
-    }
-}
-
 fn render(status: StatusCode, page: &impl Template, cookie: Option<HeaderValue>) -> Response {
     let html = match page.render() {
         Ok(h) => h,
@@ -117,7 +100,7 @@ async fn forgot_page(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let mail = reset::mail_of(&state)?;
-    let (token, cookie) = double_submit(&state, &headers)?;
+    let (token, cookie) = session::double_submit(&headers, state.web.config.secure_cookies)?;
     let page = ForgotPage {
         chrome: chrome(),
         token,
@@ -153,7 +136,7 @@ async fn forgot_submit(
             }
         });
     }
-    let (token, cookie) = double_submit(&state, &headers)?;
+    let (token, cookie) = session::double_submit(&headers, state.web.config.secure_cookies)?;
     let page = ForgotPage {
         chrome: chrome(),
         token,
@@ -189,7 +172,7 @@ async fn reset_page(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
     reset::mail_of(&state)?;
-    let (csrf, cookie) = double_submit(&state, &headers)?;
+    let (csrf, cookie) = session::double_submit(&headers, state.web.config.secure_cookies)?;
     let Some((token, user)) = reset::live_token(&state, &q.token).await? else {
         return Ok(invalid_page(csrf, cookie));
     };
@@ -225,7 +208,7 @@ async fn reset_submit(
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
     reset::mail_of(&state)?;
-    let (csrf, cookie) = double_submit(&state, &headers)?;
+    let (csrf, cookie) = session::double_submit(&headers, state.web.config.secure_cookies)?;
     let redemption = reset::Redemption {
         token: form.token,
         new: form.new,

@@ -155,6 +155,22 @@ pub fn signin_token() -> Result<String, AppError> {
     random_token().map_err(|e| AppError::Internal(e.to_string()))
 }
 
+/// The sign-in form's double-submit token (also the reset pages'): the cookie's when it has
+/// one of the right length, else a new one with the cookie that sets it.
+pub fn double_submit(
+    headers: &HeaderMap,
+    secure: bool,
+) -> Result<(String, Option<HeaderValue>), AppError> {
+    match cookie(headers, SIGNIN_COOKIE) {
+        Some(t) if t.len() == registryo_core::app::reset::TOKEN_LEN => Ok((t.to_owned(), None)),
+        _ => {
+            let t = signin_token()?;
+            let set = set_cookie(SIGNIN_COOKIE, &t, None, secure);
+            Ok((t, Some(set)))
+        }
+    }
+}
+
 const MAX_FORM: usize = 64 * 1024;
 
 /// Refuse every UI `POST` whose `csrf` field does not match the session's token (or, on

@@ -29,7 +29,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use registryo_core::storage::{User, UserKind};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -40,9 +39,11 @@ use registryo_core::time::{date, datetime, unix_now as now};
 /// The style sheet, served from `/static/style.css`.
 pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 
+/// The style sheet's version in its URL: the first 12 hex digits of its SHA-256.
 static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
-    let d = Sha256::digest(STYLE_CSS.as_bytes());
-    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    let mut hex = registryo_core::secret::sha256_hex(STYLE_CSS.as_bytes());
+    hex.truncate(12);
+    hex
 });
 
 /// What the layout needs: who is signed in, the CSRF token, the current section.

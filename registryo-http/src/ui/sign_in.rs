@@ -56,10 +56,8 @@ fn signin_form(
     error: String,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let token = match session::cookie(headers, SIGNIN_COOKIE) {
-        Some(t) if t.len() == 43 => t.to_owned(),
-        _ => session::signin_token()?,
-    };
+    let secure = state.web.config.secure_cookies;
+    let (token, set) = session::double_submit(headers, secure)?;
     let page = SignInPage {
         chrome: Chrome {
             section: "signin",
@@ -71,10 +69,9 @@ fn signin_form(
         forgot: state.mail.is_some(),
     };
     let mut resp = render_status(status, &page);
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(SIGNIN_COOKIE, &token, None, state.web.config.secure_cookies),
-    );
+    // Set again even when it came with the request, so it lives as long as the form.
+    let set = set.unwrap_or_else(|| session::set_cookie(SIGNIN_COOKIE, &token, None, secure));
+    resp.headers_mut().append(header::SET_COOKIE, set);
     Ok(resp)
 }
 
