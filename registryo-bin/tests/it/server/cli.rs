@@ -1,0 +1,434 @@
+//! The CLI against a running server: its changes reach it, bad input changes nothing, registry-config and the keys, closed output, and the UI's operations.
+
+use super::*;
+
+#[tokio::test]
+async fn cli_changes_reach_the_running_server() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password\n"),
+    );
+    server.cli_ok(&["group", "add", "devs"], None);
+    server.cli_ok(&["group", "member", "add", "devs", "alice"], None);
+    server.cli_ok(&["acl", "add", "group:devs", "team/*", "pull,push"], None);
+    let out = server.cli_ok(&["acl", "add", "authenticated", "${account}/**", "*"], None);
+    assert!(out.contains("added rule"));
+
+    let alice = Some(("alice", "alice-password"));
+    eventually("alice's rules apply", || async {
+        let (s, j) = server
+            .token(
+                "scope=repository:team/app:pull,push,delete&scope=repository:alice/x/y:*&scope=repository:bob/z:pull",
+                alice,
+            )
+            .await;
+        s == 200
+            && access(&j)
+                == vec![
+                    ("team/app".to_owned(), vec!["pull".to_owned(), "push".to_owned()]),
+                    (
+                        "alice/x/y".to_owned(),
+                        vec!["pull".to_owned(), "push".to_owned(), "delete".to_owned()],
+                    ),
+                ]
+    })
+    .await;
+
+    // explain says which rule granted what.
+    let out = server.cli_ok(
+        &["acl", "explain", "alice", "repository:team/app:pull,delete"],
+        None,
+    );
+    assert!(out.contains("group:devs team/* pull,push -> pull"), "{out}");
+    assert!(out.contains("granted: pull"), "{out}");
+    let out = server.cli_ok(
+        &["acl", "explain", "anonymous", "repository:team/app:pull"],
+        None,
+    );
+    assert!(
+        out.contains("no rule matches") && out.contains("granted: nothing"),
+        "{out}"
+    );
+
+    // A password change (credentials were cached) takes effect.
+    server.cli_ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("new-password-2\n"),
+    );
+    eventually("the old password is refused", || async {
+        server.token("", alice).await.0 == 401
+    })
+    .await;
+    assert_eq!(
+        server.token("", Some(("alice", "new-password-2"))).await.0,
+        200
+    );
+
+    // Disabling refuses the password and the refresh tokens.
+    let (_, j) = server
+        .token(
+            "offline_token=true&client_id=docker&service=registry.test",
+            Some(("alice", "new-password-2")),
+        )
+        .await;
+    let refresh = j["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "docker"),
+        ("service", "registry.test"),
+        ("refresh_token", refresh.as_str()),
+        ("scope", "repository:alice/a:pull"),
+    ];
+    assert_eq!(server.post(&refresh_form).await.0, 200);
+    server.cli_ok(&["user", "disable", "alice"], None);
+    eventually("a disabled user gets no token", || async {
+        server.token("", Some(("alice", "new-password-2"))).await.0 == 401
+    })
+    .await;
+    assert_eq!(server.post(&refresh_form).await.0, 401);
+    server.cli_ok(&["user", "enable", "alice"], None);
+    eventually("re-enabled", || async {
+        server.post(&refresh_form).await.0 == 200
+    })
+    .await;
+
+    // Revoking the refresh tokens.
+    let out = server.cli_ok(&["token", "revoke", "alice", "--client-id", "docker"], None);
+    assert!(out.contains("revoked 1"), "{out}");
+    assert_eq!(server.post(&refresh_form).await.0, 401);
+
+    // Removing the user.
+    server.cli_ok(&["user", "rm", "alice"], None);
+    eventually("a removed user gets no token", || async {
+        server.token("", Some(("alice", "new-password-2"))).await.0 == 401
+    })
+    .await;
+    let users = server.cli_ok(&["user", "list"], None);
+    assert!(
+        users.contains("admin") && !users.contains("alice"),
+        "{users}"
+    );
+}
+
+#[tokio::test]
+async fn cli_refuses_bad_input_with_a_message_and_no_change() {
+    let server = start(Some("admin-password-1"));
+    let cases: &[(&[&str], Option<&str>, &str)] = &[
+        (
+            &["user", "add", "bad:name", "--password-stdin"],
+            Some("longenough"),
+            "':'",
+        ),
+        (
+            &["user", "add", "short", "--password-stdin"],
+            Some("x"),
+            "at least 8",
+        ),
+        (
+            &["user", "add", "same-as-name", "--password-stdin"],
+            Some("same-as-name"),
+            "username",
+        ),
+        (
+            &["user", "add", "admin", "--password-stdin"],
+            Some("longenough"),
+            "already exists",
+        ),
+        // Names are unique without regard to case, and only ASCII letters, digits, . _ -.
+        (
+            &["user", "add", "Admin", "--password-stdin"],
+            Some("longenough"),
+            "already exists",
+        ),
+        (
+            &["user", "add", "\u{430}dmin", "--password-stdin"],
+            Some("longenough"),
+            "U+0430",
+        ),
+        (
+            &["user", "add", "ad\u{200b}min", "--password-stdin"],
+            Some("longenough"),
+            "U+200B",
+        ),
+        (
+            &["user", "add", "\u{202e}nimda", "--password-stdin"],
+            Some("longenough"),
+            "U+202E",
+        ),
+        (&["group", "add", "dev\u{200d}s"], None, "U+200D"),
+        (
+            &["user", "add", "e", "--email", "nope", "--password-stdin"],
+            Some("longenough"),
+            "e-mail",
+        ),
+        (
+            &["user", "passwd", "ghost", "--password-stdin"],
+            Some("longenough"),
+            "no user",
+        ),
+        (&["user", "disable", "ghost"], None, "no user"),
+        (
+            &["group", "member", "add", "nogroup", "admin"],
+            None,
+            "no group",
+        ),
+        (
+            &["acl", "add", "user:admin", "Team/*", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "somebody", "a/*", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "user:admin", "a/*", "fly"],
+            None,
+            "invalid rule",
+        ),
+        (
+            &["acl", "add", "user:admin", "a/***", "pull"],
+            None,
+            "invalid rule",
+        ),
+        (&["acl", "rm", "9999"], None, "no rule"),
+        (
+            &["acl", "explain", "admin", "repository:A:pull"],
+            None,
+            "invalid scope",
+        ),
+        (&["token", "revoke", "ghost"], None, "no user"),
+    ];
+    for (args, stdin, needle) in cases {
+        let err = server.cli_err(args, *stdin);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(
+        server.cli_ok(&["user", "list"], None).lines().count(),
+        2,
+        "only the header and admin"
+    );
+    assert_eq!(server.cli_ok(&["acl", "list"], None).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn registry_config_and_keys() {
+    let server = start(Some("admin-password-1"));
+    let yml = server.cli_ok(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--service",
+            "registry.test",
+        ],
+        None,
+    );
+    for needle in [
+        "realm: \"http://127.0.0.1:5001/token\"",
+        "service: \"registry.test\"",
+        "issuer: \"registryo-test\"",
+        "rootcertbundle: ",
+        "enabled: true",
+    ] {
+        assert!(yml.contains(needle), "{needle} missing in:\n{yml}");
+    }
+    let secret = yml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("no http.secret in:\n{yml}"));
+    assert_eq!(secret.len(), 66, "a quoted 64-digit hex secret: {secret}");
+    let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
+    assert!(err.contains("--realm"), "{err}");
+
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert_eq!(show.lines().count(), 1, "{show}");
+    assert!(show.starts_with("signing"), "{show}");
+    let kid = show
+        .split("kid(libtrust)=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kid.len(), 59, "libtrust kid: 12 groups of 4 with colons");
+
+    // Two-step rotation: staged keys are published but do not sign.
+    server.cli_ok(&["keys", "rotate"], None);
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert!(show.lines().any(|l| l.starts_with("staged")), "{show}");
+    let err = server.cli_err(&["keys", "rotate"], None);
+    assert!(err.contains("staged key exists"), "{err}");
+    let jwks: Value = serde_json::from_str(&server.cli_ok(&["keys", "jwks"], None)).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let bundle =
+        std::fs::read_to_string(public_dir(server.data()).join("registry-bundle.pem")).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
+    server.cli_ok(&["keys", "rotate", "--activate"], None);
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert!(show.starts_with("signing"), "{show}");
+    // The running server takes the new key up (polled every 5 s): the token header's kid.
+    let new_kid = show
+        .split("kid(libtrust)=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_kid, kid);
+    eventually("the server signs with the new key", || async {
+        let (_, j) = server.token("", None).await;
+        jwt::header(j["token"].as_str().unwrap())["kid"] == new_kid.as_str()
+    })
+    .await;
+    // Both steps are audited as the CLI's, the detail naming what is published.
+    for action in ["keys.stage", "keys.activate"] {
+        let audit = server
+            .admin_api(
+                &format!("/api/v1/audit?action={action}"),
+                "admin-password-1",
+            )
+            .await;
+        assert_eq!(audit["events"][0]["actor"], "cli", "{audit}");
+        let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("2 key(s) published"), "{audit}");
+    }
+}
+
+/// `registryo user list | head` and the like: a command whose reader went away exits quietly
+/// (status 0, nothing on stderr) instead of panicking on the closed pipe.
+#[tokio::test]
+async fn commands_exit_quietly_when_their_output_is_closed() {
+    let server = start(Some("admin-password-1"));
+    for args in [
+        &["user", "list"][..],
+        &["acl", "list"],
+        &["group", "list"],
+        &["config-example"],
+        &["keys", "jwks"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = base_command(server.data())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+/// The CLI runs the same operations as the UI and the API: disabling ends the web sessions
+/// (enabling revives none), a password change ends sessions and docker logins, and removing a
+/// user removes the rules naming it, so an account made later under the name gets nothing.
+#[tokio::test]
+async fn cli_operations_are_the_uis() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password"),
+    );
+    let session = web_signin(&server, "alice", "alice-password")
+        .await
+        .unwrap();
+    assert!(session_works(&server, &session).await);
+    server.cli_ok(&["user", "disable", "alice"], None);
+    server.cli_ok(&["user", "enable", "alice"], None);
+    assert!(
+        !session_works(&server, &session).await,
+        "enable revived a session"
+    );
+
+    // A password change from the CLI ends the sessions and the docker logins.
+    let session = web_signin(&server, "alice", "alice-password")
+        .await
+        .unwrap();
+    let (s, login) = server
+        .token(
+            "account=alice&client_id=docker&offline_token=true&service=registry.test",
+            Some(("alice", "alice-password")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", "docker"),
+        ("service", "registry.test"),
+    ];
+    assert_eq!(server.post(&form).await.0, 200);
+    let out = server.cli_ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("another-password"),
+    );
+    assert!(out.contains("password of alice changed"), "{out}");
+    assert!(!session_works(&server, &session).await);
+    assert_eq!(
+        server.post(&form).await.0,
+        401,
+        "the docker login was revoked"
+    );
+
+    // Removing a user removes its rules, audited with their text.
+    server.cli_ok(&["acl", "add", "user:alice", "secret/**", "*"], None);
+    let out = server.cli_ok(&["user", "rm", "alice"], None);
+    assert!(
+        out.contains("removed rule") && out.contains("user:alice secret/**"),
+        "{out}"
+    );
+    server.cli_ok(
+        &["user", "add", "Alice", "--password-stdin"],
+        Some("new-alice-password"),
+    );
+    let alice = Some(("Alice", "new-alice-password"));
+    eventually("the new Alice exists", || async {
+        server.token("scope=repository:a/b:pull", alice).await.0 == 200
+    })
+    .await;
+    let (_, j) = server.token("scope=repository:secret/x:pull", alice).await;
+    assert!(access(&j).is_empty(), "inherited {j}");
+    assert!(!server.cli_ok(&["acl", "list"], None).contains("secret/**"));
+    let audit = server
+        .admin_api("/api/v1/audit?action=acl.remove", "admin-password-1")
+        .await;
+    let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("user:alice secret/** pull,push,delete"),
+        "{audit}"
+    );
+    assert_eq!(audit["events"][0]["actor"], "cli");
+
+    // `acl rm` audits the rule's text, as the UI does; `user add` audits what the UI's
+    // creation does.
+    let out = server.cli_ok(&["acl", "add", "user:Alice", "team/*", "pull"], None);
+    let id = out
+        .strip_prefix("added rule ")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    server.cli_ok(&["acl", "rm", &id], None);
+    let audit = server
+        .admin_api("/api/v1/audit?action=acl.remove", "admin-password-1")
+        .await;
+    let ev = &audit["events"][0];
+    assert_eq!(ev["target"], format!("rule {id}"), "{audit}");
+    assert_eq!(ev["detail"], "user:Alice team/* pull", "{audit}");
+    let audit = server
+        .admin_api("/api/v1/audit?action=user.create", "admin-password-1")
+        .await;
+    let ev = &audit["events"][0];
+    assert_eq!(
+        (&ev["actor"], &ev["target"], &ev["detail"]),
+        (&json!("cli"), &json!("Alice"), &json!("human admin=false")),
+        "{audit}"
+    );
+}

@@ -1,0 +1,315 @@
+//! The server as a process: its first start, hostile requests, SIGTERM, its logs, the guessing limits over HTTP.
+
+use super::*;
+
+#[tokio::test]
+async fn first_start_creates_admin_with_a_generated_password_shown_once() {
+    let server = start(None);
+    let pw_line = server
+        .lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("the generated password is printed")
+        .to_owned();
+    assert!(pw_line.len() >= 20);
+    let (status, json) = server
+        .token("scope=registry:catalog:*", Some(("admin", &pw_line)))
+        .await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        access(&json),
+        vec![("catalog".to_owned(), vec!["*".to_owned()])]
+    );
+    assert!(
+        server.lines.iter().any(|l| l.contains("rootcertbundle:")),
+        "serve prints what the registry needs"
+    );
+    // The bundle is public, outside the owner-only data directory.
+    let bundle = public_dir(server.data()).join("registry-bundle.pem");
+    assert!(
+        server
+            .lines
+            .iter()
+            .any(|l| l.trim() == format!("rootcertbundle: {}", bundle.display())),
+        "{:?}",
+        server.lines
+    );
+    assert!(
+        std::fs::read_to_string(bundle)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    // The health check command answers for the running server.
+    let out = server.cli_ok(&["healthcheck", "--listen", &server.addr.to_string()], None);
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test]
+async fn hostile_http_requests_get_4xx_never_5xx() {
+    let server = start(Some("admin-password-1"));
+    let client = reqwest::Client::new();
+    let long = "a".repeat(20_000);
+    let queries = [
+        "scope=repository:UPPER:pull".to_owned(),
+        "scope=repository:a:pull,fly".to_owned(),
+        "scope=nonsense".to_owned(),
+        "scope=%FF%FE".to_owned(),
+        "scope=%ZZ".to_owned(),
+        format!("scope=repository:{long}:pull"),
+        format!("account={long}"),
+        "service=another-registry".to_owned(),
+    ];
+    for q in &queries {
+        let resp = client
+            .get(server.url(&format!("/token?{q}")))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{q}: {status}");
+    }
+    let headers = [
+        "Basic !!!",
+        "Basic Og==",
+        "Bearer x",
+        "Digest abc",
+        "Basic YWRtaW46", // admin: (empty password)
+    ];
+    for h in headers {
+        let resp = client
+            .get(server.url("/token"))
+            .header("authorization", h)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{h}: {status}");
+    }
+    // Unknown user, very long username and password.
+    let (s, j) = server.token("", Some(("nobody", "whatever"))).await;
+    assert_eq!(s, 401);
+    assert_eq!(j["errors"][0]["message"], "invalid username or password");
+    let (s, _) = server.token("", Some((&"u".repeat(300), "p"))).await;
+    assert_eq!(s, 400);
+    let (s, _) = server.token("", Some(("admin", &"p".repeat(5000)))).await;
+    assert_eq!(s, 400);
+    // Forms.
+    let bodies = [
+        "grant_type=password".to_owned(),
+        "grant_type=nope&client_id=x".to_owned(),
+        "%%%".to_owned(),
+        "a".repeat(100_000),
+    ];
+    for b in &bodies {
+        let resp = client
+            .post(server.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!(
+            (400..500).contains(&status),
+            "{}: {status}",
+            &b[..b.len().min(40)]
+        );
+    }
+    let resp = client
+        .post(server.url("/token"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let resp = client.delete(server.url("/token")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let resp = client.get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    // Still alive.
+    assert_eq!(
+        server
+            .token("", Some(("admin", "admin-password-1")))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let mut server = start(Some("admin-password-1"));
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10));
+    let status = status.expect("still running");
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Logs written to a pipe or file carry no terminal colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = base_command(data.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("REGISTRYO_LOG", "info")
+        .env("REGISTRYO_ADMIN_PASSWORD", "admin-password-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let mut addr = None;
+    while addr.is_none() {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        addr = line
+            .trim_end()
+            .strip_prefix("registryo listening on http://")
+            .map(|a| a.parse::<SocketAddr>().unwrap());
+        lines.push(line);
+    }
+    let resp = reqwest::get(format!("http://{}/healthz", addr.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let served = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        if line.contains("served") {
+            break line;
+        }
+        lines.push(line);
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(public_dir(data.path()));
+    lines.push(served);
+    for l in &lines {
+        assert!(!l.contains('\x1b'), "colour codes in a piped log: {l:?}");
+    }
+}
+
+/// The guessing limits over real HTTP, with their defaults (10 failures per account and
+/// address, 100 per account): counted per address with real requests, past a limit every
+/// check is a 429 with Retry-After — `GET /token`, `POST /token`, the admin API's Basic and
+/// the sign-in form alike — and the owner's usual address still gets in.
+#[tokio::test]
+async fn guessing_limits_hold_over_http() {
+    let server = start(Some("admin-password-1"));
+    server.cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice-password"),
+    );
+    // The owner signs in from home (127.0.0.3): a usual address.
+    assert_eq!(
+        basic_token(&server, 3, "alice", "alice-password")
+            .await
+            .status(),
+        200
+    );
+
+    // One attacker address, 15 distinct wrong guesses: 10 are checked, 5 refused unchecked.
+    let (mut refused, mut throttled) = (0, 0);
+    for i in 0..15 {
+        let r = basic_token(&server, 2, "alice", &format!("guess-{i}")).await;
+        match r.status().as_u16() {
+            401 => refused += 1,
+            429 => {
+                throttled += 1;
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=120).contains(&wait), "{wait}");
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS", "{body}");
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!((refused, throttled), (10, 5));
+    // Every way of checking a password is closed to that address for alice, the right
+    // password included.
+    assert_eq!(
+        basic_token(&server, 2, "alice", "alice-password")
+            .await
+            .status(),
+        429
+    );
+    let post = client_from(2)
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "containerd-client"),
+            ("username", "alice"),
+            ("password", "alice-password"),
+            ("service", "registry.test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 429);
+    let api = client_from(2)
+        .get(server.url("/api/v1/users"))
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 429);
+    // The admin, from the same address, is not affected.
+    let api = client_from(2)
+        .get(server.url("/api/v1/users"))
+        .basic_auth("admin", Some("admin-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+
+    // Ten more addresses, ten guesses each: the account-wide limit (100) closes in.
+    let (mut refused, mut throttled) = (0, 0);
+    for from in 4..14u8 {
+        for i in 0..10 {
+            match basic_token(&server, from, "alice", &format!("g{from}-{i}"))
+                .await
+                .status()
+                .as_u16()
+            {
+                401 => refused += 1,
+                429 => throttled += 1,
+                s => panic!("unexpected {s}"),
+            }
+        }
+    }
+    assert_eq!((refused, throttled), (90, 10));
+    // A new address is refused even with the right password; the usual one is not.
+    assert_eq!(
+        basic_token(&server, 14, "alice", "alice-password")
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        basic_token(&server, 3, "alice", "alice-password")
+            .await
+            .status(),
+        200
+    );
+
+    // 100 failures: a handful of audit rows (one per address and minute), counted.
+    let audit = server
+        .admin_api(
+            "/api/v1/audit?action=auth.failed&actor=alice&limit=1000",
+            "admin-password-1",
+        )
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    let total: i64 = events.iter().map(|e| e["count"].as_i64().unwrap()).sum();
+    assert_eq!(total, 100, "{audit}");
+    assert!(
+        events.len() <= 22,
+        "one row per address and minute: {}",
+        events.len()
+    );
+}
