@@ -282,7 +282,7 @@ impl Health {
             }),
             Err(_) => Err(Unhealthy {
                 reason: format!(
-                    "the database did not take a write within {} s",
+                    "the database is unavailable: it did not take a write within {} s",
                     HEALTH_TIMEOUT.as_secs()
                 ),
                 detail: String::new(),
