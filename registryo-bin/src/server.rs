@@ -449,12 +449,15 @@ mod tests {
         let hex = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
         for (id, expires_at) in [(hex('a'), now - 10), (hex('b'), now + 3600)] {
             store
-                .create_session(&NewSession {
-                    id_hash: id,
-                    user_id: user.id,
-                    csrf_token: "csrf".into(),
-                    expires_at,
-                })
+                .create_session(
+                    &NewSession {
+                        id_hash: id,
+                        user_id: user.id,
+                        csrf_token: "csrf".into(),
+                        expires_at,
+                    },
+                    &|_| Vec::new(),
+                )
                 .await
                 .unwrap();
         }

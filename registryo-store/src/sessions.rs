@@ -2,21 +2,27 @@
 
 use crate::error::db;
 use crate::rows::{Model, SessionRow};
-use crate::store::{check_hash, check_text, now};
+use crate::store::{WritePool, check_hash, check_text, now};
 use crate::{NewSession, Session, Store, StoreError};
 use async_trait::async_trait;
-use registryo_core::storage::SessionStore;
+use registryo_core::storage::{Audit, SessionStore};
 
 #[async_trait]
 impl SessionStore for Store {
     /// Stores a session. [`StoreError::Invalid`] if the id hash is not 64 hex digits,
     /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
     /// id hash is already stored.
-    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError> {
+    /// `audit`'s events are written in the same transaction.
+    async fn create_session(
+        &self,
+        new: &NewSession,
+        audit: Audit<'_, Session>,
+    ) -> Result<Session, StoreError> {
         let id_hash = check_hash("session id hash", &new.id_hash)?;
         check_text("CSRF token", &new.csrf_token, 512)?;
         let now = now();
         let result = dispatch!(self, pool => async {
+            let mut tx = pool.begin_write().await.map_err(db)?;
             let session = sqlx::query_as::<_, SessionRow>(
                 "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) \
@@ -27,8 +33,10 @@ impl SessionStore for Store {
             .bind(&new.csrf_token)
             .bind(now)
             .bind(new.expires_at)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
+            write_audit!(tx, now, audit, &session);
+            tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(session)
         }.await);
         result.map_err(|e| {

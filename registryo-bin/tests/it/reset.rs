@@ -186,12 +186,15 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_docker_logins
     let t = setup(Some(settings())).await;
     let alice = t.store.get_user_by_name("alice").await.unwrap();
     t.store
-        .create_session(&NewSession {
-            id_hash: format!("{:064x}", 1),
-            user_id: alice.id,
-            csrf_token: "c".into(),
-            expires_at: i64::MAX / 2,
-        })
+        .create_session(
+            &NewSession {
+                id_hash: format!("{:064x}", 1),
+                user_id: alice.id,
+                csrf_token: "c".into(),
+                expires_at: i64::MAX / 2,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .unwrap();
     t.store

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::names::Username;
 use crate::secret::token_hash;
-use crate::storage::{NewSession, Session, StoreError, User, UserKind};
+use crate::storage::{Audit, NewAuditEvent, NewSession, Session, StoreError, User, UserKind};
 use crate::time::unix_now as now;
 
 use super::App;
@@ -79,24 +79,37 @@ pub async fn sign_in(
     if user.kind != UserKind::Human {
         return Ok(SignIn::Refused);
     }
-    let cookie = create(app, &user, ttl).await?;
-    app.accounts
-        .audit(Some(&user.username), "ui.signin", None, None, remote)
-        .await;
+    let signed_in = NewAuditEvent {
+        actor: Some(user.username.clone()),
+        action: "ui.signin".to_owned(),
+        target: None,
+        detail: None,
+        remote_addr: remote.map(|a| a.ip().to_string()),
+    };
+    let cookie = create(app, &user, ttl, &|_| vec![signed_in.clone()]).await?;
     Ok(SignIn::Started { user, cookie })
 }
 
-/// Start a session of `ttl` for a person: the cookie's value, to send.
-pub async fn create(app: &App, user: &User, ttl: Duration) -> Result<String, OpError> {
+/// Start a session of `ttl` for a person, with `audit`'s events in its transaction: the
+/// cookie's value, to send.
+pub async fn create(
+    app: &App,
+    user: &User,
+    ttl: Duration,
+    audit: Audit<'_, Session>,
+) -> Result<String, OpError> {
     let cookie = new_secret()?;
     let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
     app.store()
-        .create_session(&NewSession {
-            id_hash: token_hash(&cookie),
-            user_id: user.id,
-            csrf_token: new_secret()?,
-            expires_at: now().saturating_add(ttl),
-        })
+        .create_session(
+            &NewSession {
+                id_hash: token_hash(&cookie),
+                user_id: user.id,
+                csrf_token: new_secret()?,
+                expires_at: now().saturating_add(ttl),
+            },
+            audit,
+        )
         .await?;
     Ok(cookie)
 }

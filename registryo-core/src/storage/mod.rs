@@ -213,8 +213,12 @@ pub trait RefreshTokenStore: Send + Sync {
 /// Web UI sessions, by the SHA-256 of their cookie.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session.
-    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError>;
+    /// Stores a new session, with `audit`'s events in the same transaction.
+    async fn create_session(
+        &self,
+        new: &NewSession,
+        audit: Audit<'_, Session>,
+    ) -> Result<Session, StoreError>;
     /// The live session with this hash, if its user is active.
     async fn get_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
     /// Deletes a session: `true` if it existed.

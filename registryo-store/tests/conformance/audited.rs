@@ -127,7 +127,10 @@ pub(crate) async fn audited_changes_write_their_events(ctx: &Ctx) {
         )
         .await
         .unwrap();
-    store.create_session(&session).await.unwrap();
+    store
+        .create_session(&session, &|_| Vec::new())
+        .await
+        .unwrap();
     store
         .set_password_hash(alice.id, Some("h"), &PasswordChange::default(), &|ended| {
             vec![by_admin(
@@ -480,7 +483,10 @@ pub(crate) async fn a_refused_event_refuses_its_change(ctx: &Ctx) {
         csrf_token: "csrf".into(),
         expires_at: now() + 3600,
     };
-    store.create_session(&session).await.unwrap();
+    store
+        .create_session(&session, &|_| Vec::new())
+        .await
+        .unwrap();
     let login = |n: u32| NewRefreshToken {
         user_id: alice.id,
         token_hash: hash(n),
@@ -740,4 +746,55 @@ pub(crate) async fn deleting_a_subject_audits_its_rules_in_its_transaction(ctx: 
             ),
         ]
     );
+}
+
+/// A session is created with its sign-in event, or neither is: an unknown user writes no
+/// event, a refused event leaves no session.
+pub(crate) async fn a_session_and_its_event_commit_together(ctx: &Ctx) {
+    let store = &ctx.store;
+    let mut seen = 0;
+    let erin = store
+        .create_user(&NewUser::new(name("erin"), UserKind::Human), &|_| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    let session = |n: u32, user_id: i64| NewSession {
+        id_hash: hash(n),
+        user_id,
+        csrf_token: "csrf".into(),
+        expires_at: now() + 3600,
+    };
+    let _ = new_events(store, &mut seen).await;
+    store
+        .create_session(&session(1, erin.id), &|s| {
+            vec![by_admin(
+                "ui.signin",
+                "erin",
+                Some(format!("{}", s.user_id)),
+            )]
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        new_events(store, &mut seen).await,
+        [by_admin("ui.signin", "erin", Some(erin.id.to_string()))]
+    );
+    assert!(store.get_session(&hash(1)).await.unwrap().is_some());
+
+    let err = store
+        .create_session(&session(2, 999_999), &|_| {
+            vec![by_admin("ui.signin", "ghost", None)]
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let _ = store
+        .create_session(&session(3, erin.id), &|_| {
+            vec![by_admin("ui.signin", "erin", too_long())]
+        })
+        .await
+        .unwrap_err();
+    assert!(store.get_session(&hash(3)).await.unwrap().is_none());
+    assert!(new_events(store, &mut seen).await.is_empty());
 }

@@ -318,7 +318,10 @@ pub(crate) async fn a_password_change_ends_other_logins(ctx: &Ctx) {
         created_addr: None,
     };
     for (user, n) in [(alice.id, 1), (alice.id, 2), (bob.id, 3)] {
-        store.create_session(&session(user, n)).await.unwrap();
+        store
+            .create_session(&session(user, n), &|_| Vec::new())
+            .await
+            .unwrap();
         store
             .insert_refresh_token(&login(user, n + 10), &|_| Vec::new())
             .await
@@ -413,7 +416,10 @@ pub(crate) async fn a_password_change_ends_other_logins(ctx: &Ctx) {
     assert!(store.get_session(&hash(1)).await.unwrap().is_none());
 
     // A reset link's redemption ends them too (docker logins kept only on request).
-    store.create_session(&session(alice.id, 4)).await.unwrap();
+    store
+        .create_session(&session(alice.id, 4), &|_| Vec::new())
+        .await
+        .unwrap();
     store
         .insert_refresh_token(&login(alice.id, 21), &|_| Vec::new())
         .await
@@ -479,7 +485,7 @@ pub(crate) async fn sessions(ctx: &Ctx) {
         expires_at,
     };
     let s1 = store
-        .create_session(&session(1, now() + 3600))
+        .create_session(&session(1, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
     assert_eq!((s1.user_id, s1.csrf_token.as_str()), (alice.id, "csrf-1"));
@@ -488,20 +494,28 @@ pub(crate) async fn sessions(ctx: &Ctx) {
         "Debug shows the CSRF token"
     );
     store
-        .create_session(&session(2, now() + 3600))
+        .create_session(&session(2, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
-    store.create_session(&session(3, now() - 1)).await.unwrap();
+    store
+        .create_session(&session(3, now() - 1), &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_session(&session(1, now() + 3600)).await,
+        store
+            .create_session(&session(1, now() + 3600), &|_| Vec::new())
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
         store
-            .create_session(&NewSession {
-                user_id: 999_999,
-                ..session(9, now() + 60)
-            })
+            .create_session(
+                &NewSession {
+                    user_id: 999_999,
+                    ..session(9, now() + 60)
+                },
+                &|_| Vec::new()
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -531,27 +545,30 @@ pub(crate) async fn sessions(ctx: &Ctx) {
     assert_eq!(store.get_session(&hash(1)).await.unwrap(), None);
     assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
     store
-        .create_session(&session(1, now() + 3600))
+        .create_session(&session(1, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
     store
-        .create_session(&session(2, now() + 3600))
+        .create_session(&session(2, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
-    store.create_session(&session(3, now() - 1)).await.unwrap();
+    store
+        .create_session(&session(3, now() - 1), &|_| Vec::new())
+        .await
+        .unwrap();
 
     assert_eq!(store.delete_expired_sessions().await.unwrap(), 1);
     assert!(store.delete_session(&hash(1)).await.unwrap());
     assert!(!store.delete_session(&hash(1)).await.unwrap());
     store
-        .create_session(&session(4, now() + 3600))
+        .create_session(&session(4, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
     assert_eq!(store.delete_sessions_of_user(alice.id).await.unwrap(), 2);
     assert_eq!(store.get_session(&hash(2)).await.unwrap(), None);
 
     store
-        .create_session(&session(5, now() + 3600))
+        .create_session(&session(5, now() + 3600), &|_| Vec::new())
         .await
         .unwrap();
     store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();

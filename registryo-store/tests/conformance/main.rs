@@ -71,6 +71,7 @@ pub(crate) fn now() -> i64 {
 use attempts::failed_sign_ins_are_counted;
 use audit::audit_events;
 use audited::a_refused_event_refuses_its_change;
+use audited::a_session_and_its_event_commit_together;
 use audited::audited_changes_write_their_events;
 use audited::deleting_a_subject_audits_its_rules_in_its_transaction;
 use audited::refused_changes_write_no_event;
@@ -139,6 +140,7 @@ conformance!(
     refused_changes_write_no_event,
     a_refused_event_refuses_its_change,
     deleting_a_subject_audits_its_rules_in_its_transaction,
+    a_session_and_its_event_commit_together,
 );
 
 #[tokio::test]
