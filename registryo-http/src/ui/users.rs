@@ -164,23 +164,39 @@ async fn users_create(
             &format!("/admin/users/{}", u.id),
             if invite { "invited" } else { "created" },
         )),
-        Err(
-            e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NeedsConfirmation(_)),
-        ) => {
-            let status = e.status();
-            let page = UsersPage {
-                error: FieldError::from(&e),
-                confirm: matches!(e, AppError::NeedsConfirmation(_)),
+        Err(e) => {
+            refused(&state, chrome, e, |page| UsersPage {
                 form: "human",
                 username: f.username,
                 first_name: f.first_name,
                 last_name: f.last_name,
                 email: f.email,
-                ..empty_users_page(chrome)
-            };
-            users_page(&state, page, status).await
+                ..page
+            })
+            .await
         }
-        Err(e) => Err(e).ui(&chrome),
+    }
+}
+
+/// A creation form's refusal: for its input (an invalid field, a taken name, a namespace
+/// claim to confirm), the users page again with what was typed (`typed`), the field's error
+/// and the confirmation; any other error is its own page.
+async fn refused(
+    state: &AppState,
+    chrome: Chrome,
+    e: AppError,
+    typed: impl FnOnce(UsersPage) -> UsersPage,
+) -> Result<Response, UiError> {
+    match e {
+        AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NeedsConfirmation(_) => {
+            let page = typed(UsersPage {
+                error: FieldError::from(&e),
+                confirm: matches!(e, AppError::NeedsConfirmation(_)),
+                ..empty_users_page(chrome)
+            });
+            users_page(state, page, e.status()).await
+        }
+        e => Err(e).ui(&chrome),
     }
 }
 
@@ -229,21 +245,15 @@ async fn service_create(
                 secret,
             },
         )),
-        Err(
-            e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NeedsConfirmation(_)),
-        ) => {
-            let status = e.status();
-            let page = UsersPage {
-                error: FieldError::from(&e),
-                confirm: matches!(e, AppError::NeedsConfirmation(_)),
+        Err(e) => {
+            refused(&state, chrome, e, |page| UsersPage {
                 form: "service",
                 username: f.username,
                 expires: f.expires,
-                ..empty_users_page(chrome)
-            };
-            users_page(&state, page, status).await
+                ..page
+            })
+            .await
         }
-        Err(e) => Err(e).ui(&chrome),
     }
 }
 
