@@ -20,6 +20,8 @@ use crate::config::Settings;
 
 /// The name of the bundle file, in the default place and in the old one.
 const BUNDLE_FILE: &str = "registry-bundle.pem";
+/// The name of the JWKS file, beside the bundle by default.
+const JWKS_FILE: &str = "registry-jwks.json";
 /// The database file in the data directory (when `database_url` is empty).
 const DB_FILE: &str = "registryo.db";
 
@@ -146,6 +148,29 @@ pub fn bundle_path(settings: &Settings) -> PathBuf {
     } else {
         absolute(&settings.bundle_path)
     }
+}
+
+/// Where the JWKS for distribution v3's `auth.token.jwks` is written (absolute): beside the
+/// bundle unless `jwks_path` says otherwise.
+pub fn jwks_path(settings: &Settings) -> PathBuf {
+    if settings.jwks_path.as_os_str().is_empty() {
+        bundle_path(settings).with_file_name(JWKS_FILE)
+    } else {
+        absolute(&settings.jwks_path)
+    }
+}
+
+/// Writes the JWKS, public (`0644`) and atomically, like the bundle; its directory must exist
+/// (the bundle's is made by [`write_bundle`], which runs first). Returns the path.
+pub fn write_jwks(settings: &Settings, json: &str) -> Result<PathBuf> {
+    let path = jwks_path(settings);
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        create_dir(dir, 0o755)
+            .with_context(|| format!("cannot create the JWKS directory {}", dir.display()))?;
+    }
+    write_public(&path, json)
+        .with_context(|| format!("cannot write the JWKS {}", path.display()))?;
+    Ok(path)
 }
 
 /// The bundle of older versions, inside the data directory.

@@ -12,10 +12,11 @@ use registryo_core::app::accounts::{Accounts, AccountsConfig};
 use registryo_core::app::attempts::USUAL_ADDRESS_DAYS;
 use registryo_core::app::keys::{self, SharedKeys};
 use registryo_core::app::mail::{Mail, MailSettings};
+use registryo_core::app::ops;
 use registryo_core::app::registry::RegistryOptions;
 use registryo_core::service::TokenConfig;
 use registryo_core::throttle::GuessLimits;
-use registryo_core::token::SigningKey;
+use registryo_core::token::KeySet;
 use registryo_http::app::{AppState, EdgeConfig, router};
 use registryo_http::forwarded::TrustedProxies;
 use registryo_http::mail::{SmtpConfig, SmtpSender};
@@ -76,10 +77,41 @@ pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
     }
 }
 
-/// Write the certificates of every key, for the registry (public: see [`crate::files`]).
-pub fn write_bundle(settings: &Settings, keys: &[SigningKey]) -> Result<PathBuf> {
-    let bundle: String = keys.iter().map(SigningKey::cert_pem).collect();
-    crate::files::write_bundle(settings, &bundle)
+/// Write what the registry needs to trust the keys (public: see [`crate::files`]): the
+/// certificate bundle (the CA, and older self-signed certificates while they are kept) and
+/// the JWKS (every key, the next one included).
+pub fn write_registry_files(settings: &Settings, keys: &KeySet) -> Result<RegistryFiles> {
+    let bundle = crate::files::write_bundle(settings, &keys.cert_bundle_pem())?;
+    let jwks = serde_json::to_string_pretty(&keys.jwks())?;
+    let jwks = crate::files::write_jwks(settings, &jwks)?;
+    Ok(RegistryFiles { bundle, jwks })
+}
+
+/// The files [`write_registry_files`] wrote.
+#[derive(Debug, Clone)]
+pub struct RegistryFiles {
+    /// The certificate bundle (`auth.token.rootcertbundle`).
+    pub bundle: PathBuf,
+    /// The JWKS (`auth.token.jwks`, distribution v3).
+    pub jwks: PathBuf,
+}
+
+/// The signing keys' set as this server's settings want it (kid style, `x5c` or not).
+pub fn key_set(settings: &Settings, keys: keys::Keys) -> Result<KeySet> {
+    Ok(keys.into_key_set(settings.kid_style, settings.registry_keys.reference())?)
+}
+
+/// How a rotation asks the registry whether it trusts the next key: `None` without
+/// `registry_url`.
+pub fn registry_probe(settings: &Settings) -> Option<ops::RegistryProbe> {
+    (!settings.registry_url.is_empty()).then(|| ops::RegistryProbe {
+        url: settings.registry_url.clone(),
+        issuer: settings.issuer.clone(),
+        service: settings.service.clone(),
+        style: settings.kid_style,
+        reference: settings.registry_keys.reference(),
+        timeout: Duration::from_secs(settings.registry_timeout_secs),
+    })
 }
 
 /// A random password of 24 characters from an unambiguous alphabet.
@@ -165,7 +197,10 @@ pub async fn tidy(store: &Store, now: i64, audit_retention_days: u64) -> Result<
     })
 }
 
-/// Run [`tidy`] at start-up and then every `every`.
+/// How often a server looks for keys rotated elsewhere, in seconds.
+pub const KEY_POLL_SECS: u64 = 5;
+
+/// Run [`tidy`] and [`renew_keys`] at start-up and then every `every`.
 fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -178,8 +213,38 @@ fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::ta
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired records"),
             }
+            renew_keys(&store, &settings).await;
         }
     })
+}
+
+/// Rotates the keys when the signing key's certificate is due for renewal. With
+/// `registry_url` only once the registry trusts the next key; without it only in `bundle`
+/// mode (a key the CA issued is trusted at once there, while a v3 registry reading a JWKS
+/// learns a key only when it restarts).
+async fn renew_keys(store: &Store, settings: &Settings) {
+    let probe = registry_probe(settings);
+    if probe.is_none() && settings.registry_keys == crate::config::RegistryKeys::Jwks {
+        return;
+    }
+    let renewed = ops::renew_keys_if_due(
+        store,
+        settings.key_algorithm,
+        &settings.issuer,
+        probe.as_ref(),
+    )
+    .await;
+    match renewed {
+        Ok(Some(keys)) => tracing::info!(
+            kid = keys
+                .keys
+                .first()
+                .map(|k| k.kid(registryo_core::token::KidStyle::Rfc7638)),
+            "renewed the signing key (its certificate was due to expire)"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e.message(), "could not renew the signing key"),
+    }
 }
 
 /// Token settings from the configuration.
@@ -278,7 +343,11 @@ pub async fn app_state(settings: &Settings, store: &Store) -> Result<AppState> {
 /// links point to). The command line runs its operations on this.
 pub async fn app(settings: &Settings, store: &Store) -> Result<App> {
     let signing = keys::load_or_generate(store, settings.key_algorithm, &settings.issuer).await?;
-    let shared = Arc::new(SharedKeys::new(signing, settings.kid_style)?);
+    let shared = Arc::new(SharedKeys::new(
+        signing,
+        settings.kid_style,
+        settings.registry_keys.reference(),
+    )?);
     let accounts = Accounts::with_config(
         std::sync::Arc::new(store.clone()),
         accounts_config(settings),
@@ -326,12 +395,23 @@ impl Application {
             say!("  (shown once: change it after signing in)");
         }
         let mut state = app_state(settings, &store).await?;
-        let bundle = write_bundle(settings, state.keys.current().keys())?;
+        let files = write_registry_files(settings, &state.keys.current())?;
+        // Every replica rewrites its files when the keys change, wherever they changed.
+        let on_change = {
+            let settings = settings.clone();
+            Box::new(move |set: &KeySet| {
+                if let Err(e) = write_registry_files(&settings, set) {
+                    tracing::error!(error = %format!("{e:#}"), "could not rewrite the registry's key files");
+                }
+            })
+        };
         let tasks = vec![
             state.accounts.spawn_watcher(Duration::from_secs(1)),
-            state
-                .keys
-                .spawn_watcher(state.accounts.store().clone(), Duration::from_secs(5)),
+            state.keys.spawn_watcher(
+                state.accounts.store().clone(),
+                Duration::from_secs(KEY_POLL_SECS),
+                on_change,
+            ),
             spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
         ];
         let listener = TcpListener::bind(settings.listen)
@@ -354,7 +434,12 @@ impl Application {
         say!("  realm: {}", settings.realm());
         say!("  service: {}", settings.service);
         say!("  issuer: {}", settings.issuer);
-        say!("  rootcertbundle: {}", bundle.display());
+        match settings.registry_keys {
+            crate::config::RegistryKeys::Bundle => {
+                say!("  rootcertbundle: {}", files.bundle.display());
+            }
+            crate::config::RegistryKeys::Jwks => say!("  jwks: {}", files.jwks.display()),
+        }
         say!(
             "`registryo registry-config --realm {}` prints a whole config.yml.",
             settings.realm()

@@ -32,17 +32,19 @@
 //! # }
 //! ```
 
+mod authority;
 mod claims;
 mod error;
 mod keys;
 mod keyset;
 mod verify;
 
+pub use authority::{CA_LIFETIME_SECS, CertificateAuthority};
 #[cfg(feature = "client")]
 pub(crate) use claims::unix_now;
 pub use claims::{Access, Claims};
 pub use error::TokenError;
-pub use keys::{Algorithm, KidStyle, SigningKey, UnknownKidStyle};
+pub use keys::{Algorithm, KeyReference, KidStyle, SigningKey, UnknownKidStyle};
 pub use keyset::KeySet;
 pub use verify::Verifier;
 

@@ -45,6 +45,35 @@ impl SettingStore for Store {
         Ok(())
     }
 
+    /// Replaces a setting only if it still holds `expected`; the audit events are written in
+    /// the same transaction, and neither is when another writer changed the setting first.
+    async fn replace_setting(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        audit: Audit<'_, ()>,
+    ) -> Result<bool, StoreError> {
+        check_text("setting key", key, 255)?;
+        let now = now();
+        let replaced = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let changed = sqlx::query("UPDATE settings SET value = $1 WHERE key = $2 AND value = $3")
+                .bind(value)
+                .bind(key)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await.map_err(db)?
+                .rows_affected();
+            if changed == 1 {
+                write_audit!(tx, now, audit, &());
+                tx.commit().await.map_err(db)?;
+            }
+            changed == 1
+        });
+        Ok(replaced)
+    }
+
     /// The value of a setting, storing `value` first if it is not set. Atomic: when several
     /// replicas start at once with different candidates (e.g. random cookie secrets), all get
     /// the one that was stored first.

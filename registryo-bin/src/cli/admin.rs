@@ -313,45 +313,71 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
 
 async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()> {
     let alg = settings.key_algorithm;
+    let expiry = |t: i64| registryo_core::time::datetime(t);
     match cmd {
         KeysCmd::Show => {
-            for (k, state) in op(ops::signing_keys(store, alg, &settings.issuer)).await? {
+            let keys = op(ops::published_keys(store, alg, &settings.issuer)).await?;
+            if let Some(ca) = &keys.authority {
                 out!(
-                    "{state:<9} {:?} kid(libtrust)={} kid(rfc7638)={}",
+                    "CA        certificate until {} (in the bundle)",
+                    expiry(ca.not_after())
+                );
+            }
+            for (k, state) in keys.states() {
+                out!(
+                    "{state:<9} {:?} kid(libtrust)={} kid(rfc7638)={} certificate until {}{}",
                     k.algorithm(),
                     k.kid(KidStyle::Libtrust),
                     k.kid(KidStyle::Rfc7638),
+                    expiry(k.not_after()),
+                    if k.is_self_signed() {
+                        " (self-signed, in the bundle)"
+                    } else {
+                        ""
+                    },
                 );
             }
             Ok(())
         }
         KeysCmd::Jwks => {
-            let ks = op(ops::published_keys(store, alg, &settings.issuer)).await?;
-            let set = registryo_core::token::KeySet::new(ks, settings.kid_style)?;
+            let keys = op(ops::published_keys(store, alg, &settings.issuer)).await?;
+            let set = server::key_set(settings, keys)?;
             out!("{}", serde_json::to_string_pretty(&set.jwks())?);
             Ok(())
         }
-        KeysCmd::Rotate { activate: false } => {
-            let ks = op(ops::stage_key(store, &Actor::cli(), alg, &settings.issuer)).await?;
-            let bundle = server::write_bundle(settings, &ks)?;
-            out!("staged a new signing key; {} key(s) published", ks.len());
+        KeysCmd::Rotate { force, activate } => {
+            if activate {
+                crate::files::notice("rotations take one step now: `--activate` is not needed");
+            }
+            let probe = if force {
+                None
+            } else {
+                server::registry_probe(settings)
+            };
+            let keys = op(ops::rotate_keys(
+                store,
+                &Actor::cli(),
+                alg,
+                &settings.issuer,
+                probe.as_ref(),
+            ))
+            .await?;
+            let signing = keys
+                .keys
+                .first()
+                .map(|k| k.kid(KidStyle::Rfc7638).to_owned());
+            let set = server::key_set(settings, keys)?;
+            let files = server::write_registry_files(settings, &set)?;
             out!(
-                "1. Restart the registry so it reads {} (it now holds the new certificate).",
-                bundle.display()
+                "key {} signs now; {} key(s) trusted ({} and {}); running servers switch within {} seconds",
+                signing.unwrap_or_default(),
+                set.keys().len(),
+                files.bundle.display(),
+                files.jwks.display(),
+                server::KEY_POLL_SECS,
             );
-            out!("2. Run `registryo keys rotate --activate`: servers switch within 5 seconds.");
-            Ok(())
-        }
-        KeysCmd::Rotate { activate: true } => {
-            let ks = op(ops::activate_key(store, &Actor::cli())).await?;
-            let bundle = server::write_bundle(settings, &ks)?;
-            if let Some(k) = ks.first() {
-                out!(
-                    "key {} signs now; {} key(s) published in {}",
-                    k.kid(KidStyle::Libtrust),
-                    ks.len(),
-                    bundle.display()
-                );
+            if probe.is_some() {
+                out!("the registry at {} trusts it", settings.registry_url);
             }
             Ok(())
         }

@@ -45,7 +45,7 @@ enum Command {
         listen: Option<SocketAddr>,
     },
     /// Print a complete distribution config.yml that uses this server, and write the
-    /// certificate bundle it names.
+    /// certificate bundle and the JWKS it names.
     RegistryConfig {
         /// The token endpoint URL clients reach, e.g. http://127.0.0.1:5001/token.
         #[arg(long)]
@@ -59,6 +59,9 @@ enum Command {
         /// The registry's storage directory.
         #[arg(long, default_value = "/var/lib/docker-registry")]
         storage: String,
+        /// The registry's major version: 2 (distribution 2.8, Debian's docker-registry) or 3.
+        #[arg(long, default_value = "2", value_parser = ["2", "3"])]
+        registry_version: String,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -219,12 +222,15 @@ enum KeysCmd {
     Show,
     /// Print the public keys as a JWKS document.
     Jwks,
-    /// Rotate the signing key in two steps: without flags, stage a new key (published in the
-    /// bundle and JWKS, not yet signing); once the registry has been restarted with the new
-    /// bundle, `--activate` makes it sign.
+    /// Rotate the signing key: the next key (already in the JWKS) signs from now on, the
+    /// current one stays trusted, and a new next key is made. With `registry_url` set, the
+    /// registry is asked first whether it trusts the next key; nothing changes if it does not.
     Rotate {
-        /// Make the staged key the signing key.
+        /// Rotate without asking the registry.
         #[arg(long)]
+        force: bool,
+        /// Accepted for older scripts (rotations had two steps): the same as without it.
+        #[arg(long, hide = true)]
         activate: bool,
     },
 }
@@ -262,7 +268,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             service,
             addr,
             storage,
-        } => registry_config(&settings, open_mode, &realm, service, &addr, &storage).await,
+            registry_version,
+        } => {
+            let target = RegistryTarget {
+                realm: &realm,
+                service,
+                addr: &addr,
+                storage: &storage,
+                v3: registry_version == "3",
+            };
+            registry_config(&settings, open_mode, target).await
+        }
         other => {
             let store = server::open_store(&settings, open_mode).await?;
             let result = admin(&settings, &store, other).await;
@@ -308,45 +324,84 @@ fn healthcheck(listen: SocketAddr) -> Result<()> {
     }
 }
 
+/// What `registry-config` describes.
+struct RegistryTarget<'a> {
+    realm: &'a str,
+    service: Option<String>,
+    addr: &'a str,
+    storage: &'a str,
+    /// distribution v3 (else 2.8).
+    v3: bool,
+}
+
 async fn registry_config(
     settings: &Settings,
     open_mode: OpenMode,
-    realm: &str,
-    service: Option<String>,
-    addr: &str,
-    storage: &str,
+    target: RegistryTarget<'_>,
 ) -> Result<()> {
+    use crate::config::RegistryKeys;
+    let realm = target.realm;
     if !(realm.starts_with("http://") || realm.starts_with("https://")) {
         bail!("--realm must be an http:// or https:// URL, e.g. http://127.0.0.1:5001/token");
     }
-    let service = service.unwrap_or_else(|| settings.service.clone());
+    if settings.registry_keys == RegistryKeys::Jwks && !target.v3 {
+        bail!(
+            "registry_keys is \"jwks\", which distribution 2.8 cannot read (it has no \
+             auth.token.jwks): pass --registry-version 3, or set registry_keys = \"bundle\" \
+             (REGISTRYO_REGISTRY_KEYS=bundle), which both versions read"
+        );
+    }
+    let service = target.service.unwrap_or_else(|| settings.service.clone());
     if service != settings.service {
         eprintln!(
-            "warning: --service {service:?} differs from this server's service setting {:?}; \
-             set REGISTRYO_SERVICE={service} for `registryo serve` too",
+            "warning: --service {service:?} differs from this server's service setting {:?}: \
+             the server refuses every token request from such a registry (400, and a warning \
+             in its log). Set REGISTRYO_SERVICE={service} for `registryo serve` too, or drop \
+             --service",
             settings.service
         );
     }
     let store = server::open_store(settings, open_mode).await?;
-    let signing = op(ops::published_keys(
+    let keys = op(ops::published_keys(
         &store,
         settings.key_algorithm,
         &settings.issuer,
     ))
     .await;
     store.close().await;
-    let bundle = server::write_bundle(settings, &signing?)?;
+    let files = server::write_registry_files(settings, &server::key_set(settings, keys?)?)?;
+    let (key_line, written) = match settings.registry_keys {
+        RegistryKeys::Bundle => (
+            format!("rootcertbundle: {}", q(&files.bundle.display().to_string())),
+            &files.bundle,
+        ),
+        RegistryKeys::Jwks => (
+            format!("jwks: {}", q(&files.jwks.display().to_string())),
+            &files.jwks,
+        ),
+    };
     eprintln!(
-        "registryo: wrote the certificate bundle {} ({}): the registry's rootcertbundle",
-        bundle.display(),
-        crate::files::describe_modes(&bundle)
+        "registryo: wrote {} ({}), which the registry reads at start",
+        written.display(),
+        crate::files::describe_modes(written)
     );
     // http.secret signs upload state; without it every registry process picks its own, and
     // uploads fail behind a load balancer (2.8 warns at start-up). Share it between replicas.
     let secret = registryo_core::secret::random_hex::<32>()?;
-    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let (title, run) = if target.v3 {
+        (
+            "distribution v3",
+            "OTEL_TRACES_EXPORTER=none registry serve config.yml",
+        )
+    } else {
+        (
+            "distribution 2.8 (Debian's docker-registry)",
+            "docker-registry serve config.yml",
+        )
+    };
     out!(
-        "# distribution (docker-registry) configuration using registryo for token auth.
+        "# {title} configuration using registryo for token auth.
+# Run: {run}
 version: 0.1
 log:
   level: info
@@ -366,16 +421,20 @@ auth:
     realm: {realm}
     service: {service}
     issuer: {issuer}
-    rootcertbundle: {bundle}",
-        storage = q(storage),
-        addr = q(addr),
+    {key_line}",
+        storage = q(target.storage),
+        addr = q(target.addr),
         secret = q(&secret),
         realm = q(realm),
         service = q(&service),
         issuer = q(&settings.issuer),
-        bundle = q(&bundle.display().to_string()),
     );
     Ok(())
+}
+
+/// A YAML double-quoted string (JSON's quoting is a subset).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 fn read_password_stdin() -> Result<String> {

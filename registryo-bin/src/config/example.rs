@@ -31,6 +31,17 @@ const SETTINGS: &[(&str, &str)] = &[
 # empty = registry-bundle.pem in \"<data>-public/\" beside the data directory.",
     ),
     (
+        "jwks_path",
+        "# The public keys as a JWKS, for distribution v3's auth.token.jwks (public, like the bundle);
+# empty = registry-jwks.json beside the bundle.",
+    ),
+    (
+        "registry_keys",
+        "# How the registry knows the keys: \"bundle\" (rootcertbundle holds registryo's CA; tokens carry x5c;
+# distribution 2.8 and v3; rotations need nothing from the registry) or \"jwks\" (v3 with auth.token.jwks
+# only; tokens carry just the kid; a rotation's next key is in the JWKS ahead of use).",
+    ),
+    (
         "database_url",
         "# Database URL; empty = SQLite file in the data directory. postgres://user:pass@host/db for PostgreSQL.",
     ),
@@ -50,7 +61,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("token_ttl_secs", "# Access token lifetime, seconds (60..86400)."),
     (
         "kid_style",
-        "# Key id style: \"libtrust\" (distribution 2.8) or \"rfc7638\" (distribution v3).",
+        "# The kid in tokens and the JWKS: \"libtrust\" or \"rfc7638\". With registry_keys = \"bundle\" no
+# registry version reads it (x5c decides); with \"jwks\" v3 matches it against the JWKS as a string.",
     ),
     (
         "key_algorithm",

@@ -14,7 +14,7 @@ use figment::Figment;
 use figment::error::Kind;
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
-use registryo_core::token::{Algorithm, KidStyle};
+use registryo_core::token::{Algorithm, KeyReference, KidStyle};
 use registryo_http::mail::SmtpTls;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,13 @@ pub struct Settings {
     /// mode 0644, in a 0755 directory); empty means `registry-bundle.pem` in a directory
     /// beside the data directory, named after it with `-public` (`./registryo-data-public/`).
     pub bundle_path: PathBuf,
+    /// Where the public keys are written as a JWKS (distribution v3's `auth.token.jwks`;
+    /// public like the bundle); empty means `registry-jwks.json` beside the bundle.
+    pub jwks_path: PathBuf,
+    /// How the registry knows the signing keys: `bundle` (its `rootcertbundle` holds our CA;
+    /// tokens carry `x5c`; distribution 2.8 and v3) or `jwks` (v3 with `auth.token.jwks`
+    /// only; tokens carry no `x5c`, only the `kid` the JWKS names).
+    pub registry_keys: RegistryKeys,
     /// The database URL; empty means the SQLite file `registryo.db` in the data directory.
     /// `postgres://…` chooses PostgreSQL.
     pub database_url: SecretUrl,
@@ -54,7 +61,9 @@ pub struct Settings {
     pub service: String,
     /// Lifetime of access tokens, in seconds.
     pub token_ttl_secs: u64,
-    /// Key id style in token headers: `libtrust` (distribution 2.8) or `rfc7638` (v3).
+    /// The `kid` in token headers and in the JWKS: `libtrust` or `rfc7638`. With
+    /// `registry_keys = "bundle"` neither registry version looks at it (they find the key by
+    /// `x5c`); with `jwks`, v3 matches it against the JWKS as a plain string.
     pub kid_style: KidStyle,
     /// Algorithm of generated keys: `ES256` (default), `ES384` or `RS256`.
     pub key_algorithm: Algorithm,
@@ -124,6 +133,8 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
             data: PathBuf::from("./registryo-data"),
             bundle_path: PathBuf::new(),
+            jwks_path: PathBuf::new(),
+            registry_keys: RegistryKeys::Bundle,
             database_url: SecretUrl::default(),
             database_timeout_secs: 3,
             public_url: String::new(),
@@ -156,6 +167,29 @@ impl Default for Settings {
             shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
             registry_timeout_secs: 10,
+        }
+    }
+}
+
+/// How the registry knows the signing keys (the `registry_keys` setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKeys {
+    /// `auth.token.rootcertbundle`: the CA certificate (and older self-signed ones); tokens
+    /// carry `x5c`. Distribution 2.8 and v3; keys rotate without the registry noticing.
+    #[default]
+    Bundle,
+    /// `auth.token.jwks` (distribution v3 only): tokens carry only the `kid`, found in the
+    /// JWKS the registry read at its start, which lists the next key ahead of its use.
+    Jwks,
+}
+
+impl RegistryKeys {
+    /// How tokens name their key in this mode.
+    pub fn reference(self) -> KeyReference {
+        match self {
+            RegistryKeys::Bundle => KeyReference::X5c,
+            RegistryKeys::Jwks => KeyReference::Kid,
         }
     }
 }

@@ -15,6 +15,7 @@ mod browser;
 mod e2e;
 mod faults;
 mod hostile;
+mod keys;
 mod reset;
 mod server;
 mod support;

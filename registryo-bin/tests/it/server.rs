@@ -44,6 +44,12 @@ impl Server {
         output(cmd, stdin)
     }
 
+    fn cli_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = base_command(self.data());
+        cmd.args(args).envs(vars.iter().copied());
+        output(cmd, None)
+    }
+
     fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.cli(args, stdin);
         assert!(

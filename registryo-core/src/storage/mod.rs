@@ -330,6 +330,16 @@ pub trait SettingStore: Send + Sync {
         value: &str,
         audit: Audit<'_, ()>,
     ) -> Result<(), StoreError>;
+    /// Replaces a setting only if it still holds `expected` (compare and swap), with its audit
+    /// events in the same transaction: `false`, and nothing written, when another writer got
+    /// there first or the setting is unset. Serialises the signing keys' rotations.
+    async fn replace_setting(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        audit: Audit<'_, ()>,
+    ) -> Result<bool, StoreError>;
     /// The value of a setting, storing `value` first if unset (atomically).
     async fn get_or_init_setting(&self, key: &str, value: &str) -> Result<String, StoreError>;
     /// Removes a setting: `true` if it was set.

@@ -141,6 +141,24 @@ impl FromStr for KidStyle {
     }
 }
 
+/// How a token names the key that signed it, which decides how the registry must know the key.
+///
+/// Measured with distribution 2.8.2 and v3.1.1: both look at `x5c` first and, when it is there,
+/// never at the `kid`; a failing `x5c` is final. Without `x5c`, 2.8 finds only a libtrust `kid`
+/// among its bundle's certificates, v3 a `kid` of its `jwks` file (compared as a string) or the
+/// RFC 7638 thumbprint of a bundle certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyReference {
+    /// `x5c` (the signing certificate) and `kid`: the registry checks the certificate against
+    /// its `rootcertbundle` (a certificate in it, or a CA in it that issued the certificate).
+    /// Works with 2.8 and v3.
+    #[default]
+    X5c,
+    /// `kid` only: for distribution v3 configured with `auth.token.jwks` and no bundle.
+    Kid,
+}
+
 /// Shortens attacker- or user-supplied strings before they go into an error.
 pub(crate) fn truncate(s: &str) -> String {
     s.chars().take(100).collect()
@@ -419,9 +437,14 @@ pub struct SigningKey {
     pkcs8: Vec<u8>,
     cert_der: Vec<u8>,
     public: PublicKeyInfo,
-    /// base64url of the JWS header, per [`KidStyle`].
-    header_libtrust: String,
-    header_rfc7638: String,
+    /// base64url of the JWS header, per [`KidStyle`] and [`KeyReference`]:
+    /// `[libtrust x5c, rfc7638 x5c, libtrust kid-only, rfc7638 kid-only]`.
+    headers: [String; 4],
+    /// The certificate's issuer is its subject (made by [`SigningKey::generate`]), rather than
+    /// a [`CertificateAuthority`](super::CertificateAuthority).
+    self_signed: bool,
+    /// The certificate's `notAfter`, in Unix seconds.
+    not_after: i64,
 }
 
 impl fmt::Debug for SigningKey {
@@ -504,20 +527,29 @@ impl SigningKey {
             return Err(TokenError::KeyCertificateMismatch);
         }
         let pkcs8 = pair.to_pkcs8()?;
-        let header = |style: KidStyle| -> Result<String, TokenError> {
-            let header = json!({
+        let (self_signed, not_after) = issuer_and_expiry(&cert_der)?;
+        let header = |style: KidStyle, reference: KeyReference| -> Result<String, TokenError> {
+            let mut header = json!({
                 "typ": "JWT",
                 "alg": public.alg.as_str(),
                 "kid": public.kid(style),
-                "x5c": [STANDARD.encode(&cert_der)],
             });
+            if reference == KeyReference::X5c {
+                header["x5c"] = json!([STANDARD.encode(&cert_der)]);
+            }
             let bytes =
                 serde_json::to_vec(&header).map_err(|e| TokenError::Signing(e.to_string()))?;
             Ok(URL_SAFE_NO_PAD.encode(bytes))
         };
         Ok(SigningKey {
-            header_libtrust: header(KidStyle::Libtrust)?,
-            header_rfc7638: header(KidStyle::Rfc7638)?,
+            headers: [
+                header(KidStyle::Libtrust, KeyReference::X5c)?,
+                header(KidStyle::Rfc7638, KeyReference::X5c)?,
+                header(KidStyle::Libtrust, KeyReference::Kid)?,
+                header(KidStyle::Rfc7638, KeyReference::Kid)?,
+            ],
+            self_signed,
+            not_after,
             pair,
             rng: SystemRandom::new(),
             pkcs8,
@@ -551,6 +583,33 @@ impl SigningKey {
         self.public.kid(style)
     }
 
+    /// Whether the certificate is self-signed (an older key, or one made by [`generate`]) rather
+    /// than issued by a [`CertificateAuthority`](super::CertificateAuthority). A self-signed
+    /// certificate must itself be in the registry's bundle.
+    ///
+    /// [`generate`]: SigningKey::generate
+    pub fn is_self_signed(&self) -> bool {
+        self.self_signed
+    }
+
+    /// When the certificate expires (Unix seconds): the registry refuses tokens whose `x5c`
+    /// certificate has expired.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+
+    /// The private key as PKCS#8 DER, for issuing it a new certificate.
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    pub(crate) fn from_pkcs8_and_cert(
+        pkcs8: &[u8],
+        cert_der: Vec<u8>,
+    ) -> Result<SigningKey, TokenError> {
+        SigningKey::from_der_parts(KeyFormat::Pkcs8, pkcs8, cert_der)
+    }
+
     /// The public key as a JWK: `kty`, `crv`/`x`/`y` or `n`/`e`, `kid`, `alg` and `use: sig`.
     pub fn public_jwk(&self, style: KidStyle) -> Value {
         self.public.jwk(style)
@@ -561,10 +620,17 @@ impl SigningKey {
     }
 
     /// Signs `claims` into a compact JWS: `header.payload.signature`.
-    pub(crate) fn sign(&self, style: KidStyle, claims: &Claims) -> Result<String, TokenError> {
-        let header = match style {
-            KidStyle::Libtrust => &self.header_libtrust,
-            KidStyle::Rfc7638 => &self.header_rfc7638,
+    pub(crate) fn sign(
+        &self,
+        style: KidStyle,
+        reference: KeyReference,
+        claims: &Claims,
+    ) -> Result<String, TokenError> {
+        let header = match (reference, style) {
+            (KeyReference::X5c, KidStyle::Libtrust) => &self.headers[0],
+            (KeyReference::X5c, KidStyle::Rfc7638) => &self.headers[1],
+            (KeyReference::Kid, KidStyle::Libtrust) => &self.headers[2],
+            (KeyReference::Kid, KidStyle::Rfc7638) => &self.headers[3],
         };
         let payload = serde_json::to_vec(claims).map_err(|e| TokenError::Signing(e.to_string()))?;
         // header + '.' + payload (4/3) + '.' + signature (≤ 512 bytes → ≤ 683 chars)
@@ -601,6 +667,18 @@ pub(crate) fn pem_encode(tag: &str, der: &[u8]) -> String {
         &pem::Pem::new(tag, der),
         pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
     )
+}
+
+/// Whether a DER certificate is self-issued (issuer = subject), and its `notAfter`.
+pub(crate) fn issuer_and_expiry(cert_der: &[u8]) -> Result<(bool, i64), TokenError> {
+    let cert = x509_cert::Certificate::from_der(cert_der)
+        .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
+    let tbs = cert.tbs_certificate();
+    let not_after = tbs.validity().not_after.to_unix_duration().as_secs();
+    Ok((
+        tbs.issuer() == tbs.subject(),
+        i64::try_from(not_after).unwrap_or(i64::MAX),
+    ))
 }
 
 /// A self-signed certificate for a PKCS#8 key (ECDSA P-256/P-384 or RSA).

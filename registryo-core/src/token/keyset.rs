@@ -2,20 +2,24 @@
 
 use serde_json::{Value, json};
 
-use super::keys::{KidStyle, SigningKey};
+use super::keys::{KeyReference, KidStyle, SigningKey, pem_encode};
 use super::{Claims, TokenError, Verifier};
 
 /// The signing keys of a token server.
 ///
-/// Tokens are signed with the **first** key; [`jwks`](KeySet::jwks),
-/// [`cert_bundle_pem`](KeySet::cert_bundle_pem) and [`verifier`](KeySet::verifier) cover
-/// all of them. To rotate without downtime: publish a bundle with the new certificate added,
-/// let the registry reload it, then put the new key first; drop the old key once the tokens it
-/// signed have expired.
+/// Tokens are signed with the **first** key; [`jwks`](KeySet::jwks) and
+/// [`verifier`](KeySet::verifier) cover all of them. With a CA
+/// ([`with_authority`](KeySet::with_authority)) whose certificate issued the keys'
+/// certificates, the registry's bundle ([`cert_bundle_pem`](KeySet::cert_bundle_pem)) holds
+/// the CA and a key can start signing at any time. Without one, each key's self-signed
+/// certificate must be in the bundle the registry read at its start before the key signs.
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<SigningKey>,
     kid_style: KidStyle,
+    reference: KeyReference,
+    /// The CA certificate (DER), if the keys' certificates chain to one.
+    authority: Option<Vec<u8>>,
 }
 
 impl KeySet {
@@ -24,13 +28,37 @@ impl KeySet {
         if keys.is_empty() {
             return Err(TokenError::EmptyKeySet);
         }
-        Ok(KeySet { keys, kid_style })
+        Ok(KeySet {
+            keys,
+            kid_style,
+            reference: KeyReference::X5c,
+            authority: None,
+        })
+    }
+
+    /// The same set, its tokens naming their key as `reference` says.
+    pub fn with_reference(mut self, reference: KeyReference) -> KeySet {
+        self.reference = reference;
+        self
+    }
+
+    /// The same set with the CA certificate (DER) that issued its keys' certificates: it goes
+    /// into the bundle, and the verifier trusts what it issued.
+    pub fn with_authority(mut self, ca_cert_der: Vec<u8>) -> KeySet {
+        self.authority = Some(ca_cert_der);
+        self
     }
 
     /// Signs `claims` with the first key: a compact JWS whose header carries `typ`, `alg`,
-    /// `kid` (in this set's style) and `x5c`.
+    /// `kid` (in this set's style) and, with [`KeyReference::X5c`], `x5c`.
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
-        self.signing_key().sign(self.kid_style, claims)
+        self.signing_key()
+            .sign(self.kid_style, self.reference, claims)
+    }
+
+    /// How this set's tokens name their key.
+    pub fn reference(&self) -> KeyReference {
+        self.reference
     }
 
     /// The key that signs: the first one.
@@ -59,13 +87,31 @@ impl KeySet {
         json!({ "keys": keys })
     }
 
-    /// All certificates as one PEM bundle, for distribution's `auth.token.rootcertbundle`.
+    /// The registry's `auth.token.rootcertbundle`, as PEM: the CA's certificate, then the
+    /// self-signed certificates of keys that the CA did not issue (older keys), so that every
+    /// key of the set is trusted by a registry that read this bundle.
     pub fn cert_bundle_pem(&self) -> String {
-        self.keys.iter().map(SigningKey::cert_pem).collect()
+        let ca = self
+            .authority
+            .iter()
+            .map(|der| pem_encode("CERTIFICATE", der));
+        let own = self
+            .keys
+            .iter()
+            .filter(|k| self.authority.is_none() || k.is_self_signed())
+            .map(SigningKey::cert_pem);
+        ca.chain(own).collect()
     }
 
-    /// A verifier that trusts every key of this set.
+    /// A verifier that trusts every key of this set and what its CA issues.
     pub fn verifier(&self) -> Verifier {
-        Verifier::from_signing_keys(&self.keys)
+        let verifier = Verifier::from_signing_keys(&self.keys);
+        match &self.authority {
+            // The CA certificate was checked when the CA was loaded.
+            Some(der) => verifier
+                .with_authority(der)
+                .unwrap_or_else(|_| Verifier::from_signing_keys(&self.keys)),
+            None => verifier,
+        }
     }
 }

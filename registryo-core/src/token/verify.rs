@@ -1,9 +1,13 @@
 //! Verifying registry tokens, as the registry does.
 
-use aws_lc_rs::signature::{ParsedPublicKey, UnparsedPublicKey};
+use std::borrow::Cow;
+
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
+use x509_cert::der::{Decode, Encode};
+use x509_cert::spki::ObjectIdentifier;
 
 use super::claims::unix_now;
 use super::keys::{Algorithm, KidStyle, PublicKeyInfo, SigningKey, truncate};
@@ -17,6 +21,8 @@ const MAX_TOKEN_LEN: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 struct TrustedKey {
     cert_der: Vec<u8>,
+    /// The DER subject name of a CA certificate (`CA:TRUE`): it may issue signing certificates.
+    ca_subject: Option<Vec<u8>>,
     info: PublicKeyInfo,
     /// Pre-parsed public key (`None` only if aws-lc-rs refused a key we could sign with).
     parsed: Option<ParsedPublicKey>,
@@ -70,6 +76,7 @@ impl Verifier {
             let parsed = ParsedPublicKey::new(info.alg.verification(), &info.key_bytes)
                 .map_err(|e| TokenError::InvalidCertificate(format!("public key: {e}")))?;
             keys.push(TrustedKey {
+                ca_subject: ca_subject(&cert_der),
                 cert_der,
                 info,
                 parsed: Some(parsed),
@@ -89,12 +96,30 @@ impl Verifier {
                 let parsed = ParsedPublicKey::new(info.alg.verification(), &info.key_bytes).ok();
                 TrustedKey {
                     cert_der: k.cert_der().to_vec(),
+                    ca_subject: None,
                     info,
                     parsed,
                 }
             })
             .collect();
         Verifier { keys }
+    }
+
+    /// Also trusts the certificates a CA (DER, `CA:TRUE`) issues, as the registry does with a
+    /// CA in its bundle. Refuses a certificate that is not a CA's.
+    pub(crate) fn with_authority(mut self, ca_der: &[u8]) -> Result<Verifier, TokenError> {
+        let subject = ca_subject(ca_der).ok_or_else(|| {
+            TokenError::InvalidCertificate("not a CA certificate (basicConstraints)".into())
+        })?;
+        let info = PublicKeyInfo::from_cert_der(ca_der)?;
+        let parsed = ParsedPublicKey::new(info.alg.verification(), &info.key_bytes).ok();
+        self.keys.push(TrustedKey {
+            cert_der: ca_der.to_vec(),
+            ca_subject: Some(subject),
+            info,
+            parsed,
+        });
+        Ok(self)
     }
 
     /// The number of trusted keys.
@@ -139,7 +164,7 @@ impl Verifier {
             return Err(TokenError::Malformed("unsupported crit header"));
         }
         let alg: Algorithm = header.alg.parse()?;
-        let key = self.find_key(&header)?;
+        let key = self.find_key(&header, now)?;
         if key.info.alg != alg {
             return Err(TokenError::AlgorithmMismatch {
                 token: alg,
@@ -186,26 +211,109 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// The trusted key named by the `x5c` leaf, else by the `kid` (either style).
-    fn find_key(&self, header: &Header) -> Result<&TrustedKey, TokenError> {
+    /// The trusted key named by the `x5c` leaf (a trusted certificate, or one a trusted CA
+    /// issued that is valid at `now`), else by the `kid` (either style).
+    fn find_key(&self, header: &Header, now: i64) -> Result<Cow<'_, TrustedKey>, TokenError> {
         let leaf = header
             .x5c
             .as_ref()
             .and_then(|chain| chain.first())
             .and_then(|b64| STANDARD.decode(b64).ok());
-        if let Some(key) = leaf.and_then(|leaf| self.keys.iter().find(|k| k.cert_der == leaf)) {
-            return Ok(key);
+        if let Some(leaf) = leaf {
+            if let Some(key) = self.keys.iter().find(|k| k.cert_der == leaf) {
+                return Ok(Cow::Borrowed(key));
+            }
+            if let Some(key) = self.issued_by_a_trusted_ca(&leaf, now) {
+                return Ok(Cow::Owned(key));
+            }
         }
         if let Some(kid) = &header.kid {
             let by_kid = self.keys.iter().find(|k| {
                 k.info.kid(KidStyle::Libtrust) == kid || k.info.kid(KidStyle::Rfc7638) == kid
             });
             if let Some(key) = by_kid {
-                return Ok(key);
+                return Ok(Cow::Borrowed(key));
             }
         }
         Err(TokenError::UntrustedKey {
             kid: header.kid.as_deref().map(truncate),
         })
     }
+}
+
+impl Verifier {
+    /// The leaf's key when a trusted CA signed the leaf, which is not a CA itself and is valid
+    /// at `now`.
+    fn issued_by_a_trusted_ca(&self, leaf_der: &[u8], now: i64) -> Option<TrustedKey> {
+        let leaf = x509_cert::Certificate::from_der(leaf_der).ok()?;
+        let tbs = leaf.tbs_certificate();
+        let issuer = tbs.issuer().to_der().ok()?;
+        let ca = self
+            .keys
+            .iter()
+            .find(|k| k.ca_subject.as_deref() == Some(issuer.as_slice()))?;
+        let validity = tbs.validity();
+        let not_before = validity.not_before.to_unix_duration().as_secs();
+        let not_after = validity.not_after.to_unix_duration().as_secs();
+        let now = u64::try_from(now).ok()?;
+        if now < not_before || now > not_after || is_ca_certificate(&leaf) {
+            return None;
+        }
+        let algorithm = certificate_signature(leaf.signature_algorithm().oid, ca.info.alg)?;
+        let signed = tbs.to_der().ok()?;
+        let signature = leaf.signature().as_bytes()?;
+        UnparsedPublicKey::new(algorithm, &ca.info.key_bytes)
+            .verify(&signed, signature)
+            .ok()?;
+        let info = PublicKeyInfo::from_cert_der(leaf_der).ok()?;
+        let parsed = ParsedPublicKey::new(info.alg.verification(), &info.key_bytes).ok();
+        Some(TrustedKey {
+            cert_der: leaf_der.to_vec(),
+            ca_subject: None,
+            info,
+            parsed,
+        })
+    }
+}
+
+/// The verification algorithm of a certificate signature (`signatureAlgorithm`) made by a key
+/// of `issuer_alg`; `None` for any other combination.
+fn certificate_signature(
+    oid: ObjectIdentifier,
+    issuer_alg: Algorithm,
+) -> Option<&'static dyn sig::VerificationAlgorithm> {
+    const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+    const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+    const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+    const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+    match (oid, issuer_alg) {
+        (ECDSA_SHA256, Algorithm::ES256) => Some(&sig::ECDSA_P256_SHA256_ASN1),
+        (ECDSA_SHA384, Algorithm::ES256) => Some(&sig::ECDSA_P256_SHA384_ASN1),
+        (ECDSA_SHA256, Algorithm::ES384) => Some(&sig::ECDSA_P384_SHA256_ASN1),
+        (ECDSA_SHA384, Algorithm::ES384) => Some(&sig::ECDSA_P384_SHA384_ASN1),
+        (RSA_SHA256, Algorithm::RS256) => Some(&sig::RSA_PKCS1_2048_8192_SHA256),
+        (RSA_SHA384, Algorithm::RS256) => Some(&sig::RSA_PKCS1_2048_8192_SHA384),
+        _ => None,
+    }
+}
+
+/// Whether a certificate says `CA:TRUE` in its basic constraints.
+pub(crate) fn is_ca_certificate(cert: &x509_cert::Certificate) -> bool {
+    use x509_cert::der::oid::AssociatedOid as _;
+    use x509_cert::ext::pkix::BasicConstraints;
+    cert.tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.extn_id == BasicConstraints::OID)
+        .any(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).is_ok_and(|bc| bc.ca))
+}
+
+/// The DER subject of a CA certificate; `None` for any other certificate.
+fn ca_subject(cert_der: &[u8]) -> Option<Vec<u8>> {
+    let cert = x509_cert::Certificate::from_der(cert_der).ok()?;
+    if !is_ca_certificate(&cert) {
+        return None;
+    }
+    cert.tbs_certificate().subject().to_der().ok()
 }

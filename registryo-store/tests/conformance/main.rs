@@ -82,6 +82,7 @@ use logins::a_password_change_ends_other_logins;
 use logins::password_tokens;
 use logins::refresh_tokens;
 use logins::sessions;
+use store::a_setting_is_replaced_only_over_what_was_read;
 use store::concurrent_handles;
 use store::policy_revision;
 use store::reconnect_and_debug;
@@ -133,6 +134,7 @@ conformance!(
     sessions,
     password_tokens,
     settings,
+    a_setting_is_replaced_only_over_what_was_read,
     policy_revision,
     concurrent_handles,
     reconnect_and_debug,

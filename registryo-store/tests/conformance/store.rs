@@ -41,6 +41,76 @@ pub(crate) async fn settings(ctx: &Ctx) {
     ));
 }
 
+/// `replace_setting` writes only over the value it expects, with its event; of two writers
+/// starting from the same value exactly one wins, and the loser writes neither value nor event.
+pub(crate) async fn a_setting_is_replaced_only_over_what_was_read(ctx: &Ctx) {
+    use crate::audited::{by_admin, new_events};
+    let store = &ctx.store;
+    let mut seen = new_events(store, &mut 0).await.len();
+    let event = |n: &str| vec![by_admin("keys.rotate", "signing keys", Some(n.to_owned()))];
+    // Unset: nothing to replace.
+    assert!(
+        !store
+            .replace_setting("keys", "", "a", &|()| event("a"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_setting("keys").await.unwrap(), None);
+    store
+        .set_setting("keys", "one", &|_| Vec::new())
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .replace_setting("keys", "stale", "x", &|()| event("x"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_setting("keys").await.unwrap().as_deref(),
+        Some("one")
+    );
+    assert!(new_events(store, &mut seen).await.is_empty());
+    assert!(
+        store
+            .replace_setting("keys", "one", "two", &|()| event("two"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_setting("keys").await.unwrap().as_deref(),
+        Some("two")
+    );
+    assert_eq!(new_events(store, &mut seen).await, event("two"));
+
+    // Eight writers read "two" and race: one value and one event land.
+    let mut racers = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store = store.clone();
+        racers.spawn(async move {
+            let value = format!("racer-{i}");
+            let won = store
+                .replace_setting("keys", "two", &value, &|()| {
+                    vec![by_admin("keys.rotate", "signing keys", Some(value.clone()))]
+                })
+                .await
+                .unwrap();
+            won.then_some(value)
+        });
+    }
+    let winners: Vec<String> = racers.join_all().await.into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(
+        store.get_setting("keys").await.unwrap().as_deref(),
+        Some(winners[0].as_str())
+    );
+    assert_eq!(new_events(store, &mut seen).await, event(&winners[0]));
+    assert!(matches!(
+        store.replace_setting("", "a", "b", &|_| Vec::new()).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
 pub(crate) async fn policy_revision(ctx: &Ctx) {
     let store = &ctx.store;
     let mut last = store.policy_revision().await.unwrap().revision;

@@ -243,60 +243,140 @@ async fn registry_config_and_keys() {
     let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
     assert!(err.contains("--realm"), "{err}");
 
-    let show = server.cli_ok(&["keys", "show"], None);
-    assert_eq!(show.lines().count(), 1, "{show}");
-    assert!(show.starts_with("signing"), "{show}");
-    let kid = show
-        .split("kid(libtrust)=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_eq!(kid.len(), 59, "libtrust kid: 12 groups of 4 with colons");
+    // jwks mode is v3's alone: asking for a 2.8 config is refused with the way out.
+    let out = server.cli_with_env(
+        &["registry-config", "--realm", "http://127.0.0.1:5001/token"],
+        &[("REGISTRYO_REGISTRY_KEYS", "jwks")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--registry-version 3"), "{err}");
+    let out = server.cli_with_env(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--registry-version",
+            "3",
+        ],
+        &[("REGISTRYO_REGISTRY_KEYS", "jwks")],
+    );
+    let v3 = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{v3}");
+    assert!(v3.contains("jwks: \""), "{v3}");
+    assert!(!v3.contains("rootcertbundle"), "{v3}");
 
-    // Two-step rotation: staged keys are published but do not sign.
-    server.cli_ok(&["keys", "rotate"], None);
+    keys_rotate_in_one_step(&server).await;
+}
+
+/// The `kid(rfc7638)=` of the `keys show` line that starts with `state`.
+fn kid_of(show: &str, state: &str) -> String {
+    kid_in(show, state, "rfc7638")
+}
+
+/// The `kid(STYLE)=` of the `keys show` line that starts with `state`.
+fn kid_in(show: &str, state: &str, style: &str) -> String {
+    show.lines()
+        .find(|l| l.starts_with(state))
+        .and_then(|l| l.split(&format!("kid({style})=")).nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {state} key in:\n{show}"))
+        .to_owned()
+}
+
+/// A CA in the bundle, a signing key and a next key; a rotation makes the next key (already in
+/// the JWKS) sign, keeps the old one trusted, and leaves the bundle as it was; the running
+/// server takes the new key up and writes its own files again.
+async fn keys_rotate_in_one_step(server: &Server) {
     let show = server.cli_ok(&["keys", "show"], None);
-    assert!(show.lines().any(|l| l.starts_with("staged")), "{show}");
-    let err = server.cli_err(&["keys", "rotate"], None);
-    assert!(err.contains("staged key exists"), "{err}");
-    let jwks: Value = serde_json::from_str(&server.cli_ok(&["keys", "jwks"], None)).unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    let bundle =
-        std::fs::read_to_string(public_dir(server.data()).join("registry-bundle.pem")).unwrap();
-    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
+    let states: Vec<&str> = show
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(states, ["CA", "signing", "next"], "{show}");
+    let signing = kid_of(&show, "signing");
+    let next = kid_of(&show, "next");
+    let jwks_file = public_dir(server.data()).join("registry-jwks.json");
+    let bundle_file = public_dir(server.data()).join("registry-bundle.pem");
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let rfc = [("REGISTRYO_KID_STYLE", "rfc7638")];
+    let out = server.cli_with_env(&["keys", "jwks"], &rfc);
+    let jwks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kids(&jwks), [signing.clone(), next.clone()]);
+    let bundle = std::fs::read_to_string(&bundle_file).unwrap();
+    assert_eq!(
+        bundle.matches("BEGIN CERTIFICATE").count(),
+        1,
+        "the CA alone"
+    );
+
+    // The server's own files must come back after the rotation: it rewrites them itself.
+    std::fs::remove_file(&jwks_file).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other_jwks = elsewhere.path().join("jwks.json");
+    let out = server.cli_with_env(
+        &["keys", "rotate"],
+        &[
+            ("REGISTRYO_JWKS_PATH", other_jwks.to_str().unwrap()),
+            (
+                "REGISTRYO_BUNDLE_PATH",
+                elsewhere.path().join("b.pem").to_str().unwrap(),
+            ),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let show = server.cli_ok(&["keys", "show"], None);
+    assert_eq!(kid_of(&show, "signing"), next, "the next key signs: {show}");
+    assert_eq!(kid_of(&show, "published"), signing, "{show}");
+    let newest = kid_of(&show, "next");
+    // The server's own JWKS names keys in its kid style, the default libtrust.
+    let newest_libtrust = kid_in(&show, "next", "libtrust");
+    eventually(
+        "the server signs with the new key and rewrote its JWKS",
+        || async {
+            let (_, j) = server.token("", None).await;
+            let header = jwt::header(j["token"].as_str().unwrap());
+            let written = std::fs::read_to_string(&jwks_file).ok();
+            header["x5c"].is_array()
+                && written.is_some_and(|w| w.contains(&newest_libtrust))
+                && registryo_core::token::Verifier::from_cert_bundle_pem(&bundle)
+                    .unwrap()
+                    .verify(
+                        j["token"].as_str().unwrap(),
+                        "registryo-test",
+                        "registry.test",
+                    )
+                    .is_ok()
+                && std::fs::read_to_string(&other_jwks).is_ok_and(|w| w.contains(&newest_libtrust))
+        },
+    )
+    .await;
+    // The bundle did not change: the registry needs nothing.
+    assert_eq!(std::fs::read_to_string(&bundle_file).unwrap(), bundle);
+    // `--activate` is still accepted (older scripts) and rotates once more.
     server.cli_ok(&["keys", "rotate", "--activate"], None);
     let show = server.cli_ok(&["keys", "show"], None);
-    assert!(show.starts_with("signing"), "{show}");
-    // The running server takes the new key up (polled every 5 s): the token header's kid.
-    let new_kid = show
-        .split("kid(libtrust)=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_ne!(new_kid, kid);
-    eventually("the server signs with the new key", || async {
-        let (_, j) = server.token("", None).await;
-        jwt::header(j["token"].as_str().unwrap())["kid"] == new_kid.as_str()
-    })
-    .await;
-    // Both steps are audited as the CLI's, the detail naming what is published.
-    for action in ["keys.stage", "keys.activate"] {
-        let audit = server
-            .admin_api(
-                &format!("/api/v1/audit?action={action}"),
-                "admin-password-1",
-            )
-            .await;
-        assert_eq!(audit["events"][0]["actor"], "cli", "{audit}");
-        let detail = audit["events"][0]["detail"].as_str().unwrap_or_default();
-        assert!(detail.starts_with("2 key(s) published"), "{audit}");
-    }
+    assert_eq!(kid_of(&show, "signing"), newest, "{show}");
+    let audit = server
+        .admin_api("/api/v1/audit?action=keys.rotate", "admin-password-1")
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{audit}");
+    assert_eq!(events[0]["actor"], "cli", "{audit}");
+    let detail = events[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("4 key(s) published"), "{audit}");
+    assert!(detail.contains(&newest), "{audit}");
 }
 
 /// `registryo user list | head` and the like: a command whose reader went away exits quietly

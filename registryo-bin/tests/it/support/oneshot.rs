@@ -29,7 +29,7 @@ pub async fn accounts(store: &Store) -> Accounts {
 /// One fresh ES256 signing key (its certificate's name `name`), as the server keeps them.
 pub fn signing_keys(name: &str) -> Arc<SharedKeys> {
     let key = SigningKey::generate(Algorithm::ES256, name).unwrap();
-    Arc::new(SharedKeys::new(vec![key], KidStyle::Libtrust).unwrap())
+    Arc::new(SharedKeys::from_signing_keys(vec![key], KidStyle::Libtrust).unwrap())
 }
 
 /// A response, read whole.
