@@ -18,15 +18,43 @@ use serde_json::Value;
 
 use crate::support::binary::registryo;
 use crate::support::command::{Out, run};
-use crate::support::e2e_env::env;
+use crate::support::e2e_env::{Target, env};
 use crate::support::eventually;
 use registryo_core::testing::jwt::claims;
+
+/// Each case named, run once against each registry version: `MODULE::v2::CASE` (distribution
+/// 2.8) and `MODULE::v3::CASE` (v3.1.1), both behind the shared `registryo serve`; the case
+/// takes the target's name and builds its [`T`] with [`T::on`].
+macro_rules! both_versions {
+    ($($case:ident),* $(,)?) => {
+        mod v2 {
+            $(
+                #[tokio::test]
+                #[ignore = "needs the real registry and clients: run ./scripts/test"]
+                async fn $case() {
+                    super::$case("v2").await
+                }
+            )*
+        }
+        mod v3 {
+            $(
+                #[tokio::test]
+                #[ignore = "needs the real registry and clients: run ./scripts/test"]
+                async fn $case() {
+                    super::$case("v3").await
+                }
+            )*
+        }
+    };
+}
 
 mod access;
 mod clients;
 mod logins;
 /// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
 mod mail;
+/// Every client against every registry version and key setting; rotations under load.
+mod matrix;
 
 // --- one test's own world ------------------------------------------------------------------
 
@@ -35,10 +63,18 @@ struct T {
     prefix: String,
     dir: tempfile::TempDir,
     http: reqwest::Client,
+    /// The registry and the registryo this test works with.
+    target: &'static Target,
 }
 
 impl T {
+    /// A test on the shared server's distribution 2.8 registry.
     fn new(short: &str) -> T {
+        T::on(short, "v2")
+    }
+
+    /// A test on the target named `target` (see [`Target`]).
+    fn on(short: &str, target: &str) -> T {
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -50,12 +86,18 @@ impl T {
                 .tempdir()
                 .unwrap(),
             http: reqwest::Client::new(),
+            target: env().target(target),
         }
+    }
+
+    /// The registry's `host:port`.
+    fn host(&self) -> &str {
+        &self.target.host
     }
 
     /// `HOST/PREFIX/PATH` (PATH may end with `:tag`).
     fn image(&self, path: &str) -> String {
-        format!("{}/{}/{path}", env().host(), self.prefix)
+        format!("{}/{}/{path}", self.host(), self.prefix)
     }
 
     /// The `registryo` CLI on the running server's data directory.
@@ -68,10 +110,11 @@ impl T {
         let e = env();
         let mut cmd = registryo(self.dir.path());
         cmd.args(args)
-            .env("REGISTRYO_DATA", e.get("REGISTRYO_E2E_DATA"))
+            .env("REGISTRYO_DATA", &self.target.data)
             .env("REGISTRYO_SERVICE", e.service())
             .env("REGISTRYO_ISSUER", e.get("REGISTRYO_E2E_ISSUER"))
-            .env("REGISTRYO_LOG", "warn");
+            .env("REGISTRYO_LOG", "warn")
+            .envs(self.target.settings.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -93,7 +136,7 @@ impl T {
     async fn grant(&self, creds: Option<(&str, &str)>, scope: &str) -> (u16, Vec<String>) {
         let mut req = self
             .http
-            .get(format!("{}/token", env().registryo_url()))
+            .get(format!("{}/token", self.target.registryo))
             .query(&[("service", env().service()), ("scope", scope)]);
         if let Some((u, p)) = creds {
             req = req.basic_auth(u, Some(p));
@@ -134,7 +177,7 @@ impl T {
     fn docker_login(&self, cfg: &str, user: &str, password: &str) -> Out {
         self.docker(
             cfg,
-            &["login", "-u", user, "--password-stdin", env().host()],
+            &["login", "-u", user, "--password-stdin", self.host()],
             Some(password),
         )
     }
@@ -196,21 +239,37 @@ impl T {
         .ok();
     }
 
+    /// Where this test's podman and buildah keep their images: their own, since the tests
+    /// share image IDs (the same seed image) and another test's `rmi` must not race ours.
+    fn storage_flags(&self) -> Vec<String> {
+        let root = self.dir.path().join("containers");
+        vec![
+            "--root".into(),
+            root.join("root").display().to_string(),
+            "--runroot".into(),
+            root.join("run").display().to_string(),
+        ]
+    }
+
     fn podman(&self, args: &[&str], stdin: Option<&str>) -> Out {
         let mut cmd = Command::new(env().wrapper("podman"));
-        cmd.args(args);
+        cmd.args(self.storage_flags()).args(args);
         run(cmd, stdin)
     }
 
     fn buildah(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(env().wrapper("buildah"));
-        cmd.args(args);
+        cmd.args(self.storage_flags()).args(args);
         run(cmd, None)
     }
 
+    /// `ctr` in a containerd namespace of this test's own: containerd remembers which
+    /// repository content came from, and with one namespace for all tests a push to one
+    /// registry tried to mount the shared seed layers from another test's repository on
+    /// another port of 127.0.0.1 (refused: the token does not cover it).
     fn ctr(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(env().wrapper("ctr"));
-        cmd.args(args);
+        cmd.args(["--namespace", &self.prefix]).args(args);
         run(cmd, None)
     }
 
@@ -218,7 +277,7 @@ impl T {
     async fn registry_get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let mut req = self
             .http
-            .get(format!("{}{path}", env().get("E2E_REGISTRY_URL")));
+            .get(format!("{}{path}", self.target.registry_url()));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -230,7 +289,7 @@ impl T {
     async fn token(&self, creds: Option<(&str, &str)>, scope: &str) -> String {
         let mut req = self
             .http
-            .get(format!("{}/token", env().registryo_url()))
+            .get(format!("{}/token", self.target.registryo))
             .query(&[("service", env().service()), ("scope", scope)]);
         if let Some((u, p)) = creds {
             req = req.basic_auth(u, Some(p));

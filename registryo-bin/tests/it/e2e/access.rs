@@ -3,10 +3,8 @@
 use super::*;
 
 /// A reader pulls, and docker reports a refused push as "denied".
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn a_reader_pulls_and_is_denied_a_push() {
-    let t = T::new("reader");
+async fn a_reader_pulls_and_is_denied_a_push(target: &str) {
+    let t = T::on("reader", target);
     let (writer, wpw) = t.user("writer");
     let (reader, rpw) = t.user("reader");
     let repo = format!("{}/app", t.prefix);
@@ -40,10 +38,8 @@ async fn a_reader_pulls_and_is_denied_a_push() {
 }
 
 /// Anonymous pulls work where an `anonymous` rule allows them, and only there.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn anonymous_pull_only_where_a_rule_allows_it() {
-    let t = T::new("anon");
+async fn anonymous_pull_only_where_a_rule_allows_it(target: &str) {
+    let t = T::on("anon", target);
     t.seed("public/app:1");
     t.seed("private/app:1");
     t.acl("anonymous", &format!("{}/public/**", t.prefix), "pull");
@@ -83,10 +79,8 @@ async fn anonymous_pull_only_where_a_rule_allows_it() {
 /// A login never reduces access: after logging in, docker, podman, skopeo and buildah still
 /// pull what anonymous may pull (they send the stored login on every request), and ctr pushes
 /// an image built on a public one (its cross-repo mount needs `pull` on the public source).
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn a_login_never_reduces_access() {
-    let t = T::new("login");
+async fn a_login_never_reduces_access(target: &str) {
+    let t = T::on("login", target);
     t.seed("public/base:1");
     let (user, pw) = t.user("alice");
     t.acl("anonymous", &format!("{}/public/**", t.prefix), "pull");
@@ -135,7 +129,7 @@ async fn a_login_never_reduces_access() {
             "-u",
             &user,
             "--password-stdin",
-            env().host(),
+            t.host(),
         ],
         Some(&pw),
     )
@@ -182,10 +176,8 @@ async fn a_login_never_reduces_access() {
 }
 
 /// `${account}/**` for `authenticated`: everyone pushes to their own namespace only.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn account_namespaces_are_their_owners_only() {
-    let t = T::new("ns");
+async fn account_namespaces_are_their_owners_only(target: &str) {
+    let t = T::on("ns", target);
     let (alice, apw) = t.user("alice");
     let (bob, bpw) = t.user("bob");
     // Global, but harmless to the other tests: no other test's repository is named after
@@ -198,7 +190,7 @@ async fn account_namespaces_are_their_owners_only() {
     )
     .await;
 
-    let host = env().host();
+    let host = t.host();
     let own = format!("{host}/{alice}/app:1");
     let other = format!("{host}/{bob}/app:1");
     t.docker_import("a", &own);
@@ -239,10 +231,8 @@ async fn account_namespaces_are_their_owners_only() {
 }
 
 /// `skopeo delete` (which asks for `repository:R:*`) works with the delete right only.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn skopeo_delete_needs_the_delete_right() {
-    let t = T::new("del");
+async fn skopeo_delete_needs_the_delete_right(target: &str) {
+    let t = T::on("del", target);
     t.seed("keep/app:1");
     t.seed("drop/app:1");
     let (user, pw) = t.user("ops");
@@ -272,7 +262,7 @@ async fn skopeo_delete_needs_the_delete_right() {
         &user,
         "-p",
         &pw,
-        env().host(),
+        t.host(),
     ])
     .ok();
     let keep = format!("docker://{}", t.image("keep/app:1"));
@@ -286,10 +276,8 @@ async fn skopeo_delete_needs_the_delete_right() {
 }
 
 /// docker mounts layers from a repository the user may pull instead of uploading them again.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn docker_push_mounts_layers_from_a_readable_repository() {
-    let t = T::new("mount");
+async fn docker_push_mounts_layers_from_a_readable_repository(target: &str) {
+    let t = T::on("mount", target);
     let (owner, opw) = t.user("owner");
     let (user, pw) = t.user("user");
     let src = format!("{}/src", t.prefix);
@@ -327,10 +315,8 @@ async fn docker_push_mounts_layers_from_a_readable_repository() {
 }
 
 /// `_catalog` (scope `registry:catalog:*`) is for admins only.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn the_catalog_is_for_admins_only() {
-    let t = T::new("catalog");
+async fn the_catalog_is_for_admins_only(target: &str) {
+    let t = T::on("catalog", target);
     t.seed("app:1");
     let (user, pw) = t.user("alice");
     t.acl(
@@ -369,10 +355,8 @@ async fn the_catalog_is_for_admins_only() {
 /// Creating an account whose name is the first segment of existing repositories, while an
 /// `${account}` rule exists, would hand it those repositories: the CLI, asking the real
 /// registry, names them and needs `--force`.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn a_new_account_needs_force_to_take_an_existing_namespace() {
-    let t = T::new("takeover");
+async fn a_new_account_needs_force_to_take_an_existing_namespace(target: &str) {
+    let t = T::on("takeover", target);
     let owner = format!("{}-bob", t.prefix);
     let creds = format!("admin:{}", env().admin_password());
     t.skopeo(&[
@@ -380,11 +364,11 @@ async fn a_new_account_needs_force_to_take_an_existing_namespace() {
         "--dest-creds",
         &creds,
         env().get("E2E_IMAGE_SINGLE"),
-        &format!("docker://{}/{owner}/tools:1", env().host()),
+        &format!("docker://{}/{owner}/tools:1", t.host()),
     ])
     .ok();
     t.acl("authenticated", "${account}/**", "pull");
-    let registry = env().get("E2E_REGISTRY_URL").to_owned();
+    let registry = t.target.registry_url();
     let add = |force: bool| {
         let mut args = vec!["user", "add", owner.as_str(), "--password-stdin"];
         if force {
@@ -409,3 +393,14 @@ async fn a_new_account_needs_force_to_take_an_existing_namespace() {
     )
     .await;
 }
+
+both_versions!(
+    a_reader_pulls_and_is_denied_a_push,
+    anonymous_pull_only_where_a_rule_allows_it,
+    a_login_never_reduces_access,
+    account_namespaces_are_their_owners_only,
+    skopeo_delete_needs_the_delete_right,
+    docker_push_mounts_layers_from_a_readable_repository,
+    the_catalog_is_for_admins_only,
+    a_new_account_needs_force_to_take_an_existing_namespace,
+);

@@ -3,10 +3,8 @@
 use super::*;
 
 /// podman login, push and pull.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn podman_logs_in_pushes_and_pulls() {
-    let t = T::new("podman");
+async fn podman_logs_in_pushes_and_pulls(target: &str) {
+    let t = T::on("podman", target);
     t.seed("seed:1");
     let (user, pw) = t.user("alice");
     t.acl(
@@ -30,7 +28,7 @@ async fn podman_logs_in_pushes_and_pulls() {
             "-u",
             &user,
             "--password-stdin",
-            env().host(),
+            t.host(),
         ],
         Some(&pw),
     )
@@ -60,7 +58,7 @@ async fn podman_logs_in_pushes_and_pulls() {
             "-u",
             &user,
             "--password-stdin",
-            env().host(),
+            t.host(),
         ],
         Some("not-the-password"),
     )
@@ -68,10 +66,8 @@ async fn podman_logs_in_pushes_and_pulls() {
 }
 
 /// containerd's ctr (POST grant_type=password first) pushes and pulls with `--user U:P`.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn ctr_pushes_and_pulls_with_a_password() {
-    let t = T::new("ctr");
+async fn ctr_pushes_and_pulls_with_a_password(target: &str) {
+    let t = T::on("ctr", target);
     t.seed("seed:1");
     let (user, pw) = t.user("alice");
     t.acl(
@@ -242,3 +238,8 @@ async fn bad_requests_get_a_clear_4xx() {
         .await;
     assert_eq!((status, got), (200, vec!["pull".to_owned()]));
 }
+
+both_versions!(
+    podman_logs_in_pushes_and_pulls,
+    ctr_pushes_and_pulls_with_a_password,
+);

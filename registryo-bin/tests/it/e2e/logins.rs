@@ -4,10 +4,8 @@ use super::*;
 
 /// docker login keeps an identity (refresh) token, not the password, and push and pull then
 /// go through `POST /token grant_type=refresh_token`.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn docker_login_stores_an_identity_token_then_pushes_and_pulls() {
-    let t = T::new("login");
+async fn docker_login_stores_an_identity_token_then_pushes_and_pulls(target: &str) {
+    let t = T::on("login", target);
     let (user, pw) = t.user("alice");
     t.acl(
         &format!("user:{user}"),
@@ -24,7 +22,7 @@ async fn docker_login_stores_an_identity_token_then_pushes_and_pulls() {
     t.docker_login("a", &user, &pw).ok();
     let config = std::fs::read_to_string(t.dir.path().join("docker-a/config.json")).unwrap();
     let json: Value = serde_json::from_str(&config).unwrap();
-    let entry = &json["auths"][env().host()];
+    let entry = &json["auths"][t.host()];
     assert!(
         entry["identitytoken"]
             .as_str()
@@ -52,10 +50,8 @@ async fn docker_login_stores_an_identity_token_then_pushes_and_pulls() {
 }
 
 /// A wrong password: docker login prints our message.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn docker_login_with_a_wrong_password_shows_our_message() {
-    let t = T::new("badpw");
+async fn docker_login_with_a_wrong_password_shows_our_message(target: &str) {
+    let t = T::on("badpw", target);
     let (user, _) = t.user("alice");
     t.docker_login("a", &user, "not-the-password")
         .fails_with("invalid username or password");
@@ -64,10 +60,8 @@ async fn docker_login_with_a_wrong_password_shows_our_message() {
 }
 
 /// `registryo token revoke` ends docker's login; `registryo user disable` ends pulls.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn revoked_refresh_tokens_and_disabled_users_are_refused() {
-    let t = T::new("revoke");
+async fn revoked_refresh_tokens_and_disabled_users_are_refused(target: &str) {
+    let t = T::on("revoke", target);
     let (user, pw) = t.user("alice");
     t.acl(
         &format!("user:{user}"),
@@ -106,7 +100,7 @@ async fn revoked_refresh_tokens_and_disabled_users_are_refused() {
         &user,
         "-p",
         &pw,
-        env().host(),
+        t.host(),
     ])
     .ok();
     t.skopeo(&["inspect", "--authfile", &auth, &format!("docker://{image}")])
@@ -125,10 +119,8 @@ async fn revoked_refresh_tokens_and_disabled_users_are_refused() {
 
 /// A password change ends every docker login of the account (docker keeps only its refresh
 /// token after `docker login`), and a service account's new secret ends its logins too.
-#[tokio::test]
-#[ignore = "needs the real registry and clients: run ./scripts/test"]
-async fn a_password_change_logs_docker_out() {
-    let t = T::new("pwchange");
+async fn a_password_change_logs_docker_out(target: &str) {
+    let t = T::on("pwchange", target);
     let (user, pw) = t.user("alice");
     t.acl(
         &format!("user:{user}"),
@@ -171,7 +163,7 @@ async fn refused_token_requests_name_their_reason_in_the_log() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let log_path = env().get("REGISTRYO_E2E_LOG").to_owned();
+    let log_path = t.target.log.clone();
     eventually("the reason in the log", || {
         let log_path = log_path.clone();
         let service = service.clone();
@@ -185,3 +177,10 @@ async fn refused_token_requests_name_their_reason_in_the_log() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(!log.contains(&secret), "a password reached the log");
 }
+
+both_versions!(
+    docker_login_stores_an_identity_token_then_pushes_and_pulls,
+    docker_login_with_a_wrong_password_shows_our_message,
+    revoked_refresh_tokens_and_disabled_users_are_refused,
+    a_password_change_logs_docker_out,
+);
