@@ -322,8 +322,11 @@ async fn registry_config(
     let service = service.unwrap_or_else(|| settings.service.clone());
     if service != settings.service {
         eprintln!(
-            "warning: --service {service:?} differs from this server's service setting {:?}; \
-             set REGISTRYO_SERVICE={service} for `registryo serve` too",
+            "warning: --service {service:?} differs from this server's service setting {:?}: \
+             a registry with this configuration asks for tokens for {service:?}, which \
+             `registryo serve` refuses (clients show only \"400 (Bad Request)\"; the server's \
+             log names both services). Set REGISTRYO_SERVICE={service} for `registryo serve` \
+             too, or leave --service out.",
             settings.service
         );
     }
