@@ -290,6 +290,7 @@ pub fn edge_config(settings: &Settings) -> Result<EdgeConfig> {
 pub fn registry_options(settings: &Settings) -> RegistryOptions {
     RegistryOptions {
         timeout: Duration::from_secs(settings.registry_timeout_secs),
+        version: settings.registry_version,
         ..RegistryOptions::default()
     }
 }

@@ -355,9 +355,10 @@ async fn registry_config(
     if service != settings.service {
         eprintln!(
             "warning: --service {service:?} differs from this server's service setting {:?}: \
-             the server refuses every token request from such a registry (400, and a warning \
-             in its log). Set REGISTRYO_SERVICE={service} for `registryo serve` too, or drop \
-             --service",
+             a registry with this configuration asks for tokens for {service:?}, which \
+             `registryo serve` refuses (clients show only \"400 (Bad Request)\"; the server's \
+             log names both services). Set REGISTRYO_SERVICE={service} for `registryo serve` \
+             too, or leave --service out.",
             settings.service
         );
     }

@@ -153,6 +153,12 @@ const SETTINGS: &[(&str, &str)] = &[
         "registry_timeout_secs",
         "# Seconds the web UI waits for the registry.",
     ),
+    (
+        "registry_version",
+        "# Which distribution the registry is: \"auto\" (asked once: GET /v2/_catalog?n=-1 is refused by v3
+# and ignored by 2.8), \"2\" or \"3\". Deleting a tag in the UI removes that tag alone on 3, and on 2
+# its manifest with every tag on it (2.8 deletes by digest only; the confirmation names them).",
+    ),
 ];
 
 /// An example `registryo.toml` with every setting and its default.

@@ -2,7 +2,7 @@
 //! Secrets may also come from files named by `REGISTRYO_*_FILE`.
 //!
 //! Values are parsed once, at the edge: figment deserialises [`Settings`], whose enumerated
-//! settings are typed (`Algorithm`, `KidStyle`, `SmtpTls`) and whose secrets are [`Secret`]s;
+//! settings are typed (`Algorithm`, `KidStyle`, `SmtpTls`, `VersionSetting`) and whose secrets are [`Secret`]s;
 //! [`Settings::load`] then checks only what types cannot say (ranges, settings that go
 //! together). `env.rs`: the environment layer; `secret.rs`: the secret types; `example.rs`:
 //! `registryo config-example`.
@@ -14,6 +14,7 @@ use figment::Figment;
 use figment::error::Kind;
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
+use registryo_core::client::VersionSetting;
 use registryo_core::token::{Algorithm, KeyReference, KidStyle};
 use registryo_http::mail::SmtpTls;
 use serde::{Deserialize, Serialize};
@@ -125,6 +126,10 @@ pub struct Settings {
     /// Seconds the web UI waits for the registry (each request; viewers waiting for the
     /// first catalog).
     pub registry_timeout_secs: u64,
+    /// Which distribution the registry is: `auto` (detected once, asked again when an answer
+    /// contradicts it), `2` or `3`. On 3 the UI's delete removes the tag alone; on 2 it deletes
+    /// the manifest, with every tag on it.
+    pub registry_version: VersionSetting,
 }
 
 impl Default for Settings {
@@ -167,6 +172,7 @@ impl Default for Settings {
             shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
             registry_timeout_secs: 10,
+            registry_version: VersionSetting::Auto,
         }
     }
 }
@@ -357,7 +363,8 @@ impl Settings {
 
 /// The errors of extraction as one message, each naming the setting, what it must be and where
 /// the bad value came from: `key_algorithm must be ES256, ES384 or RS256, not "HS256" (in
-/// registryo.toml)`. The enumerated settings (`key_algorithm`, `kid_style`, `smtp_tls`) have no
+/// registryo.toml)`. The enumerated settings (`key_algorithm`, `kid_style`, `smtp_tls`,
+/// `registry_version`) have no
 /// other check than their types' `Deserialize`, whose error this words.
 fn describe(error: figment::Error) -> ConfigError {
     let lines: Vec<String> = error

@@ -479,3 +479,49 @@ fn example_toml_parses_to_the_defaults() {
         assert_eq!(format!("{s:?}"), format!("{:?}", Settings::default()));
     });
 }
+
+#[test]
+fn registry_version_is_auto_2_or_3() {
+    use registryo_core::client::{RegistryVersion, VersionSetting};
+    jailed(|jail| {
+        assert_eq!(
+            load(jail, None, &[]).unwrap().registry_version,
+            VersionSetting::Auto
+        );
+        for (v, want) in [
+            ("auto", VersionSetting::Auto),
+            ("2", VersionSetting::Fixed(RegistryVersion::V2)),
+            ("3", VersionSetting::Fixed(RegistryVersion::V3)),
+        ] {
+            let s = load(jail, None, &[("REGISTRYO_REGISTRY_VERSION", v)]).unwrap();
+            assert_eq!(s.registry_version, want, "{v}");
+        }
+        // TOML takes the number or the string.
+        for text in ["registry_version = 3\n", "registry_version = \"3\"\n"] {
+            let toml = file(jail, "r.toml", text);
+            let s = load(jail, Some(&toml), &[]).unwrap();
+            assert_eq!(
+                s.registry_version,
+                VersionSetting::Fixed(RegistryVersion::V3)
+            );
+        }
+        for v in ["4", "v3", "Auto", "", "2.8"] {
+            let err = refused(jail, &[("REGISTRYO_REGISTRY_VERSION", v)]);
+            assert_eq!(
+                err,
+                format!(
+                    "configuration: registry_version must be auto, 2 or 3, not {v:?} \
+                     (from REGISTRYO_REGISTRY_VERSION)"
+                ),
+                "{v}"
+            );
+        }
+        let toml = file(jail, "r.toml", "registry_version = 4\n");
+        let err = load(jail, Some(&toml), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("registry_version must be auto, 2 or 3"),
+            "{err}"
+        );
+        assert!(example_toml().contains("\nregistry_version = \"auto\"\n"));
+    });
+}

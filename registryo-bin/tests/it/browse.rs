@@ -1,8 +1,10 @@
 //! Registry browsing in the UI, through `router(state)` with `oneshot`, against the real
-//! registry: Debian's `docker-registry` (distribution 2.8), started here on 127.0.0.1 with
+//! registry: Debian's `docker-registry` (distribution 2.8), and for what differs between
+//! versions (deleting a tag, `untag`) distribution v3 too, started here on 127.0.0.1 with
 //! token auth trusting the test's signing key. A fresh SQLite store per test.
 //!
-//! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
+//! Needs `docker-registry` on the PATH (`scripts/e2e/install`) and the v3 binary
+//! (`scripts/e2e/distribution-v3`); fails, never skips, without them.
 
 use registryo_core::storage::prelude::*;
 use std::net::TcpListener;
@@ -16,7 +18,8 @@ use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::app::keys::SharedKeys;
 use registryo_core::client::{
     DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, OCI_INDEX, OCI_LAYER_GZIP,
-    OCI_MANIFEST, Platform, RegistryAuth, RegistryClient, ReqwestTransport, SelfSignedTokens,
+    OCI_MANIFEST, Platform, RegistryAuth, RegistryClient, RegistryVersion, ReqwestTransport,
+    SelfSignedTokens, VersionSetting,
 };
 use registryo_core::scope::RepositoryName;
 use registryo_core::service::TokenConfig;
@@ -32,6 +35,7 @@ use crate::support::sqlite_store;
 
 mod pages;
 mod registry;
+mod untag;
 
 const ISSUER: &str = "registryo";
 const SERVICE: &str = "registryo-test";
@@ -77,8 +81,13 @@ async fn browsing(
 }
 
 /// Users `admin` (admin), `alice`, `bob`, `carol` (all with e-mails); group `devs` = bob; the
-/// real registry, trusting the app's key.
+/// real registry (distribution 2.8), trusting the app's key.
 async fn setup() -> T {
+    setup_version(RegistryVersion::V2, RegistryOptions::default()).await
+}
+
+/// [`setup`] with a registry of `version`, browsed with `options`.
+async fn setup_version(version: RegistryVersion, options: RegistryOptions) -> T {
     let (dir, store) = sqlite_store().await;
     let hash = hash_password_blocking(PW).unwrap();
     for (name, admin) in [
@@ -108,22 +117,18 @@ async fn setup() -> T {
         .await
         .unwrap();
     let keys = signing_keys(ISSUER);
-    let registry = TestRegistry::start(RegistryConfig {
-        bundle_pem: &keys.current().cert_bundle_pem(),
-        issuer: ISSUER,
-        service: SERVICE,
-        delete_enabled: true,
-    })
+    let registry = TestRegistry::start_version(
+        version,
+        RegistryConfig {
+            bundle_pem: &keys.current().cert_bundle_pem(),
+            issuer: ISSUER,
+            service: SERVICE,
+            delete_enabled: true,
+        },
+    )
     .await;
     let url = registry.url().to_owned();
-    browsing(
-        (dir, store),
-        keys,
-        &url,
-        RegistryOptions::default(),
-        Some(registry),
-    )
-    .await
+    browsing((dir, store), keys, &url, options, Some(registry)).await
 }
 
 /// The app browsing `url` with these registry options; one user, `admin`.

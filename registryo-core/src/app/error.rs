@@ -113,6 +113,12 @@ impl OpError {
                  (storage.delete.enabled: false in its configuration)."
                     .to_owned()
             }
+            RegistryError::CannotUntag { .. } => {
+                "The registry cannot remove a tag alone: it deletes manifests by digest only \
+                 (distribution 2.8), so the other tags of the manifest would go too. Look again \
+                 before deleting (and set registry_version to auto or 2 if it says 3)."
+                    .to_owned()
+            }
             RegistryError::UnsupportedMediaType(mt) => {
                 format!("This manifest's media type ({mt}) cannot be shown.")
             }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{
     RegistryAuth, RegistryAuthLayer, RegistryClient, RegistryError, ReqwestTransport,
-    SelfSignedTokens, TokenSource,
+    SelfSignedTokens, TokenSource, VersionSetting,
 };
 use crate::scope::ScopeSet;
 use crate::token::TokenError;
@@ -36,6 +36,10 @@ pub struct RegistryOptions {
     /// How long a viewer who finds the catalog stale waits for its refresh before being
     /// shown the stale one (a refresh usually takes well under a second).
     pub refresh_wait: Duration,
+    /// Which distribution the registry is (the `registry_version` setting): detected by
+    /// default. It decides what deleting a tag does: on v3 the tag alone goes, on 2.8 its
+    /// manifest with every tag on it.
+    pub version: VersionSetting,
 }
 
 impl Default for RegistryOptions {
@@ -44,6 +48,7 @@ impl Default for RegistryOptions {
             timeout: REGISTRY_TIMEOUT,
             catalog_ttl: CATALOG_TTL,
             refresh_wait: Duration::from_secs(1),
+            version: VersionSetting::Auto,
         }
     }
 }
@@ -133,7 +138,7 @@ impl RegistryBrowser {
         let transport = ReqwestTransport::with_timeouts(options.timeout, options.timeout)?;
         let service = RegistryAuthLayer::new(UiTokens::new(keys, issuer, service)).layer(transport);
         Ok(RegistryBrowser {
-            client: Some(RegistryClient::new(url, service)?),
+            client: Some(RegistryClient::new(url, service)?.with_version_setting(options.version)),
             options,
             catalog: std::sync::Mutex::default(),
         })

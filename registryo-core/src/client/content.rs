@@ -9,6 +9,7 @@ use super::Digest;
 use super::error::RegistryError;
 use super::manifest::{FetchedManifest, ImageConfig, ImageManifest, Manifest};
 use super::registry::RegistryClient;
+use super::version::RegistryVersion;
 use crate::scope::RepositoryName;
 
 /// The body limit for manifests: 4 MiB (distribution's own limit).
@@ -18,13 +19,35 @@ pub const MAX_CONFIG_SIZE: u64 = 8 << 20;
 /// The header naming a manifest's or blob's digest.
 pub const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
-/// What [`RegistryClient::delete_tag`] removed.
+/// A manifest deleted by digest, and the tags that went with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletedManifest {
     /// The digest of the deleted manifest.
     pub digest: Digest,
     /// Every tag that pointed to it (the registry removes them all), sorted.
     pub tags: Vec<String>,
+}
+
+/// What [`RegistryClient::delete_tag`] did, which depends on the registry's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagDeletion {
+    /// distribution v3: the tag alone was removed; its manifest stays, with any other tags.
+    Untagged {
+        /// The manifest the tag pointed to.
+        digest: Digest,
+    },
+    /// distribution 2.8: the manifest was deleted by digest, and every tag on it with it.
+    ManifestDeleted(DeletedManifest),
+}
+
+impl TagDeletion {
+    /// The manifest the tag pointed to.
+    pub fn digest(&self) -> &Digest {
+        match self {
+            TagDeletion::Untagged { digest } => digest,
+            TagDeletion::ManifestDeleted(m) => &m.digest,
+        }
+    }
 }
 
 /// How many tag look-ups [`RegistryClient::tags_sharing`] keeps in flight.
@@ -162,22 +185,76 @@ where
         Ok(sharing)
     }
 
-    /// Deletes a tag the only way distribution 2.8 can: resolves the tag to its real manifest
-    /// digest, lists the tags sharing it, and deletes the manifest by digest. Returns the
-    /// digest and every tag that went with it.
+    /// Removes the tag alone: `DELETE /v2/<name>/manifests/<tag>`, which distribution v3
+    /// answers `202` (the manifest and its other tags stay). distribution 2.8 refuses it with
+    /// `400 DIGEST_INVALID`: that is [`RegistryError::CannotUntag`], and the version this
+    /// client had detected is forgotten (the next [`RegistryClient::registry_version`] asks
+    /// again). A digest is refused ([`RegistryError::InvalidInput`]): deleting by digest is
+    /// [`RegistryClient::delete_manifest`].
+    pub async fn untag(&self, name: &RepositoryName, tag: &str) -> Result<(), RegistryError> {
+        check_reference(tag)?;
+        if Digest::parse(tag).is_ok() {
+            return Err(RegistryError::InvalidInput(format!(
+                "{tag} is a digest, not a tag"
+            )));
+        }
+        let req = self.request(
+            Method::DELETE,
+            &format!("/v2/{name}/manifests/{tag}"),
+            HeaderMap::new(),
+            Bytes::new(),
+            1 << 16,
+        )?;
+        match self.send_ok(req).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.codes().contains(&"DIGEST_INVALID") => {
+                self.version_cell().forget();
+                let errors = match e {
+                    RegistryError::Status { errors, .. } => errors,
+                    _ => Vec::new(),
+                };
+                Err(RegistryError::CannotUntag { errors })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a tag as the registry's version allows ([`RegistryClient::registry_version`]):
+    /// see [`RegistryClient::delete_tag_as`].
     pub async fn delete_tag(
         &self,
         name: &RepositoryName,
         tag: &str,
-    ) -> Result<DeletedManifest, RegistryError> {
+    ) -> Result<TagDeletion, RegistryError> {
+        let version = self.registry_version().await?;
+        self.delete_tag_as(name, tag, version).await
+    }
+
+    /// Deletes a tag the way `version` can. On v3: resolves the tag to its manifest digest
+    /// (for the record) and removes the tag alone ([`RegistryClient::untag`]). On 2.8, the
+    /// only way it has: resolves the tag to its real manifest digest, lists the tags sharing
+    /// it, and deletes the manifest by digest, which removes them all.
+    pub async fn delete_tag_as(
+        &self,
+        name: &RepositoryName,
+        tag: &str,
+        version: RegistryVersion,
+    ) -> Result<TagDeletion, RegistryError> {
         let digest = self.manifest_digest(name, tag).await?;
+        if version.untags() {
+            self.untag(name, tag).await?;
+            return Ok(TagDeletion::Untagged { digest });
+        }
         let mut tags = self.tags_sharing(name, &digest).await?;
         if !tags.iter().any(|t| t == tag) {
             tags.push(tag.to_owned());
             tags.sort();
         }
         self.delete_manifest(name, &digest).await?;
-        Ok(DeletedManifest { digest, tags })
+        Ok(TagDeletion::ManifestDeleted(DeletedManifest {
+            digest,
+            tags,
+        }))
     }
 
     fn manifest_request(

@@ -71,6 +71,13 @@ pub enum RegistryError {
         /// The registry's error entries.
         errors: Vec<ErrorEntry>,
     },
+    /// The registry refused to remove a tag alone (`400 DIGEST_INVALID` to a delete by tag):
+    /// it is distribution 2.8, which deletes manifests by digest only.
+    #[error("the registry cannot remove a tag alone (distribution 2.8 deletes manifests by digest only){}", describe_suffix(.errors))]
+    CannotUntag {
+        /// The registry's error entries.
+        errors: Vec<ErrorEntry>,
+    },
     /// Any other unexpected status.
     #[error("registry answered {status}: {}", describe(.errors, "no error details"))]
     Status {
@@ -112,6 +119,7 @@ impl RegistryError {
             | RegistryError::Unauthorized { errors, .. }
             | RegistryError::Denied { errors }
             | RegistryError::Unsupported { errors }
+            | RegistryError::CannotUntag { errors }
             | RegistryError::Status { errors, .. } => {
                 errors.iter().map(|e| e.code.as_str()).collect()
             }

@@ -13,8 +13,10 @@
 //!   ([`TokenCache`]) until shortly before `exp`.
 //! - [`RegistryClient`]: catalog and tags (one [`Page`] at a time, or all of them), manifests
 //!   ([`FetchedManifest`]: typed, with media type and verified digest), image configurations
-//!   ([`ImageConfig`]), deletion by real digest ([`RegistryClient::delete_tag`]), and push
-//!   helpers for tests and fixtures.
+//!   ([`ImageConfig`]), deleting a tag as the registry's version allows
+//!   ([`RegistryClient::delete_tag`]: on v3 the tag alone, on 2.8 its manifest by real digest,
+//!   with every tag on it; the version is the `registry_version` setting or detected once,
+//!   [`RegistryClient::registry_version`]), and push helpers for tests and fixtures.
 //!
 //! Every registry reply becomes `Ok` or a [`RegistryError`]; none panics, and bodies are never
 //! read past their limit ([`MAX_MANIFEST_SIZE`], [`MAX_CONFIG_SIZE`], [`MAX_LIST_SIZE`]).
@@ -61,10 +63,13 @@ mod push;
 mod registry;
 mod tokens;
 mod transport;
+mod version;
 
 pub use auth::{RegistryAuth, RegistryAuthLayer};
 pub use challenge::{BearerChallenge, ChallengeError};
-pub use content::{DOCKER_CONTENT_DIGEST, DeletedManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE};
+pub use content::{
+    DOCKER_CONTENT_DIGEST, DeletedManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, TagDeletion,
+};
 pub use digest::Digest;
 pub use error::{BoxError, ErrorEntry, RegistryError};
 pub use manifest::{
@@ -76,3 +81,4 @@ pub use page::{MAX_PAGE_SIZE, Page, next_link};
 pub use registry::{MAX_LIST_SIZE, RegistryClient};
 pub use tokens::{SelfSignedTokens, TokenCache, TokenSource};
 pub use transport::{ReqwestTransport, ResponseLimit, TransportFuture};
+pub use version::{RegistryVersion, VersionSetting};

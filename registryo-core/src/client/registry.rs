@@ -1,6 +1,7 @@
 //! [`RegistryClient`]: the registry API over any HTTP client service; lists and pagination.
 
 use std::future::poll_fn;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response};
@@ -13,6 +14,7 @@ use super::error::RegistryError;
 use super::page::{MAX_PAGE_SIZE, Page, next_link};
 use super::tokens::TokenSource;
 use super::transport::{ReqwestTransport, ResponseLimit};
+use super::version::{VersionCell, VersionSetting};
 use crate::scope::RepositoryName;
 
 /// The body limit for catalog and tag-list pages: 4 MiB.
@@ -24,11 +26,13 @@ const MAX_PAGES: usize = 100_000;
 /// A client of the registry's `/v2/` API, over an HTTP client service `S` (usually
 /// [`RegistryAuth`] over [`ReqwestTransport`]: see [`RegistryClient::connect`]).
 ///
-/// Cloning is cheap when `S` is; every method takes `&self`.
+/// Cloning is cheap when `S` is; every method takes `&self`. Clones share what was learnt of
+/// the registry's version ([`RegistryClient::registry_version`]).
 #[derive(Debug, Clone)]
 pub struct RegistryClient<S> {
     service: S,
     base: String,
+    version: Arc<VersionCell>,
 }
 
 impl<T: TokenSource + 'static> RegistryClient<RegistryAuth<ReqwestTransport, T>> {
@@ -60,7 +64,19 @@ where
         Ok(RegistryClient {
             service,
             base: base.to_owned(),
+            version: Arc::default(),
         })
+    }
+
+    /// This client with the `registry_version` setting (the default is
+    /// [`VersionSetting::Auto`]: detect it).
+    pub fn with_version_setting(mut self, setting: VersionSetting) -> Self {
+        self.version = Arc::new(VersionCell::new(setting));
+        self
+    }
+
+    pub(crate) fn version_cell(&self) -> &VersionCell {
+        &self.version
     }
 
     /// The registry's base URL.

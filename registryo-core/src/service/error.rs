@@ -41,6 +41,19 @@ pub enum TokenRequestError {
         .0.as_secs()
     )]
     Throttled(Duration),
+    /// `400`: the request names another service than this server's (the registry's
+    /// `auth.token.service` differs from it). Warned once per name per minute when refused,
+    /// not logged per request.
+    #[error(
+        "this token server issues tokens for service {ours:?}, not {asked:?}: the registry's \
+         auth.token.service must equal this server's service setting"
+    )]
+    WrongService {
+        /// This server's service.
+        ours: String,
+        /// The service the request named (clipped).
+        asked: String,
+    },
     /// `503`: the backend failed.
     #[error("the token service is temporarily unavailable")]
     Unavailable(#[source] BackendError),
@@ -53,9 +66,9 @@ impl TokenRequestError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            TokenRequestError::BadRequest(_) | TokenRequestError::Scope(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            TokenRequestError::BadRequest(_)
+            | TokenRequestError::Scope(_)
+            | TokenRequestError::WrongService { .. } => StatusCode::BAD_REQUEST,
             TokenRequestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             TokenRequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TokenRequestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,6 +108,9 @@ impl TokenRequestError {
         let message = self.to_string();
         if status.is_server_error() {
             tracing::error!(error = ?self, "token request failed");
+        } else if let TokenRequestError::WrongService { .. } = self {
+            // Warned about where it was refused, once per name per minute: a flood stays quiet.
+            tracing::debug!(reason = %message, "token request refused");
         } else {
             // Clients show only the status ("400 (Bad Request)"): the reason reaches the person
             // through this log. Messages never hold a secret (no password, no token).

@@ -96,6 +96,7 @@ use crate::time::{rfc3339, unix_now};
 use crate::token::{Access, Claims, KeySet, TokenError};
 
 mod error;
+mod mismatch;
 mod request;
 mod reuse;
 
@@ -315,6 +316,7 @@ struct Inner<A, R, P, S> {
     signer: Arc<S>,
     config: TokenConfig,
     reuse: Reuse,
+    mismatches: mismatch::Mismatches,
 }
 
 /// A [`RefreshTokens`] that keeps none: `docker login` then stores the password instead of a
@@ -401,6 +403,7 @@ where
                 signer,
                 config,
                 reuse: Reuse::default(),
+                mismatches: mismatch::Mismatches::default(),
             }),
         }
     }
@@ -456,6 +459,36 @@ where
     P: PolicySource,
     S: TokenSigner,
 {
+    /// Warns that a request named the service `asked`, not ours: the registry's
+    /// `auth.token.service` and this server's `service` setting differ. Its client shows only
+    /// "400 (Bad Request)", so this line is how the reason reaches a person; once per wrong
+    /// name per minute ([`mismatch`]), so that no client can flood the log.
+    fn warn_wrong_service(&self, asked: &str, from: Option<SocketAddr>) {
+        let ours = &self.config.service;
+        let client = from.map_or_else(|| "an unknown address".to_owned(), |a| a.ip().to_string());
+        match self.mismatches.note(asked, std::time::Instant::now()) {
+            mismatch::Note::Warn => tracing::warn!(
+                client = %client,
+                asked = %asked,
+                service = %ours,
+                "token request from {client} for service {asked:?}, but this server issues \
+                 tokens for service {ours:?}: refused (400). The registry's auth.token.service \
+                 must equal this server's service setting (REGISTRYO_SERVICE); \
+                 `registryo registry-config` prints a matching configuration. Not logged again \
+                 for {asked:?} for a minute."
+            ),
+            mismatch::Note::Overflow => tracing::warn!(
+                client = %client,
+                service = %ours,
+                "token requests name more than {} other services than {ours:?} this minute \
+                 (the last from {client}): the others are refused without a log line until \
+                 the minute is over",
+                mismatch::MAX_NAMES
+            ),
+            mismatch::Note::Quiet => {}
+        }
+    }
+
     async fn respond<ReqBody>(
         &self,
         req: Request<ReqBody>,
@@ -496,11 +529,12 @@ where
         if let Some(s) = &ask.service
             && *s != self.config.service
         {
-            return Err(TokenRequestError::BadRequest(format!(
-                "this token server issues tokens for service {:?}, not {:?}",
-                self.config.service,
-                clip(s)
-            )));
+            let asked = clip(s).to_owned();
+            self.warn_wrong_service(&asked, ctx.remote_addr);
+            return Err(TokenRequestError::WrongService {
+                ours: self.config.service.clone(),
+                asked,
+            });
         }
         ctx.client_id.clone_from(&ask.client_id);
         let client_id = ask.client_id.as_deref().unwrap_or("unknown");

@@ -3,8 +3,8 @@
 //!
 //! - [`free_port`]: a port on 127.0.0.1 to start a child on;
 //! - [`jwt`]: the parts of a token, read without checking its signature;
-//! - [`TestRegistry`] (with the feature `client` too): a throwaway `docker-registry`, and
-//!   [`push_image`] to fill it.
+//! - [`TestRegistry`] (with the feature `client` too): a throwaway registry, distribution 2.8
+//!   (`docker-registry`) or v3 ([`v3_binary`]), and [`push_image`] to fill it.
 //!
 //! Everything here panics on failure: it is meant for tests, where a panic is a failed test.
 
@@ -15,7 +15,7 @@ pub mod jwt;
 mod registry;
 
 #[cfg(feature = "client")]
-pub use registry::{RegistryConfig, TestRegistry, push_image};
+pub use registry::{RegistryConfig, TestRegistry, push_image, v3_binary};
 
 /// A port on 127.0.0.1 that nothing listened on a moment ago.
 pub fn free_port() -> u16 {

@@ -1,9 +1,11 @@
-//! [`TestRegistry`]: Debian's `docker-registry` (distribution 2.8), started on 127.0.0.1 with
-//! its own temporary folder, token authentication trusting a certificate bundle the test
-//! generated, and killed when dropped. It needs `docker-registry` on the `PATH`
-//! (`scripts/e2e/install`) and panics, never skips, without it. [`push_image`] fills it.
+//! [`TestRegistry`]: Debian's `docker-registry` (distribution 2.8) or distribution v3, started
+//! on 127.0.0.1 with its own temporary folder, token authentication trusting a certificate
+//! bundle the test generated, and killed when dropped. 2.8 needs `docker-registry` on the
+//! `PATH` (`scripts/e2e/install`); v3 is the binary [`v3_binary`] finds, as
+//! `scripts/e2e/distribution-v3` does. Without them it panics, never skips. [`push_image`]
+//! fills it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use tower_service::Service;
 use super::free_port;
 use crate::client::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, OCI_CONFIG, OCI_LAYER_GZIP,
-    OCI_MANIFEST, RegistryClient, RegistryError, ReqwestTransport,
+    OCI_MANIFEST, RegistryClient, RegistryError, RegistryVersion, ReqwestTransport,
 };
 use crate::scope::RepositoryName;
 
@@ -32,27 +34,73 @@ pub struct RegistryConfig<'a> {
     pub delete_enabled: bool,
 }
 
-/// A `docker-registry serve` child with its own storage; killed when dropped (also when a
-/// test panics, which then prints the end of the registry's log).
+/// A registry `serve` child with its own storage; killed when dropped (also when a test
+/// panics, which then prints the end of the registry's log).
 #[derive(Debug)]
 pub struct TestRegistry {
     child: Child,
     url: String,
     log: PathBuf,
+    version: RegistryVersion,
     _dir: tempfile::TempDir,
 }
 
+/// The distribution v3 binary, looked for as `scripts/e2e/distribution-v3` does, first found
+/// wins: `$REGISTRYO_DISTRIBUTION_V3`; `../shared/vendor/distribution-v3/registry` beside the
+/// workspace; `/work/shared/vendor/distribution-v3/registry`. Panics naming every place it
+/// looked when none is there.
+pub fn v3_binary() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("REGISTRYO_DISTRIBUTION_V3").filter(|p| !p.is_empty()) {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(workspace.join("../shared/vendor/distribution-v3/registry"));
+    candidates.push(PathBuf::from(
+        "/work/shared/vendor/distribution-v3/registry",
+    ));
+    for c in &candidates {
+        if c.is_file() {
+            return std::path::absolute(c).unwrap_or_else(|_| c.clone());
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    panic!(
+        "no distribution v3 registry binary: looked at {}; set REGISTRYO_DISTRIBUTION_V3=/path/to/registry",
+        tried.join(", ")
+    )
+}
+
 impl TestRegistry {
-    /// Starts a registry with `config` on a free port and waits until `GET /v2/` answers
-    /// `401` (at most 30 s).
+    /// Starts Debian's `docker-registry` (distribution 2.8) with `config`:
+    /// [`TestRegistry::start_version`] with [`RegistryVersion::V2`].
     pub async fn start(config: RegistryConfig<'_>) -> TestRegistry {
-        match Command::new("docker-registry").arg("--version").output() {
+        TestRegistry::start_version(RegistryVersion::V2, config).await
+    }
+
+    /// Starts a registry of `version` (2: Debian's `docker-registry`; 3: [`v3_binary`], with
+    /// `OTEL_TRACES_EXPORTER=none`) with `config` on a free port and waits until `GET /v2/`
+    /// answers `401` (at most 30 s).
+    pub async fn start_version(
+        version: RegistryVersion,
+        config: RegistryConfig<'_>,
+    ) -> TestRegistry {
+        let program = match version {
+            RegistryVersion::V2 => PathBuf::from("docker-registry"),
+            RegistryVersion::V3 => v3_binary(),
+        };
+        match Command::new(&program)
+            .arg("--version")
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .output()
+        {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "docker-registry is not installed: run scripts/e2e/install (Debian's \
-                 docker-registry package) before these tests"
+                "{} is not installed: run scripts/e2e/install (Debian's docker-registry \
+                 package; distribution v3: scripts/e2e/distribution-v3) before these tests",
+                program.display()
             ),
-            Err(e) => panic!("cannot run docker-registry: {e}"),
+            Err(e) => panic!("cannot run {}: {e}", program.display()),
         }
         let dir = tempfile::tempdir().expect("a temporary folder");
         let port = free_port();
@@ -94,7 +142,9 @@ auth:
         .expect("the configuration is written");
         let log = dir.path().join("registry.log");
         let out = std::fs::File::create(&log).expect("the log file is created");
-        let mut cmd = Command::new("docker-registry");
+        let mut cmd = Command::new(&program);
+        // v3 would otherwise send traces to localhost:4318.
+        cmd.env("OTEL_TRACES_EXPORTER", "none");
         cmd.arg("serve")
             .arg(&yaml)
             .stdin(Stdio::null())
@@ -107,9 +157,12 @@ auth:
             }
         }
         let mut registry = TestRegistry {
-            child: cmd.spawn().expect("docker-registry starts"),
+            child: cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display())),
             url: format!("http://127.0.0.1:{port}"),
             log,
+            version,
             _dir: dir,
         };
         let mut transport = ReqwestTransport::new().expect("an HTTP client");
@@ -125,11 +178,11 @@ auth:
                 return registry;
             }
             if let Some(status) = registry.child.try_wait().expect("the child's status") {
-                panic!("docker-registry exited during start-up: {status}");
+                panic!("the registry ({version}) exited during start-up: {status}");
             }
             assert!(
                 Instant::now() < deadline,
-                "docker-registry not ready after 30 s"
+                "the registry ({version}) not ready after 30 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -138,6 +191,11 @@ auth:
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Which distribution it is.
+    pub fn version(&self) -> RegistryVersion {
+        self.version
     }
 }
 
@@ -149,7 +207,8 @@ impl Drop for TestRegistry {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             eprintln!(
-                "--- registry log (last lines, newest first) ---\n{}",
+                "--- registry log (distribution {}, last lines, newest first) ---\n{}",
+                self.version,
                 tail.join("\n")
             );
         }

@@ -1,8 +1,9 @@
 //! The registry client against the real registry: Debian's `docker-registry` (distribution
-//! 2.8), started here on 127.0.0.1 with token auth trusting a freshly generated key
-//! ([`registryo_core::testing::TestRegistry`]).
+//! 2.8), and distribution v3 where they differ (deleting a tag), started here on 127.0.0.1
+//! with token auth trusting a freshly generated key ([`registryo_core::testing::TestRegistry`]).
 //!
-//! Needs `docker-registry` on the PATH (`scripts/e2e/install`); fails, never skips, without it.
+//! Needs `docker-registry` on the PATH (`scripts/e2e/install`) and the v3 binary
+//! (`scripts/e2e/distribution-v3`); fails, never skips, without them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,7 @@ use http::{Method, Request, StatusCode};
 use registryo_core::client::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_V2, Descriptor, Digest, Manifest, OCI_CONFIG,
     OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, RegistryAuth, RegistryClient, RegistryError,
-    ReqwestTransport, SelfSignedTokens, TokenSource,
+    RegistryVersion, ReqwestTransport, SelfSignedTokens, TagDeletion, TokenSource, VersionSetting,
 };
 use registryo_core::scope::{RepositoryName, ScopeSet};
 use registryo_core::testing::{self, RegistryConfig, TestRegistry, free_port};
@@ -30,14 +31,26 @@ fn keys() -> Arc<KeySet> {
     Arc::new(KeySet::new(vec![key], KidStyle::Libtrust).unwrap())
 }
 
-/// Starts a registry trusting `keys`.
+/// Starts a registry (distribution 2.8) trusting `keys`.
 async fn start_registry(keys: &KeySet, delete_enabled: bool) -> TestRegistry {
-    TestRegistry::start(RegistryConfig {
-        bundle_pem: &keys.cert_bundle_pem(),
-        issuer: ISSUER,
-        service: SERVICE,
-        delete_enabled,
-    })
+    start_version(RegistryVersion::V2, keys, delete_enabled).await
+}
+
+/// Starts a registry of `version` trusting `keys`.
+async fn start_version(
+    version: RegistryVersion,
+    keys: &KeySet,
+    delete_enabled: bool,
+) -> TestRegistry {
+    TestRegistry::start_version(
+        version,
+        RegistryConfig {
+            bundle_pem: &keys.cert_bundle_pem(),
+            issuer: ISSUER,
+            service: SERVICE,
+            delete_enabled,
+        },
+    )
     .await
 }
 
@@ -341,7 +354,15 @@ async fn push_browse_and_delete() {
         client.tags_sharing(&oci, &oci_digest).await.unwrap(),
         ["1.0", "latest", "stable"]
     );
-    let deleted = client.delete_tag(&oci, "latest").await.unwrap();
+    // distribution 2.8 (detected): the manifest goes, with every tag on it.
+    assert_eq!(
+        client.registry_version().await.unwrap(),
+        RegistryVersion::V2
+    );
+    let TagDeletion::ManifestDeleted(deleted) = client.delete_tag(&oci, "latest").await.unwrap()
+    else {
+        panic!("2.8 deletes the manifest")
+    };
     assert_eq!(deleted.digest, oci_digest);
     assert_eq!(deleted.tags, ["1.0", "latest", "stable"]);
     assert_eq!(client.tags_all(&oci).await.unwrap(), ["other"]);
@@ -464,4 +485,137 @@ async fn failures_are_typed() {
     assert!(matches!(e, RegistryError::InvalidInput(_)), "{e:?}");
     assert!(RegistryClient::connect("ftp://x", Counting::new(keys)).is_err());
     drop(registry);
+}
+
+/// `a:1` and `a:2` on one manifest, on each version: the version is detected; v3 removes `1`
+/// alone and `2` stays pullable, 2.8 refuses the untag (400 DIGEST_INVALID, nothing deleted)
+/// and deletes the manifest with both tags. A setting that names the wrong version gets the
+/// registry's refusal as a typed error, never a deletion beyond the one asked for.
+#[tokio::test]
+async fn deleting_a_tag_on_each_version() {
+    let keys = keys();
+    let repo = name("team/a");
+    for version in [RegistryVersion::V2, RegistryVersion::V3] {
+        let registry = start_version(version, &keys, true).await;
+        let client =
+            RegistryClient::connect(registry.url(), Counting::new(Arc::clone(&keys))).unwrap();
+        let fill = async |tags: &[&str]| {
+            let (digest, raw) = push_image(&client, &repo, "1", false, "amd64", None, None).await;
+            for tag in tags {
+                client
+                    .push_manifest(&repo, tag, OCI_MANIFEST, raw.clone())
+                    .await
+                    .unwrap();
+            }
+            digest
+        };
+        let digest = fill(&["2"]).await;
+        assert_eq!(client.version_setting(), VersionSetting::Auto);
+        assert_eq!(client.registry_version().await.unwrap(), version);
+        // A digest is not a tag; an unknown tag is a 404 on v3 (and refused by 2.8).
+        let e = client.untag(&repo, digest.as_str()).await.unwrap_err();
+        assert!(
+            matches!(e, RegistryError::InvalidInput(_)),
+            "{version}: {e:?}"
+        );
+        let e = client.untag(&repo, "nope").await.unwrap_err();
+        match version {
+            RegistryVersion::V3 => assert!(e.is_not_found(), "{e:?}"),
+            RegistryVersion::V2 => {
+                assert!(matches!(e, RegistryError::CannotUntag { .. }), "{e:?}");
+                assert_eq!(e.codes(), ["DIGEST_INVALID"]);
+            }
+        }
+        assert_eq!(
+            sorted(client.tags_all(&repo).await.unwrap()),
+            ["1", "2"],
+            "{version}"
+        );
+
+        let deleted = client.delete_tag(&repo, "1").await.unwrap();
+        assert_eq!(deleted.digest(), &digest, "{version}");
+        match version {
+            RegistryVersion::V3 => {
+                assert_eq!(
+                    deleted,
+                    TagDeletion::Untagged {
+                        digest: digest.clone()
+                    }
+                );
+                assert_eq!(sorted(client.tags_all(&repo).await.unwrap()), ["2"]);
+                assert_eq!(client.manifest(&repo, "2").await.unwrap().digest, digest);
+            }
+            RegistryVersion::V2 => {
+                let TagDeletion::ManifestDeleted(m) = deleted else {
+                    panic!("2.8 deletes the manifest: {deleted:?}")
+                };
+                assert_eq!(m.tags, ["1", "2"]);
+                assert!(
+                    client
+                        .manifest(&repo, "2")
+                        .await
+                        .unwrap_err()
+                        .is_not_found()
+                );
+            }
+        }
+
+        // The other version's setting: a 2.8 told it is v3 refuses (nothing goes); a v3 told
+        // it is 2.8 deletes the manifest by digest, every tag with it.
+        let wrong = match version {
+            RegistryVersion::V2 => RegistryVersion::V3,
+            RegistryVersion::V3 => RegistryVersion::V2,
+        };
+        let told = RegistryClient::connect(registry.url(), Counting::new(Arc::clone(&keys)))
+            .unwrap()
+            .with_version_setting(VersionSetting::Fixed(wrong));
+        assert_eq!(told.registry_version().await.unwrap(), wrong);
+        let digest = fill(&["2", "3"]).await;
+        match version {
+            RegistryVersion::V2 => {
+                let e = told.delete_tag(&repo, "1").await.unwrap_err();
+                assert!(matches!(e, RegistryError::CannotUntag { .. }), "{e:?}");
+                assert!(e.to_string().contains("cannot remove a tag alone"), "{e}");
+                assert_eq!(
+                    sorted(client.tags_all(&repo).await.unwrap()),
+                    ["1", "2", "3"]
+                );
+            }
+            RegistryVersion::V3 => {
+                let TagDeletion::ManifestDeleted(m) = told.delete_tag(&repo, "1").await.unwrap()
+                else {
+                    panic!("told 2: deleted by digest")
+                };
+                assert_eq!(
+                    (m.digest, m.tags),
+                    (digest, vec!["1".into(), "2".into(), "3".into()])
+                );
+                assert!(
+                    client
+                        .manifest(&repo, "3")
+                        .await
+                        .unwrap_err()
+                        .is_not_found()
+                );
+            }
+        }
+        drop(registry);
+    }
+
+    // Deleting disabled: v3 refuses the untag with 405 too.
+    let registry = start_version(RegistryVersion::V3, &keys, false).await;
+    let client = RegistryClient::connect(registry.url(), Counting::new(Arc::clone(&keys))).unwrap();
+    push_image(&client, &repo, "1", false, "amd64", None, None).await;
+    assert_eq!(
+        client.registry_version().await.unwrap(),
+        RegistryVersion::V3
+    );
+    let e = client.delete_tag(&repo, "1").await.unwrap_err();
+    assert!(matches!(e, RegistryError::Unsupported { .. }), "{e:?}");
+    assert_eq!(sorted(client.tags_all(&repo).await.unwrap()), ["1"]);
+}
+
+fn sorted(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort();
+    tags
 }

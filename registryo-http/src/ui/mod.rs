@@ -103,6 +103,7 @@ fn notice_text(code: &str) -> &'static str {
         "admin" => "The user is now an administrator.",
         "unadmin" => "The user is no longer an administrator.",
         "deleted" => "Deleted.",
+        "untagged" => "The tag is removed; its manifest stays.",
         "expiry" => "The expiry date is saved.",
         "added" => "Added.",
         "removed" => "Removed.",

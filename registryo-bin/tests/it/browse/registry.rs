@@ -51,6 +51,7 @@ async fn the_last_catalog_is_served_while_a_refresh_hangs() {
         timeout: Duration::from_secs(60),
         catalog_ttl: Duration::ZERO,
         refresh_wait: Duration::from_millis(200),
+        ..RegistryOptions::default()
     };
     let t = setup_with(&fake.url, options).await;
     let admin = t.signin("admin", PW).await;

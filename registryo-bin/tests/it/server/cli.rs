@@ -242,6 +242,34 @@ async fn registry_config_and_keys() {
     assert_eq!(secret.len(), 66, "a quoted 64-digit hex secret: {secret}");
     let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
     assert!(err.contains("--realm"), "{err}");
+    // Another service than the server's: printed as asked, with a warning naming both.
+    let out = server.cli(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--service",
+            "registry.other",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let (yml, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(yml.contains("service: \"registry.other\""), "{yml}");
+    assert!(
+        err.contains("warning: --service \"registry.other\" differs from this server's service setting \"registry.test\"")
+            && err.contains("REGISTRYO_SERVICE=registry.other"),
+        "{err}"
+    );
+    // The same service: no warning.
+    let out = server.cli(
+        &["registry-config", "--realm", "http://127.0.0.1:5001/token"],
+        None,
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 
     // jwks mode is v3's alone: asking for a 2.8 config is refused with the way out.
     let out = server.cli_with_env(

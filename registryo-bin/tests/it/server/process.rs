@@ -313,3 +313,65 @@ async fn guessing_limits_hold_over_http() {
         events.len()
     );
 }
+
+/// A token request naming another service than the server's (a registry configured with
+/// another `auth.token.service`) is a 400 whose reason the client does not show: the server
+/// logs a warning naming both services and the client's address, once per wrong name per
+/// minute however often it is repeated.
+#[tokio::test]
+async fn a_request_for_another_service_is_warned_once_per_name_with_both_names() {
+    let server = start(Some("admin-password-1"));
+    let url = server.url("/token?service=registry.other&scope=repository:a/b:pull");
+    for from in [7, 7, 7, 9] {
+        let r = client_from(from).get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("registry.test") && body.contains("registry.other"),
+            "{body}"
+        );
+    }
+    let r = client_from(8)
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("service", "third.example"),
+            ("username", "admin"),
+            ("password", "admin-password-1"),
+            ("client_id", "test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The log is written in order: once the second name is there, so is the first.
+    let log = crate::support::poll(
+        "the warning for third.example",
+        50,
+        crate::support::PAUSE,
+        || async {
+            let log = server.log();
+            log.iter()
+                .any(|l| l.contains("third.example"))
+                .then_some(log)
+        },
+    )
+    .await;
+    let other: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("for service \"registry.other\""))
+        .collect();
+    assert_eq!(other.len(), 1, "once for four requests: {log:#?}");
+    for needle in [
+        "WARN",
+        "127.0.0.7",
+        "\"registry.test\"",
+        "auth.token.service",
+    ] {
+        assert!(other[0].contains(needle), "{needle}: {}", other[0]);
+    }
+    let third: Vec<&String> = log.iter().filter(|l| l.contains("third.example")).collect();
+    assert_eq!(third.len(), 1, "{log:#?}");
+    assert!(third[0].contains("127.0.0.8") && third[0].contains("registry.test"));
+    assert!(!log.iter().any(|l| l.contains("127.0.0.9")), "{log:#?}");
+}

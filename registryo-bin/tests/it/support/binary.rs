@@ -45,6 +45,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Standard output up to the "listening" line, that line included (the log goes there).
     pub lines: Vec<String>,
+    /// Standard output after that line (the log), read as it comes, at most [`LOG_LINES`].
+    log: Arc<Mutex<Vec<String>>>,
     /// Standard error, read as it comes.
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The data directory, when the server has one of its own (see [`Server::owning`]).
@@ -109,12 +111,23 @@ pub fn serve(mut cmd: Command) -> Result<Server, String> {
         if let Some(rest) = line.strip_prefix("registryo listening on http://") {
             let addr = rest.parse().unwrap();
             lines.push(line);
-            // Keep draining standard output so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in out.lines() {});
+            // Keep draining standard output so the server never blocks on a full pipe, and
+            // keep the first lines of the log for the tests that read it.
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let kept = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in out.lines().map_while(Result::ok) {
+                    let mut kept = kept.lock().unwrap();
+                    if kept.len() < LOG_LINES {
+                        kept.push(line);
+                    }
+                }
+            });
             return Ok(Server {
                 child,
                 addr,
                 lines,
+                log,
                 stderr,
                 data: None,
             });
@@ -122,6 +135,9 @@ pub fn serve(mut cmd: Command) -> Result<Server, String> {
         lines.push(line);
     }
 }
+
+/// The most log lines a [`Server`] keeps (the rest are read and dropped).
+pub const LOG_LINES: usize = 100_000;
 
 /// [`serve`], which must start.
 pub fn started(cmd: Command) -> Server {
@@ -150,6 +166,11 @@ impl Server {
             .as_ref()
             .expect("a server with its own data")
             .path()
+    }
+
+    /// The log lines printed since the server listens, so far (at most [`LOG_LINES`]).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// `http://ADDR/PATH`.

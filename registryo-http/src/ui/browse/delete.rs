@@ -1,5 +1,8 @@
-//! Deleting a tag: the confirmation (what else the manifest's deletion removes) and the
-//! `POST`, which deletes by the digest the confirmation showed.
+//! Deleting a tag: the confirmation and the `POST`. On distribution v3 the tag alone goes (the
+//! confirmation says so, and looks up nothing more); on 2.8 the manifest goes, and the
+//! confirmation names the other tags that go with it. The form carries the digest and the
+//! registry version the confirmation showed: the operation refuses a deletion that would not
+//! be the one described.
 
 use askama::Template;
 use axum::Form;
@@ -17,6 +20,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::Viewer;
 use registryo_core::app::ops;
+use registryo_core::client::{RegistryVersion, TagDeletion};
 
 #[derive(Template)]
 #[template(path = "delete_tag.html")]
@@ -27,6 +31,9 @@ struct DeleteTagPage {
     digest: String,
     short: String,
     others: Vec<String>,
+    /// The registry removes the tag alone (v3).
+    untag: bool,
+    version: &'static str,
     action: String,
     cancel: String,
 }
@@ -42,14 +49,23 @@ pub(super) async fn delete_confirm(
         .await
         .map_err(|e| registry_error(&e, "tag"))
         .ui(&chrome)?;
-    let others = client
-        .tags_sharing(&name, &digest)
+    let version = client
+        .registry_version()
         .await
         .map_err(|e| registry_error(&e, "tag"))
-        .ui(&chrome)?
-        .into_iter()
-        .filter(|t| *t != tag)
-        .collect();
+        .ui(&chrome)?;
+    let others = if version.untags() {
+        Vec::new()
+    } else {
+        client
+            .tags_sharing(&name, &digest)
+            .await
+            .map_err(|e| registry_error(&e, "tag"))
+            .ui(&chrome)?
+            .into_iter()
+            .filter(|t| *t != tag)
+            .collect()
+    };
     let base = repo_href(&name);
     Ok(render(&DeleteTagPage {
         action: format!("{base}/-/tags/{tag}/delete"),
@@ -59,15 +75,20 @@ pub(super) async fn delete_confirm(
         digest: digest.to_string(),
         tag,
         others,
+        untag: version.untags(),
+        version: version.as_str(),
         chrome,
     }))
 }
 
-/// The delete form: the digest the confirmation showed.
+/// The delete form: the digest and the registry version the confirmation showed (a form
+/// without a version is 2.8's, from before registries were told apart).
 #[derive(Debug, Deserialize)]
 pub(super) struct DeleteForm {
     #[serde(default)]
     digest: String,
+    #[serde(default)]
+    version: String,
 }
 
 pub(super) async fn target_post(
@@ -91,10 +112,22 @@ pub(super) async fn target_post(
         )))
         .ui(&chrome);
     }
+    let version = match form.version.as_str() {
+        "" => RegistryVersion::V2,
+        v => RegistryVersion::parse(v)
+            .ok_or_else(|| AppError::invalid("version", "the registry version must be 2 or 3"))
+            .ui(&chrome)?,
+    };
     let actor = viewer.actor();
-    let seen = Some(form.digest.as_str()).filter(|d| !d.is_empty());
-    ops::delete_tag(&state, &actor, &name, &tag, seen)
+    let confirmed = Some(form.digest.as_str())
+        .filter(|d| !d.is_empty())
+        .map(|digest| ops::Confirmed { digest, version });
+    let done = match ops::delete_tag(&state, &actor, &name, &tag, confirmed)
         .await
-        .ui(&chrome)?;
-    Ok(Redirect::to(&format!("{}?ok=deleted", repo_href(&name))).into_response())
+        .ui(&chrome)?
+    {
+        TagDeletion::Untagged { .. } => "untagged",
+        TagDeletion::ManifestDeleted(_) => "deleted",
+    };
+    Ok(Redirect::to(&format!("{}?ok={done}", repo_href(&name))).into_response())
 }
