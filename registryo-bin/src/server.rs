@@ -96,6 +96,22 @@ pub struct RegistryFiles {
     pub jwks: PathBuf,
 }
 
+/// What to tell the operator of an installation upgraded from self-signed keys while one of
+/// them still signs: the bundle now holds the CA too, and a rotation moves to the CA's keys
+/// once the registry has read it.
+pub fn upgrade_note(settings: &Settings, set: &KeySet) -> Option<String> {
+    let signing = set.signing_key();
+    (settings.registry_keys == crate::config::RegistryKeys::Bundle && signing.is_self_signed())
+        .then(|| {
+            format!(
+                "the signing key is an older self-signed one; the bundle {} now also holds \
+                 registryo's CA. Restart the registry when convenient so it reads the bundle, \
+                 then run `registryo keys rotate`: from then on keys rotate without restarts",
+                crate::files::bundle_path(settings).display()
+            )
+        })
+}
+
 /// The signing keys' set as this server's settings want it (kid style, `x5c` or not).
 pub fn key_set(settings: &Settings, keys: keys::Keys) -> Result<KeySet> {
     Ok(keys.into_key_set(settings.kid_style, settings.registry_keys.reference())?)
@@ -218,15 +234,15 @@ fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::ta
     })
 }
 
-/// Rotates the keys when the signing key's certificate is due for renewal. With
-/// `registry_url` only once the registry trusts the next key; without it only in `bundle`
-/// mode (a key the CA issued is trusted at once there, while a v3 registry reading a JWKS
-/// learns a key only when it restarts).
+/// Rotates the keys when the signing key's certificate is due for renewal (`bundle` mode; with
+/// `registry_url`, only once the registry trusts the next key). Not in `jwks` mode: a registry
+/// reading a JWKS checks no certificate, so nothing expires, and it learns a new key only when
+/// it restarts; the operator rotates there.
 async fn renew_keys(store: &Store, settings: &Settings) {
-    let probe = registry_probe(settings);
-    if probe.is_none() && settings.registry_keys == crate::config::RegistryKeys::Jwks {
+    if settings.registry_keys == crate::config::RegistryKeys::Jwks {
         return;
     }
+    let probe = registry_probe(settings);
     let renewed = ops::renew_keys_if_due(
         store,
         settings.key_algorithm,
@@ -397,6 +413,9 @@ impl Application {
         }
         let mut state = app_state(settings, &store).await?;
         let files = write_registry_files(settings, &state.keys.current())?;
+        if let Some(note) = upgrade_note(settings, &state.keys.current()) {
+            say!("Note: {note}.");
+        }
         // Every replica rewrites its files when the keys change, wherever they changed.
         let on_change = {
             let settings = settings.clone();

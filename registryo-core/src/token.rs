@@ -1,18 +1,22 @@
 //! Registry bearer tokens: the JWTs that distribution's `token` auth accepts.
 //!
-//! - [`SigningKey`]: a private key (ECDSA P-256 / P-384 or RSA) with its self-signed X.509
-//!   certificate, parsed **once** and cached with its key IDs and JWS header.
-//! - [`KeySet`]: the keys of a server. It signs with the first (newest) key and publishes all of
-//!   them ([`KeySet::jwks`], [`KeySet::cert_bundle_pem`]), so keys rotate without downtime: add
-//!   the new key's certificate to the registry's `rootcertbundle` first, then put the key first.
+//! - [`SigningKey`]: a private key (ECDSA P-256 / P-384 or RSA) with its X.509 certificate,
+//!   parsed **once** and cached with its key IDs and JWS headers.
+//! - [`CertificateAuthority`]: a CA whose certificate is the registry's `rootcertbundle`; it
+//!   issues the signing keys' certificates, so the key that signs can change without the
+//!   registry re-reading its bundle (distribution 2.8 and v3 verify `x5c` as a chain to it).
+//! - [`KeySet`]: the keys of a server. It signs with the first key and publishes all of them
+//!   ([`KeySet::jwks`], [`KeySet::cert_bundle_pem`]).
 //! - [`Claims`] / [`Access`]: the token's payload.
 //! - [`Verifier`]: checks a token as the registry does (for Rust services that want to sit
 //!   behind the same tokens).
 //!
-//! Every token's header carries `typ`, `alg`, `kid` and `x5c` (the certificate, standard
-//! base64 DER), which is what both distribution 2.8 and v3 look up first. The `kid` is either
-//! the libtrust key ID that 2.8 requires ([`KidStyle::Libtrust`], the default) or the RFC 7638
-//! thumbprint that v3 understands ([`KidStyle::Rfc7638`]). `aud` is always a JSON string.
+//! A token's header carries `typ`, `alg`, `kid` and, with [`KeyReference::X5c`] (the default),
+//! `x5c` (the certificate, standard base64 DER), which both distribution 2.8 and v3 look up
+//! first and, when present, alone. [`KeyReference::Kid`] leaves `x5c` out, for a v3 that knows
+//! the keys from its `jwks` file only. The `kid` is either the libtrust key ID
+//! ([`KidStyle::Libtrust`], the default) or the RFC 7638 thumbprint ([`KidStyle::Rfc7638`]).
+//! `aud` is always a JSON string.
 //!
 //! # Example
 //! ```

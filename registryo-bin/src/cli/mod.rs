@@ -370,7 +370,11 @@ async fn registry_config(
     ))
     .await;
     store.close().await;
-    let files = server::write_registry_files(settings, &server::key_set(settings, keys?)?)?;
+    let set = server::key_set(settings, keys?)?;
+    let files = server::write_registry_files(settings, &set)?;
+    if let Some(note) = server::upgrade_note(settings, &set) {
+        eprintln!("registryo: {note}");
+    }
     let (key_line, written) = match settings.registry_keys {
         RegistryKeys::Bundle => (
             format!("rootcertbundle: {}", q(&files.bundle.display().to_string())),

@@ -206,3 +206,75 @@ async fn a_signing_key_is_renewed_before_its_certificate_expires() {
         .unwrap();
     assert!(!keys::renewal_due(&upgraded, old.not_after() - 86_400));
 }
+
+/// The binary on an older installation's data: `registry-config` and `serve` say how to move
+/// on (restart the registry, then rotate), and the bundle holds the CA and the old certificate.
+#[tokio::test]
+async fn the_binary_tells_an_upgraded_installation_what_to_do() {
+    use crate::support::binary::{public_dir, registryo, started};
+    use crate::support::command::output;
+    let data = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut c = registryo(data.path());
+        c.env("REGISTRYO_DATA", data.path())
+            .env("REGISTRYO_ADMIN_PASSWORD", "admin-password-1")
+            .env("REGISTRYO_LOG", "warn");
+        c
+    };
+    // An older version's keys, put in the database the binary made.
+    let out = output(
+        {
+            let mut c = command();
+            c.args(["--init", "user", "list"]);
+            c
+        },
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let old = SigningKey::generate(Algorithm::ES256, "registryo-test").unwrap();
+    let url = format!("sqlite://{}/registryo.db", data.path().display());
+    let store = registryo_store::Store::connect(&url).await.unwrap();
+    store
+        .set_setting(keys::SETTING, &legacy_list(&[(&old, true)]), &|_| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+
+    let mut c = command();
+    c.args(["registry-config", "--realm", "http://127.0.0.1:5001/token"]);
+    let out = output(c, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("older self-signed") && err.contains("keys rotate"),
+        "{err}"
+    );
+    let bundle =
+        std::fs::read_to_string(public_dir(data.path()).join("registry-bundle.pem")).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2, "{bundle}");
+    assert!(
+        bundle.ends_with(&old.cert_pem()),
+        "the old certificate stays in the bundle"
+    );
+
+    let server = started(command());
+    assert!(
+        server
+            .lines
+            .iter()
+            .any(|l| l.starts_with("Note: the signing key is an older")),
+        "{:?}",
+        server.lines
+    );
+    drop(server);
+    // After a rotation, nothing more to say.
+    let mut c = command();
+    c.args(["keys", "rotate"]);
+    assert!(output(c, None).status.success());
+    let mut c = command();
+    c.args(["registry-config", "--realm", "http://127.0.0.1:5001/token"]);
+    let out = output(c, None);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("older self-signed"));
+}
