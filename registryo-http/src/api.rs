@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use registryo_core::service::parse_basic;
-use registryo_core::storage::{AuditEvent, User};
+use registryo_core::storage::{AuditEvent, ListQuery, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -209,10 +209,63 @@ fn user_json(u: &User, groups: Option<Vec<String>>) -> UserJson {
     }
 }
 
-async fn list_users(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let users = ops::users(&state).await?;
-    let list: Vec<_> = users.iter().map(|u| user_json(u, None)).collect();
-    Ok(axum::Json(json!({ "users": list })).into_response())
+/// `?filter=TEXT&after=KEY&limit=N` of the lists: a page of at most `limit` (default 50, at
+/// most 1000) items after `after` (the `next` of the previous page) containing `filter`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PageParams {
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// The list query of `?filter=&after=&limit=`; a bad parameter is a `400` naming it.
+fn list_query(
+    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<ListQuery, AppError> {
+    let Query(q) = q.map_err(|e| AppError::Invalid {
+        field: None,
+        message: e.body_text(),
+    })?;
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 0,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n @ 1..=1000) => n,
+            _ => {
+                return Err(AppError::invalid(
+                    "limit",
+                    "must be a number from 1 to 1000",
+                ));
+            }
+        },
+    };
+    let filter = q.filter.unwrap_or_default();
+    if filter.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "filter",
+            "must be at most 200 characters",
+        ));
+    }
+    Ok(ListQuery {
+        filter,
+        after: q.after.filter(|a| !a.is_empty()),
+        limit,
+    })
+}
+
+type PageQuery = Result<Query<PageParams>, axum::extract::rejection::QueryRejection>;
+
+async fn list_users(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    q: PageQuery,
+) -> ApiResult<Response> {
+    let page = ops::users_page(&state, &list_query(q)?).await?;
+    let list: Vec<_> = page.items.iter().map(|u| user_json(u, None)).collect();
+    Ok(axum::Json(json!({ "users": list, "next": page.next })).into_response())
 }
 
 async fn create_user(
@@ -412,13 +465,18 @@ async fn rotate_secret(
     Ok(axum::Json(json!({"username": u.username, "secret": secret})).into_response())
 }
 
-async fn list_groups(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let list: Vec<_> = ops::groups(&state)
-        .await?
+async fn list_groups(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    q: PageQuery,
+) -> ApiResult<Response> {
+    let page = ops::groups_page(&state, &list_query(q)?).await?;
+    let list: Vec<_> = page
+        .items
         .into_iter()
         .map(|(g, members)| json!({"id": g.id, "name": g.name, "members": members}))
         .collect();
-    Ok(axum::Json(json!({ "groups": list })).into_response())
+    Ok(axum::Json(json!({ "groups": list, "next": page.next })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -490,16 +548,21 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_rules(State(state): State<AppState>, _a: ApiAdmin) -> ApiResult<Response> {
-    let list: Vec<_> = ops::listed_rules(&state)
-        .await?
+async fn list_rules(
+    State(state): State<AppState>,
+    _a: ApiAdmin,
+    q: PageQuery,
+) -> ApiResult<Response> {
+    let page = ops::rules_page(&state, &list_query(q)?).await?;
+    let list: Vec<_> = page
+        .items
         .into_iter()
         .map(|ops::ListedRule { rule: r, broken }| {
             json!({"id": r.id, "subject": r.subject, "pattern": r.pattern, "actions": r.actions,
                    "created_at": r.created_at, "created_by": r.created_by, "broken": broken})
         })
         .collect();
-    Ok(axum::Json(json!({ "rules": list })).into_response())
+    Ok(axum::Json(json!({ "rules": list, "next": page.next })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use crate::rows::{AclRuleRow, Model};
 use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, NewAclRule, Store, StoreError};
 use async_trait::async_trait;
-use registryo_core::storage::{Audit, RuleStore};
+use registryo_core::storage::{Audit, ListQuery, Page, RuleStore};
 
 #[async_trait]
 impl RuleStore for Store {
@@ -53,6 +53,32 @@ impl RuleStore for Store {
             .await.map_err(db)?.model()
         });
         Ok(rules)
+    }
+
+    /// A page of rules by id; `after` is a rule id, the filter looks in the subject and the
+    /// pattern.
+    async fn list_acl_rules_page(&self, query: &ListQuery) -> Result<Page<AclRule>, StoreError> {
+        let size = query.page_size();
+        let like = query.like_pattern();
+        let after: i64 = match query.after.as_deref() {
+            None | Some("") => 0,
+            Some(a) => a.parse().map_err(|_| {
+                StoreError::Invalid(format!("a page of rules starts after a rule id, not {a:?}"))
+            })?,
+        };
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, AclRuleRow>(
+                "SELECT id, subject, pattern, actions, created_at, created_by FROM acl_rules \
+                 WHERE id > $1 AND ($2 = '%%' OR lower(subject) LIKE $2 ESCAPE '\\' \
+                 OR lower(pattern) LIKE $2 ESCAPE '\\') ORDER BY id LIMIT $3",
+            )
+            .bind(after)
+            .bind(&like)
+            .bind(i64::from(size) + 1)
+            .fetch_all(pool)
+            .await.map_err(db)?.model()
+        });
+        Ok(Page::from_rows(rows, size, |r: &AclRule| r.id.to_string()))
     }
 
     /// Deletes a rule and returns it. [`StoreError::NotFound`] if there is none with this id

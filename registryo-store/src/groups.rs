@@ -4,7 +4,7 @@ use crate::error::db;
 use crate::rows::{GroupRow, Model, UserRow};
 use async_trait::async_trait;
 use registryo_core::names::GroupName;
-use registryo_core::storage::{Audit, GroupStore};
+use registryo_core::storage::{Audit, GroupStore, ListQuery, Page};
 
 use crate::store::SubjectTable;
 use crate::store::{WritePool, now};
@@ -75,6 +75,25 @@ impl GroupStore for Store {
                 .await.map_err(db)?.model()
         });
         Ok(groups)
+    }
+
+    /// A page of groups by name.
+    async fn list_groups_page(&self, query: &ListQuery) -> Result<Page<Group>, StoreError> {
+        let size = query.page_size();
+        let like = query.like_pattern();
+        let after = query.after.clone().unwrap_or_default();
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, GroupRow>(
+                "SELECT id, name, created_at FROM groups WHERE name > $1 \
+                 AND ($2 = '%%' OR lower(name) LIKE $2 ESCAPE '\\') ORDER BY name LIMIT $3",
+            )
+            .bind(&after)
+            .bind(&like)
+            .bind(i64::from(size) + 1)
+            .fetch_all(pool)
+            .await.map_err(db)?.model()
+        });
+        Ok(Page::from_rows(rows, size, |g: &Group| g.name.to_string()))
     }
 
     /// Deletes a group with its memberships and the ACL rules that name it (`group:NAME`),

@@ -7,6 +7,7 @@ use crate::store::{WritePool, check_text, now};
 use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
 use async_trait::async_trait;
 use registryo_core::storage::{Audit, UserStore};
+use registryo_core::storage::{ListQuery, Page};
 
 /// The columns of [`User`], in a `SELECT` or `RETURNING` list.
 macro_rules! user_columns {
@@ -95,6 +96,29 @@ impl UserStore for Store {
                 .await.map_err(db)?.model()
         });
         Ok(users)
+    }
+
+    /// A page of users by username; the filter looks in the username, the names and the
+    /// e-mail address.
+    async fn list_users_page(&self, query: &ListQuery) -> Result<Page<User>, StoreError> {
+        let size = query.page_size();
+        let like = query.like_pattern();
+        let after = query.after.clone().unwrap_or_default();
+        let rows = dispatch!(self, pool => {
+            sqlx::query_as::<_, UserRow>(concat!(
+                // One LIKE over the four fields joined by a tab, which the filter (one line of
+                // printable text) cannot span.
+                "SELECT ", user_columns!(), " FROM users WHERE username > $1 AND ($2 = '%%' \
+                 OR lower(username || '\t' || first_name || '\t' || last_name || '\t' \
+                 || coalesce(email, '')) LIKE $2 ESCAPE '\\') ORDER BY username LIMIT $3"
+            ))
+            .bind(&after)
+            .bind(&like)
+            .bind(i64::from(size) + 1)
+            .fetch_all(pool)
+            .await.map_err(db)?.model()
+        });
+        Ok(Page::from_rows(rows, size, |u: &User| u.username.clone()))
     }
 
     /// How many accounts exist (e.g. to create the first administrator).

@@ -6,7 +6,7 @@ use registryo_core::app::App;
 use registryo_core::app::OpError;
 use registryo_core::app::ops::{self, Actor};
 use registryo_core::scope::Scope;
-use registryo_core::storage::{AclRule, Group, User};
+use registryo_core::storage::{AclRule, Group, ListQuery, Page, User};
 use registryo_core::token::KidStyle;
 use registryo_store::Store;
 
@@ -134,8 +134,7 @@ async fn user_cmd(app: &App, actor: &Actor, cmd: UserCmd) -> Result<()> {
             out!("enabled {}", u.username);
             Ok(())
         }
-        UserCmd::List => {
-            let users = op(ops::users(app)).await?;
+        UserCmd::List(args) => {
             out!(
                 "{:<24} {:<8} {:<6} {:<9} EMAIL",
                 "USERNAME",
@@ -143,17 +142,21 @@ async fn user_cmd(app: &App, actor: &Actor, cmd: UserCmd) -> Result<()> {
                 "ADMIN",
                 "DISABLED"
             );
-            for u in users {
-                out!(
-                    "{:<24} {:<8} {:<6} {:<9} {}",
-                    u.username,
-                    u.kind,
-                    if u.is_admin { "yes" } else { "no" },
-                    if u.disabled { "yes" } else { "no" },
-                    u.email.unwrap_or_default()
-                );
-            }
-            Ok(())
+            pages(
+                &args,
+                |q| async move { ops::users_page(app, &q).await },
+                |u| {
+                    out!(
+                        "{:<24} {:<8} {:<6} {:<9} {}",
+                        u.username,
+                        u.kind,
+                        if u.is_admin { "yes" } else { "no" },
+                        if u.disabled { "yes" } else { "no" },
+                        u.email.unwrap_or_default()
+                    );
+                },
+            )
+            .await
         }
         UserCmd::Rm { name } => {
             let u = user_named(app, &name).await?;
@@ -188,11 +191,13 @@ async fn group_cmd(app: &App, actor: &Actor, cmd: GroupCmd) -> Result<()> {
             }
             Ok(())
         }
-        GroupCmd::List => {
-            for (g, members) in op(ops::groups(app)).await? {
-                out!("{}: {}", g.name, members.join(", "));
-            }
-            Ok(())
+        GroupCmd::List(args) => {
+            pages(
+                &args,
+                |q| async move { ops::groups_page(app, &q).await },
+                |(g, members)| out!("{}: {}", g.name, members.join(", ")),
+            )
+            .await
         }
         GroupCmd::Member(MemberCmd::Add { group, user }) => {
             let g = group_named(app, &group).await?;
@@ -241,18 +246,25 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
             out!("added rule {}", rule_line(&stored));
             Ok(())
         }
-        AclCmd::List => {
+        AclCmd::List(args) => {
             out!("{:<6} {:<24} {:<32} ACTIONS", "ID", "SUBJECT", "PATTERN");
-            for r in op(ops::rules(app)).await? {
-                out!(
-                    "{:<6} {:<24} {:<32} {}",
-                    r.id,
-                    r.subject,
-                    r.pattern,
-                    r.actions
-                );
-            }
-            Ok(())
+            pages(
+                &args,
+                |q| async move { ops::rules_page(app, &q).await },
+                |ops::ListedRule { rule: r, broken }| {
+                    out!(
+                        "{:<6} {:<24} {:<32} {}{}",
+                        r.id,
+                        r.subject,
+                        r.pattern,
+                        r.actions,
+                        broken
+                            .map(|b| format!("  (skipped: {b})"))
+                            .unwrap_or_default()
+                    );
+                },
+            )
+            .await
         }
         AclCmd::Rm { id } => {
             match ops::delete_rule(app, actor, id).await {
@@ -307,6 +319,43 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
                 }
             );
             Ok(())
+        }
+    }
+}
+
+/// Shows the pages of a list: one of `--limit` items (the next page's key on standard error),
+/// or without it every page, 1000 items at a time.
+async fn pages<T, Fut>(
+    args: &super::ListArgs,
+    fetch: impl Fn(ListQuery) -> Fut,
+    mut show: impl FnMut(T),
+) -> Result<()>
+where
+    Fut: std::future::Future<Output = Result<Page<T>, OpError>>,
+{
+    if let Some(n) = args.limit
+        && !(1..=ListQuery::MAX_LIMIT).contains(&n)
+    {
+        bail!(
+            "--limit must be from 1 to {}, not {n}",
+            ListQuery::MAX_LIMIT
+        );
+    }
+    let mut query = ListQuery {
+        filter: args.filter.clone().unwrap_or_default(),
+        after: args.after.clone(),
+        limit: args.limit.unwrap_or(ListQuery::MAX_LIMIT),
+    };
+    loop {
+        let page = op(fetch(query.clone())).await?;
+        page.items.into_iter().for_each(&mut show);
+        match page.next {
+            Some(next) if args.limit.is_none() => query.after = Some(next),
+            Some(next) => {
+                eprintln!("registryo: more after this page: --after {next}");
+                return Ok(());
+            }
+            None => return Ok(()),
         }
     }
 }

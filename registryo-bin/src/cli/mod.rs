@@ -131,7 +131,7 @@ enum UserCmd {
         name: String,
     },
     /// List users.
-    List,
+    List(ListArgs),
     /// Remove a user with their memberships and refresh tokens.
     Rm {
         /// The username.
@@ -152,7 +152,7 @@ enum GroupCmd {
         name: String,
     },
     /// List groups and their members.
-    List,
+    List(ListArgs),
     /// Manage members.
     #[command(subcommand)]
     Member(MemberCmd),
@@ -189,7 +189,7 @@ enum AclCmd {
         actions: String,
     },
     /// List rules.
-    List,
+    List(ListArgs),
     /// Remove a rule by id.
     Rm {
         /// The rule's id.
@@ -202,6 +202,23 @@ enum AclCmd {
         /// The scope, e.g. repository:team/app:pull,push.
         scope: String,
     },
+}
+
+/// The flags of the list commands: without `--limit`, everything (fetched a page at a time).
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Only those containing this text (users: in the username, names or e-mail address;
+    /// groups: in the name; rules: in the subject or pattern), without regard to case.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Show one page of at most this many (1 to 1000); the key of the next page is printed
+    /// on standard error.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Start after this key (a username, a group name, a rule id): the `--after` printed
+    /// under the previous page.
+    #[arg(long)]
+    after: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

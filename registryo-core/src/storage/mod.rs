@@ -32,9 +32,9 @@ pub mod model;
 
 pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
-    AclRule, ActiveRefreshToken, Audit, AuditEvent, AuditQuery, FailureCount, Group, LoginsEnded,
-    NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User,
+    AclRule, ActiveRefreshToken, Audit, AuditEvent, AuditQuery, FailureCount, Group, ListQuery,
+    LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
+    Page, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User,
     UserKind, UserUpdate,
 };
 
@@ -50,6 +50,9 @@ pub trait UserStore: Send + Sync {
     async fn get_user_by_name(&self, username: &str) -> Result<User, StoreError>;
     /// Every account, by name.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// A page of users by username ([`ListQuery`]: the filter looks in the username, the
+    /// names and the e-mail address).
+    async fn list_users_page(&self, query: &ListQuery) -> Result<Page<User>, StoreError>;
     /// How many accounts exist.
     async fn count_users(&self) -> Result<i64, StoreError>;
     /// Changes the fields set in `update` in one transaction (disabling deletes the account's
@@ -125,6 +128,8 @@ pub trait GroupStore: Send + Sync {
     async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError>;
     /// Every group, by name.
     async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// A page of groups by name ([`ListQuery`]).
+    async fn list_groups_page(&self, query: &ListQuery) -> Result<Page<Group>, StoreError>;
     /// Deletes a group with its memberships and the rules naming it (returned, by id), in one
     /// transaction. Audited with the rules removed, as [`UserStore::delete_user`] is.
     async fn delete_group(
@@ -166,6 +171,9 @@ pub trait RuleStore: Send + Sync {
     ) -> Result<AclRule, StoreError>;
     /// Every rule, by id.
     async fn list_acl_rules(&self) -> Result<Vec<AclRule>, StoreError>;
+    /// A page of rules by id ([`ListQuery`]: `after` is a rule id; the filter looks in the
+    /// subject and the pattern). A non-numeric `after` is [`StoreError::Invalid`].
+    async fn list_acl_rules_page(&self, query: &ListQuery) -> Result<Page<AclRule>, StoreError>;
     /// Deletes a rule and returns it; [`StoreError::NotFound`] if there is none with this
     /// id. Audited with the rule removed.
     async fn delete_acl_rule(

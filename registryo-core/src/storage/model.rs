@@ -406,6 +406,81 @@ impl NewAuditEvent {
 /// ```
 pub type Audit<'a, R> = &'a (dyn Fn(&R) -> Vec<NewAuditEvent> + Sync + 'a);
 
+/// A page of a list in the order of its key (users and groups by name, rules by id): at most
+/// `limit` items (0 means [`ListQuery::DEFAULT_LIMIT`]; at most [`ListQuery::MAX_LIMIT`])
+/// whose key comes after `after`, and that contain `filter` (case-insensitive: users in the
+/// username, names or e-mail address; groups in the name; rules in the subject or pattern).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only items containing this text (empty: all).
+    pub filter: String,
+    /// Only items after this key: the `next` of the previous page.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
+impl ListQuery {
+    /// The page size when none is asked for.
+    pub const DEFAULT_LIMIT: u32 = 50;
+    /// The largest page.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size this query asks for, within bounds.
+    pub fn page_size(&self) -> u32 {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+
+    /// The filter as a `LIKE` pattern (lower-case, `%`, `_` and `\` escaped with `\`).
+    pub fn like_pattern(&self) -> String {
+        let mut p = String::with_capacity(self.filter.len() + 2);
+        p.push('%');
+        for c in self.filter.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
+}
+
+/// One page of a list, and the key to ask for the next one (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// `ListQuery::after` for the next page.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `size + 1` rows: the extra row only says there is a next page, whose
+    /// key is that of the page's last item.
+    pub fn from_rows(mut rows: Vec<T>, size: u32, key: impl Fn(&T) -> String) -> Page<T> {
+        let size = size as usize;
+        let next = if rows.len() > size {
+            rows.truncate(size);
+            rows.last().map(key)
+        } else {
+            None
+        };
+        Page { items: rows, next }
+    }
+
+    /// The same page with each item mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
 /// A page request for `list_audit_events`: newest
 /// first, `limit` events (0 means 100; at most 1000) with an id below `before_id`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{
-    Admin, Chrome, ConfirmPage, FieldError, Flash, UiError, UserView, WithChrome, back, parse_id,
-    render, render_status,
+    Admin, Chrome, ConfirmPage, FieldError, Flash, ListPager, ListParams, UiError, UserView,
+    WithChrome, back, parse_id, render, render_status,
 };
 use crate::app::AppState;
 use crate::error::AppError;
@@ -44,6 +44,7 @@ struct GroupLine {
 struct GroupsPage {
     chrome: Chrome,
     groups: Vec<GroupLine>,
+    pager: ListPager,
     error: FieldError,
     name: String,
 }
@@ -53,11 +54,13 @@ async fn groups_render(
     chrome: Chrome,
     error: FieldError,
     name: String,
+    params: &ListParams,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let groups = ops::groups(state)
-        .await
-        .ui(&chrome)?
+    let page = ops::groups_page(state, &params.query()).await.ui(&chrome)?;
+    let next = page.next;
+    let groups: Vec<GroupLine> = page
+        .items
         .into_iter()
         .map(|(g, members)| GroupLine {
             members: members.len(),
@@ -69,6 +72,7 @@ async fn groups_render(
         status,
         &GroupsPage {
             chrome,
+            pager: ListPager::new("/admin/groups", params, next, groups.len()),
             groups,
             error,
             name,
@@ -80,6 +84,7 @@ async fn groups(
     State(state): State<AppState>,
     admin: Admin,
     Query(flash): Query<Flash>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "groups").notice(&flash);
     groups_render(
@@ -87,6 +92,7 @@ async fn groups(
         chrome,
         FieldError::default(),
         String::new(),
+        &params,
         StatusCode::OK,
     )
     .await
@@ -113,7 +119,7 @@ async fn groups_create(
             let status = e.status();
             let mut fe = FieldError::from(&e);
             fe.field = "name".to_owned();
-            groups_render(&state, chrome, fe, f.name, status).await
+            groups_render(&state, chrome, fe, f.name, &ListParams::default(), status).await
         }
         Err(e) => Err(e).ui(&chrome),
     }

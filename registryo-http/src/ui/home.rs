@@ -53,8 +53,8 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         })
         .collect();
     let counts = if u.is_admin {
-        let groups = ops::groups(&state).await.ui(&chrome)?;
-        Some((snap.users.len(), groups.len(), snap.acl.len()))
+        let groups = ops::group_count(&state).await.ui(&chrome)?;
+        Some((snap.users.len(), groups, snap.acl.len()))
     } else {
         None
     };

@@ -114,6 +114,81 @@ fn notice_text(code: &str) -> &'static str {
     }
 }
 
+/// `?filter=TEXT&after=KEY` of the admin lists (users, groups, rules).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// Rows on one page of an admin list.
+pub(crate) const LIST_PAGE: u32 = 50;
+
+impl ListParams {
+    /// The store query: a page of [`LIST_PAGE`] after `after`, containing `filter` (trimmed,
+    /// at most 200 characters).
+    pub(crate) fn query(&self) -> registryo_core::storage::ListQuery {
+        registryo_core::storage::ListQuery {
+            filter: self.filter.trim().chars().take(200).collect(),
+            after: Some(self.after.clone()).filter(|a| !a.is_empty()),
+            limit: LIST_PAGE,
+        }
+    }
+}
+
+/// The search box and the links between pages of an admin list (`partials/list_pager.html`).
+#[derive(Debug, Clone, Default)]
+pub struct ListPager {
+    /// The list's path, e.g. `/admin/users`.
+    pub path: &'static str,
+    /// The search text as given.
+    pub filter: String,
+    /// The next page's link, or empty on the last page.
+    pub next: String,
+    /// The first page's link when this is a later one, else empty.
+    pub first: String,
+    /// How many rows this page shows.
+    pub shown: usize,
+}
+
+impl ListPager {
+    /// The pager of a page of `path` asked for with `params`, `next` its store cursor.
+    pub(crate) fn new(
+        path: &'static str,
+        params: &ListParams,
+        next: Option<String>,
+        shown: usize,
+    ) -> ListPager {
+        let filter = params.filter.trim().to_owned();
+        let link = |after: Option<&str>| {
+            let mut pairs: Vec<(&str, &str)> = Vec::new();
+            if !filter.is_empty() {
+                pairs.push(("filter", &filter));
+            }
+            if let Some(a) = after {
+                pairs.push(("after", a));
+            }
+            match serde_urlencoded::to_string(&pairs) {
+                Ok(q) if !q.is_empty() => format!("{path}?{q}"),
+                _ => path.to_owned(),
+            }
+        };
+        ListPager {
+            path,
+            next: next.as_deref().map(|n| link(Some(n))).unwrap_or_default(),
+            first: if params.after.is_empty() {
+                String::new()
+            } else {
+                link(None)
+            },
+            filter,
+            shown,
+        }
+    }
+}
+
 /// `?ok=code` after a change.
 #[derive(Debug, Default, Deserialize)]
 pub struct Flash {

@@ -11,7 +11,10 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Admin, Chrome, FieldError, Flash, UiError, WithChrome, back, parse_id, render_status};
+use super::{
+    Admin, Chrome, FieldError, Flash, ListPager, ListParams, UiError, WithChrome, back, parse_id,
+    render_status,
+};
 use crate::app::AppState;
 use crate::error::AppError;
 use registryo_core::app::ops;
@@ -39,6 +42,7 @@ struct RuleRow {
 struct RulesPage {
     chrome: Chrome,
     rules: Vec<RuleRow>,
+    pager: ListPager,
     error: FieldError,
     subject: String,
     pattern: String,
@@ -60,11 +64,13 @@ async fn rules_render(
     chrome: Chrome,
     error: FieldError,
     form: RuleForm,
+    params: &ListParams,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let rules = ops::listed_rules(state)
-        .await
-        .ui(&chrome)?
+    let page = ops::rules_page(state, &params.query()).await.ui(&chrome)?;
+    let next = page.next;
+    let rules: Vec<RuleRow> = page
+        .items
         .into_iter()
         .map(|ops::ListedRule { rule: r, broken }| RuleRow {
             broken: broken.unwrap_or_default(),
@@ -80,6 +86,7 @@ async fn rules_render(
         status,
         &RulesPage {
             chrome,
+            pager: ListPager::new("/admin/rules", params, next, rules.len()),
             rules,
             error,
             subject: form.subject,
@@ -93,6 +100,7 @@ async fn rules(
     State(state): State<AppState>,
     admin: Admin,
     Query(flash): Query<Flash>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "rules").notice(&flash);
     rules_render(
@@ -103,6 +111,7 @@ async fn rules(
             actions: "pull".to_owned(),
             ..RuleForm::default()
         },
+        &params,
         StatusCode::OK,
     )
     .await
@@ -125,6 +134,7 @@ async fn rules_add(
                 chrome,
                 FieldError::from(&e),
                 f,
+                &ListParams::default(),
                 StatusCode::BAD_REQUEST,
             )
             .await

@@ -12,8 +12,8 @@ use registryo_core::storage::User;
 use serde::Deserialize;
 
 use super::{
-    Admin, Chrome, ConfirmPage, FieldError, Flash, TokenLine, UiError, UserView, WithChrome, back,
-    parse_id, render, render_status,
+    Admin, Chrome, ConfirmPage, FieldError, Flash, ListPager, ListParams, TokenLine, UiError,
+    UserView, WithChrome, back, parse_id, render, render_status,
 };
 use crate::app::AppState;
 use crate::error::AppError;
@@ -49,6 +49,7 @@ pub(super) fn routes() -> Router<AppState> {
 struct UsersPage {
     chrome: Chrome,
     users: Vec<UserView>,
+    pager: ListPager,
     error: FieldError,
     /// Which create form the error belongs to: `human` or `service`.
     form: &'static str,
@@ -62,12 +63,6 @@ struct UsersPage {
 }
 
 impl UsersPage {
-    fn humans(&self) -> Vec<&UserView> {
-        self.users.iter().filter(|u| !u.service).collect()
-    }
-    fn services(&self) -> Vec<&UserView> {
-        self.users.iter().filter(|u| u.service).collect()
-    }
     fn err(&self, form: &str, field: &str) -> &str {
         if self.form == form {
             self.error.on(field)
@@ -87,10 +82,14 @@ impl UsersPage {
 async fn users_page(
     state: &AppState,
     mut page: UsersPage,
+    params: &ListParams,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let users = ops::users(state).await.ui(&page.chrome)?;
-    page.users = users.iter().map(UserView::of).collect();
+    let users = ops::users_page(state, &params.query())
+        .await
+        .ui(&page.chrome)?;
+    page.users = users.items.iter().map(UserView::of).collect();
+    page.pager = ListPager::new("/admin/users", params, users.next, page.users.len());
     Ok(render_status(status, &page))
 }
 
@@ -98,6 +97,7 @@ fn empty_users_page(chrome: Chrome) -> UsersPage {
     UsersPage {
         chrome,
         users: Vec::new(),
+        pager: ListPager::default(),
         error: FieldError::default(),
         form: "",
         username: String::new(),
@@ -113,9 +113,10 @@ async fn users(
     State(state): State<AppState>,
     admin: Admin,
     Query(flash): Query<Flash>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "users").notice(&flash);
-    users_page(&state, empty_users_page(chrome), StatusCode::OK).await
+    users_page(&state, empty_users_page(chrome), &params, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -194,7 +195,7 @@ async fn refused(
                 confirm: matches!(e, AppError::NeedsConfirmation(_)),
                 ..empty_users_page(chrome)
             });
-            users_page(state, page, e.status()).await
+            users_page(state, page, &ListParams::default(), e.status()).await
         }
         e => Err(e).ui(&chrome),
     }

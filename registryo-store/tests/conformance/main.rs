@@ -18,6 +18,7 @@ mod attempts;
 mod audit;
 mod audited;
 mod groups;
+mod lists;
 mod logins;
 mod store;
 mod users;
@@ -78,6 +79,7 @@ use audited::refused_changes_write_no_event;
 use groups::acl_rules;
 use groups::groups_and_memberships;
 use groups::removing_a_subject_removes_its_rules;
+use lists::lists_come_in_pages;
 use logins::a_password_change_ends_other_logins;
 use logins::password_tokens;
 use logins::refresh_tokens;
@@ -127,6 +129,7 @@ conformance!(
     groups_and_memberships,
     removing_a_subject_removes_its_rules,
     acl_rules,
+    lists_come_in_pages,
     refresh_tokens,
     a_password_change_ends_other_logins,
     failed_sign_ins_are_counted,

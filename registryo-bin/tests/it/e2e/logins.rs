@@ -169,8 +169,11 @@ async fn refused_token_requests_name_their_reason_in_the_log() {
         let service = service.clone();
         async move {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            log.lines()
-                .any(|l| l.contains("token request refused") && l.contains(&service))
+            // The warning of a request for another service names both services.
+            log.lines().any(|l| {
+                l.contains(&format!("for service \"{service}\""))
+                    && l.contains("but this server issues tokens for service")
+            })
         }
     })
     .await;

@@ -540,3 +540,52 @@ async fn cli_operations_are_the_uis() {
         "{audit}"
     );
 }
+
+/// `user list`, `group list` and `acl list` take `--filter`, and `--limit` for one page whose
+/// next key is printed on standard error for `--after`; without `--limit` everything is listed.
+#[tokio::test]
+async fn list_commands_page_and_filter() {
+    let server = start(Some("admin-password-1"));
+    for name in ["ana", "ben", "cleo", "dan", "eli"] {
+        server.cli_ok(
+            &["user", "add", name, "--password-stdin"],
+            Some("password-123"),
+        );
+        server.cli_ok(
+            &[
+                "acl",
+                "add",
+                &format!("user:{name}"),
+                &format!("{name}/**"),
+                "pull",
+            ],
+            None,
+        );
+    }
+    let names = |out: &str| -> Vec<String> {
+        out.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    };
+    let all = server.cli_ok(&["user", "list"], None);
+    assert_eq!(names(&all), ["admin", "ana", "ben", "cleo", "dan", "eli"]);
+    let out = server.cli(&["user", "list", "--limit", "2"], None);
+    assert!(out.status.success());
+    assert_eq!(
+        names(&String::from_utf8_lossy(&out.stdout)),
+        ["admin", "ana"]
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--after ana"), "{err}");
+    let out = server.cli_ok(&["user", "list", "--limit", "2", "--after", "ana"], None);
+    assert_eq!(names(&out), ["ben", "cleo"]);
+    let out = server.cli_ok(&["user", "list", "--filter", "E"], None);
+    assert_eq!(names(&out), ["ben", "cleo", "eli"]);
+    let out = server.cli_ok(&["acl", "list", "--filter", "dan"], None);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let err = server.cli_err(&["user", "list", "--limit", "0"], None);
+    assert!(err.contains("--limit must be from 1 to 1000"), "{err}");
+    let err = server.cli_err(&["acl", "list", "--after", "x"], None);
+    assert!(err.contains("after a rule id"), "{err}");
+}

@@ -1,27 +1,31 @@
 //! Groups and their members.
 
-use crate::storage::{AclRule, Group, User};
+use crate::storage::{AclRule, Group, ListQuery, Page, User};
 
 use super::super::App;
 use super::{Actor, OpError, applied, group_name, removed_rules};
 
-/// Every group with the names of its members, by name.
-pub async fn groups(app: &App) -> Result<Vec<(Group, Vec<String>)>, OpError> {
+/// A page of groups by name, each with the names of its members.
+pub async fn groups_page(
+    app: &App,
+    query: &ListQuery,
+) -> Result<Page<(Group, Vec<String>)>, OpError> {
     let store = app.accounts.store();
-    let memberships = store.list_memberships().await?;
-    Ok(store
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| {
-            let members = memberships
-                .iter()
-                .filter(|(group, _)| *group == g.name)
-                .map(|(_, u)| u.clone())
-                .collect();
-            (g, members)
-        })
-        .collect())
+    let page = store.list_groups_page(query).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for g in page.items {
+        let members = store.group_members(g.id).await?;
+        items.push((g, members.into_iter().map(|u| u.username).collect()));
+    }
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+/// How many groups there are.
+pub async fn group_count(app: &App) -> Result<usize, OpError> {
+    Ok(app.accounts.store().list_groups().await?.len())
 }
 
 /// A group by id.

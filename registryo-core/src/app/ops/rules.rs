@@ -4,17 +4,12 @@ use serde::Serialize;
 
 use crate::acl::Principal;
 use crate::scope::{Actions, Scope};
-use crate::storage::{AclRule, AuditEvent, AuditQuery, NewAclRule};
+use crate::storage::{AclRule, AuditEvent, AuditQuery, ListQuery, NewAclRule, Page};
 use crate::time::unix_now as now;
 
 use super::super::App;
 use super::super::snapshot::parse_rule;
 use super::{Actor, OpError, applied};
-
-/// Every rule, in the order they were added.
-pub async fn rules(app: &App) -> Result<Vec<AclRule>, OpError> {
-    Ok(app.accounts.store().list_acl_rules().await?)
-}
 
 /// A rule as stored, and why the policy left it out, if it did.
 #[derive(Debug, Clone)]
@@ -25,22 +20,20 @@ pub struct ListedRule {
     pub broken: Option<String>,
 }
 
-/// Every rule, in the order they were added, each with why the policy left it out, if it
-/// did (what the rules pages show).
-pub async fn listed_rules(app: &App) -> Result<Vec<ListedRule>, OpError> {
-    let rules = rules(app).await?;
+/// A page of rules in the order they were added (`query.after` a rule id), those containing
+/// `query.filter` in the subject or the pattern, each with why the policy left it out, if it
+/// did.
+pub async fn rules_page(app: &App, query: &ListQuery) -> Result<Page<ListedRule>, OpError> {
+    let page = app.accounts.store().list_acl_rules_page(query).await?;
     let snap = app.accounts.snapshot();
-    Ok(rules
-        .into_iter()
-        .map(|rule| ListedRule {
-            broken: snap
-                .broken_rules
-                .iter()
-                .find(|(id, _)| *id == rule.id)
-                .map(|(_, why)| why.clone()),
-            rule,
-        })
-        .collect())
+    Ok(page.map(|rule| ListedRule {
+        broken: snap
+            .broken_rules
+            .iter()
+            .find(|(id, _)| *id == rule.id)
+            .map(|(_, why)| why.clone()),
+        rule,
+    }))
 }
 
 /// Add an ACL rule, parsed by the same parser the server compiles rules with. A parse error

@@ -6,7 +6,9 @@ use crate::app::accounts::Checked;
 use crate::app::attempts::Channel;
 use crate::names::Username;
 use crate::scope::{RepositoryName, Scope};
-use crate::storage::{AclRule, LoginsEnded, NewUser, PasswordChange, User, UserKind, UserUpdate};
+use crate::storage::{
+    AclRule, ListQuery, LoginsEnded, NewUser, Page, PasswordChange, User, UserKind, UserUpdate,
+};
 
 use super::super::App;
 use super::{
@@ -257,9 +259,10 @@ pub async fn create_service(
     Ok((user, secret))
 }
 
-/// Every account, by username.
-pub async fn users(app: &App) -> Result<Vec<User>, OpError> {
-    Ok(app.accounts.store().list_users().await?)
+/// A page of accounts by username, those containing `query.filter` in the username, names or
+/// e-mail address (the lists of the UI, the API and the CLI).
+pub async fn users_page(app: &App, query: &ListQuery) -> Result<Page<User>, OpError> {
+    Ok(app.accounts.store().list_users_page(query).await?)
 }
 
 /// A user by id.
