@@ -69,8 +69,8 @@ impl RuleStore for Store {
         let rows = dispatch!(self, pool => {
             sqlx::query_as::<_, AclRuleRow>(
                 "SELECT id, subject, pattern, actions, created_at, created_by FROM acl_rules \
-                 WHERE id > $1 AND ($2 = '%%' OR lower(subject) LIKE $2 ESCAPE '\\' \
-                 OR lower(pattern) LIKE $2 ESCAPE '\\') ORDER BY id LIMIT $3",
+                 WHERE id > $1 AND ($2 = '%%' OR lower(subject || '\t' || pattern) \
+                 LIKE $2 ESCAPE '\\') ORDER BY id LIMIT $3",
             )
             .bind(after)
             .bind(&like)

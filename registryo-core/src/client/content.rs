@@ -102,10 +102,14 @@ where
     ) -> Result<Digest, RegistryError> {
         let req = self.manifest_request(Method::HEAD, name, reference)?;
         let resp = self.send_ok(req).await?;
-        match header_digest(resp.headers())? {
-            Some(d) => Ok(d),
-            None => Ok(self.manifest(name, reference).await?.digest),
+        let digest = match header_digest(resp.headers())? {
+            Some(d) => d,
+            None => self.manifest(name, reference).await?.digest,
+        };
+        if Digest::parse(reference).is_err() {
+            self.digest_index().put(name.as_str(), reference, &digest);
         }
+        Ok(digest)
     }
 
     /// A blob's bytes, at most `limit` of them, checked against `digest`. Redirects to a
@@ -155,7 +159,9 @@ where
             Bytes::new(),
             1 << 16,
         )?;
-        self.send_ok(req).await.map(drop)
+        let deleted = self.send_ok(req).await.map(drop);
+        self.digest_index().forget_repository(name.as_str());
+        deleted
     }
 
     /// The tags of `name` whose manifest is `digest`, sorted. Resolves the tags
@@ -165,11 +171,39 @@ where
         name: &RepositoryName,
         digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
+        self.sharing(name, digest, false).await
+    }
+
+    /// [`RegistryClient::tags_sharing`], taking what each tag pointed to from what the client
+    /// learnt within its digest time to live ([`RegistryClient::with_digest_ttl`]) and asking
+    /// the registry only about the others: one tag list and no `HEAD` once warm. A tag moved
+    /// within that time may be reported where it was: for showing, never for deciding.
+    pub async fn tags_sharing_cached(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        self.sharing(name, digest, true).await
+    }
+
+    async fn sharing(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        cached: bool,
+    ) -> Result<Vec<String>, RegistryError> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
         let tags = self.tags_all(name).await?;
         let mut sharing: Vec<String> = stream::iter(tags)
             .map(|tag| async move {
-                match self.manifest_digest(name, &tag).await {
+                let known = cached
+                    .then(|| self.digest_index().get(name.as_str(), &tag))
+                    .flatten();
+                let found = match known {
+                    Some(d) => Ok(d),
+                    None => self.manifest_digest(name, &tag).await,
+                };
+                match found {
                     Ok(d) if d == *digest => Ok(Some(tag)),
                     Ok(_) => Ok(None),
                     // Deleted meanwhile.
@@ -205,7 +239,9 @@ where
             Bytes::new(),
             1 << 16,
         )?;
-        match self.send_ok(req).await {
+        let answer = self.send_ok(req).await;
+        self.digest_index().forget_repository(name.as_str());
+        match answer {
             Ok(_) => Ok(()),
             Err(e) if e.codes().contains(&"DIGEST_INVALID") => {
                 self.version_cell().forget();

@@ -54,6 +54,7 @@ pub mod auth;
 mod challenge;
 mod content;
 mod digest;
+mod digests;
 mod error;
 #[cfg(test)]
 mod fake;
@@ -71,6 +72,7 @@ pub use content::{
     DOCKER_CONTENT_DIGEST, DeletedManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, TagDeletion,
 };
 pub use digest::Digest;
+pub use digests::DIGEST_TTL;
 pub use error::{BoxError, ErrorEntry, RegistryError};
 pub use manifest::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, Descriptor,

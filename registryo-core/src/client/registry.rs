@@ -10,6 +10,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::auth::{RegistryAuth, RegistryAuthLayer};
+use super::digests::DigestIndex;
 use super::error::RegistryError;
 use super::page::{MAX_PAGE_SIZE, Page, next_link};
 use super::tokens::TokenSource;
@@ -33,6 +34,7 @@ pub struct RegistryClient<S> {
     service: S,
     base: String,
     version: Arc<VersionCell>,
+    digests: Arc<DigestIndex>,
 }
 
 impl<T: TokenSource + 'static> RegistryClient<RegistryAuth<ReqwestTransport, T>> {
@@ -65,6 +67,7 @@ where
             service,
             base: base.to_owned(),
             version: Arc::default(),
+            digests: Arc::default(),
         })
     }
 
@@ -73,6 +76,19 @@ where
     pub fn with_version_setting(mut self, setting: VersionSetting) -> Self {
         self.version = Arc::new(VersionCell::new(setting));
         self
+    }
+
+    /// This client keeping what tags point to for `ttl` ([`DIGEST_TTL`] by default; zero keeps
+    /// nothing): see [`RegistryClient::tags_sharing_cached`].
+    ///
+    /// [`DIGEST_TTL`]: super::DIGEST_TTL
+    pub fn with_digest_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.digests = Arc::new(DigestIndex::new(ttl));
+        self
+    }
+
+    pub(crate) fn digest_index(&self) -> &DigestIndex {
+        &self.digests
     }
 
     pub(crate) fn version_cell(&self) -> &VersionCell {

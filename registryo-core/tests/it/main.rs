@@ -11,6 +11,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+mod digests;
 mod invariants;
 mod layer;
 mod token;

@@ -58,7 +58,7 @@ pub(super) async fn delete_confirm(
         Vec::new()
     } else {
         client
-            .tags_sharing(&name, &digest)
+            .tags_sharing_cached(&name, &digest)
             .await
             .map_err(|e| registry_error(&e, "tag"))
             .ui(&chrome)?
