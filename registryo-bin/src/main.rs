@@ -26,13 +26,21 @@ macro_rules! out_raw {
 }
 
 /// `println!` for what the server says at start-up: a closed standard output is ignored (the
-/// server keeps serving).
+/// server keeps serving). With `log_format = "json"` it is a log event instead, so that every
+/// line is a JSON object.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if $crate::LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!("{}", format!($($arg)*));
+        } else {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        }
     }};
 }
+
+/// Whether `serve` logs JSON (set once, when logging starts).
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 mod cli;
 mod config;

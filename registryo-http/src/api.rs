@@ -125,6 +125,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
                 }
             }
             let username = principal.account.unwrap_or_else(|| username.into_string());
+            crate::app::log_user(&username);
             return Ok(ApiAdmin(Actor::admin(username, remote)));
         }
         let Some((sess, user)) = session::load_session(state, &parts.headers).await? else {
@@ -141,6 +142,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
                 return Err(AppError::Csrf.into());
             }
         }
+        crate::app::log_user(&user.username);
         Ok(ApiAdmin(Actor::admin(user.username, remote)))
     }
 }

@@ -161,12 +161,20 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                // The path only: query strings may carry secrets (reset links).
+                // The path only: query strings may carry secrets (reset links). The user is
+                // recorded once known (the token service, the session and API extractors).
                 .make_span_with(|req: &Request| {
+                    let id = req
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| r.0.as_str())
+                        .unwrap_or("");
                     tracing::info_span!(
                         "request",
+                        id = %id,
                         method = %req.method(),
                         path = %req.uri().path(),
+                        user = tracing::field::Empty,
                     )
                 })
                 .on_request(())
@@ -180,7 +188,46 @@ pub fn router(state: AppState) -> Router {
                     },
                 ),
         )
+        .layer(middleware::from_fn(request_id))
         .layer(middleware::from_fn_with_state(edge, security_headers))
+}
+
+/// The id of a request, in its log lines and its `X-Request-Id` response header: the one the
+/// client (or a proxy) sent when it is short and plain, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The header carrying [`RequestId`].
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+fn plain_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| plain_request_id(v))
+        .map(str::to_owned);
+    let id = match given {
+        Some(id) => id,
+        None => registryo_core::secret::random_hex::<8>().unwrap_or_default(),
+    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    resp
+}
+
+/// Names the signed-in user in the request's log lines.
+pub(crate) fn log_user(name: &str) {
+    tracing::Span::current().record("user", name);
 }
 
 /// Put the client's address into the request as a [`ClientAddr`] for the token service, the

@@ -272,7 +272,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Serve { .. } => {
-            init_tracing();
+            init_tracing(settings.log_format);
             Application::build(&settings).await?.run().await
         }
         Command::ConfigExample => {
@@ -305,16 +305,29 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: crate::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("REGISTRYO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: logs that go to a file or journald stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+        .with_target(false);
+    match format {
+        crate::config::LogFormat::Json => {
+            // The request's fields (id, method, path, user) with every event of it.
+            let _ = builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .try_init();
+            crate::LOG_JSON.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        crate::config::LogFormat::Text => {
+            // Colours only on a terminal: logs that go to a file or journald stay plain text.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let _ = builder.with_ansi(ansi).try_init();
+        }
+    }
 }
 
 fn healthcheck(listen: SocketAddr) -> Result<()> {

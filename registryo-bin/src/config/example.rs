@@ -128,6 +128,11 @@ const SETTINGS: &[(&str, &str)] = &[
         "# Audit events older than this many days are removed (0 = kept forever).",
     ),
     (
+        "log_format",
+        "# How serve logs: \"text\" (for people) or \"json\" (one object a line: time, level, message, request id,
+# method, path, user, status, latency; never a secret). REGISTRYO_LOG sets the level (info, debug, warn).",
+    ),
+    (
         "header_read_timeout_secs",
         "# Connections. A request's line and headers must arrive within header_read_timeout_secs
 # (from their first byte, or from connecting); a kept-alive connection waits idle_timeout_secs

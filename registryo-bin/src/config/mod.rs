@@ -106,6 +106,9 @@ pub struct Settings {
     pub refresh_token_idle_days: u64,
     /// Audit events older than this many days are removed (0: kept forever).
     pub audit_retention_days: u64,
+    /// How `serve` logs: `text` (for people; colours on a terminal) or `json` (one JSON
+    /// object a line, for a log collector).
+    pub log_format: LogFormat,
 
     // --- Connections and the network edge (issue 8: the server under hostile traffic).
     /// Seconds a client has to send a request's line and headers, from their first byte (a
@@ -165,6 +168,7 @@ impl Default for Settings {
             max_failures_per_account: 100,
             refresh_token_idle_days: 90,
             audit_retention_days: 400,
+            log_format: LogFormat::Text,
             // Connections and the network edge.
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
@@ -175,6 +179,18 @@ impl Default for Settings {
             registry_version: VersionSetting::Auto,
         }
     }
+}
+
+/// How `serve` writes its log (the `log_format` setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line: time, level, message, and the request's id, method, path,
+    /// user, status and latency.
+    Json,
 }
 
 /// How the registry knows the signing keys (the `registry_keys` setting).

@@ -595,6 +595,10 @@ where
             granted.insert(scope.with_actions(actions));
         }
         let subject = principal.account.as_deref().unwrap_or("");
+        // The request's log span names the user when it has a `user` field (the server's).
+        if !subject.is_empty() {
+            tracing::Span::current().record("user", subject);
+        }
         let issued = self.token(subject, access)?;
         let now = unix_now();
         let reply = TokenReply {

@@ -190,6 +190,97 @@ async fn logs_to_a_pipe_are_plain_text() {
     }
 }
 
+/// `log_format = json`: every line of standard output is a JSON object; a request's lines carry
+/// its id (the one the client sent in `X-Request-Id`, or a new one, echoed in the reply), method,
+/// path (never the query), the user once known, the status and latency; no password.
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = base_command(data.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("REGISTRYO_LOG", "info")
+        .env("REGISTRYO_LOG_FORMAT", "json")
+        .env("REGISTRYO_ADMIN_PASSWORD", "admin-password-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    /// Killed when dropped, also when the test fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(cmd.spawn().unwrap());
+    let mut reader = BufReader::new(child.0.stdout.take().unwrap());
+    let mut next = || -> Value {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the log ended");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    };
+    let addr: SocketAddr = loop {
+        let event = next();
+        let message = event["message"].as_str().unwrap_or_default();
+        if let Some(a) = message.strip_prefix("registryo listening on http://") {
+            break a.parse().unwrap();
+        }
+    };
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!(
+            "http://{addr}/token?service=registry.test&scope=repository:a/b:pull&secret=hidden"
+        ))
+        .basic_auth("admin", Some("admin-password-1"))
+        .header("X-Request-Id", "req-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "req-42.a_b");
+    // A request id that is not plain is replaced by one of the server's.
+    let resp = http
+        .get(format!("http://{addr}/healthz"))
+        .header("X-Request-Id", "not plain: spaces and a colon")
+        .send()
+        .await
+        .unwrap();
+    let fresh = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        fresh.len() == 16 && fresh.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{fresh}"
+    );
+    let mut served = Vec::new();
+    let mut all = Vec::new();
+    while served.len() < 2 {
+        let event = next();
+        all.push(event.to_string());
+        if event["message"] == "served" {
+            served.push(event);
+        }
+    }
+    drop(child);
+    let _ = std::fs::remove_dir_all(public_dir(data.path()));
+    let token = &served[0];
+    assert_eq!(token["span"]["id"], "req-42.a_b", "{token}");
+    assert_eq!(token["span"]["method"], "GET");
+    assert_eq!(token["span"]["path"], "/token");
+    assert_eq!(token["span"]["user"], "admin");
+    assert_eq!(token["status"], 200);
+    assert!(token["micros"].as_u64().is_some(), "{token}");
+    assert_eq!(served[1]["span"]["id"], fresh.as_str());
+    assert!(
+        served[1]["span"].get("user").is_none(),
+        "anonymous: {}",
+        served[1]
+    );
+    for line in &all {
+        assert!(
+            !line.contains("admin-password-1") && !line.contains("hidden"),
+            "{line}"
+        );
+    }
+}
+
 /// The guessing limits over real HTTP, with their defaults (10 failures per account and
 /// address, 100 per account): counted per address with real requests, past a limit every
 /// check is a 429 with Retry-After — `GET /token`, `POST /token`, the admin API's Basic and
