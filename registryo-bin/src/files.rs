@@ -235,6 +235,84 @@ pub fn write_bundle(settings: &Settings, pem: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Narrows a file this process wrote that holds the private keys (a backup) to `0600`.
+pub fn restrict(path: &Path) {
+    if let Err(e) = set_mode(path, 0o600) {
+        notice(&format!(
+            "cannot make {} owner-only ({e}): it holds the private signing keys",
+            path.display()
+        ));
+    }
+}
+
+/// `registryo restore FILE`: checks that FILE is a Registryo SQLite database (opening a copy
+/// of it migrates it to this version, and refuses a foreign or damaged file), then puts it in
+/// place as the database of the data directory, which must not have one. The copy is made
+/// next to the target and renamed, so a failure leaves no half-written database.
+pub async fn restore(settings: &Settings, file: &Path) -> Result<()> {
+    if !settings.database_url.is_empty() {
+        anyhow::bail!(
+            "database_url is set (not the SQLite file in the data directory): restore a \
+             PostgreSQL database with its own tools (pg_restore)"
+        );
+    }
+    if !file.is_file() {
+        anyhow::bail!("{} is not a file", file.display());
+    }
+    let dir = &settings.data;
+    let db = dir.join(DB_FILE);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let f = dir.join(format!("{DB_FILE}{suffix}"));
+        if f.exists() {
+            anyhow::bail!(
+                "the data directory {} has a database already ({}): restore into an empty \
+                 data directory (stop the server, move the directory away, and try again)",
+                absolute(dir).display(),
+                f.display()
+            );
+        }
+    }
+    prepare_data_dir(dir, true)?;
+    let staging = dir.join(format!(".{DB_FILE}.restore.{}", std::process::id()));
+    std::fs::copy(file, &staging)
+        .with_context(|| format!("cannot copy {} into {}", file.display(), dir.display()))?;
+    set_mode(&staging, 0o600).ok();
+    let url = format!("sqlite://{}", staging.display());
+    let options = registryo_store::StoreOptions {
+        create: false,
+        ..registryo_store::StoreOptions::default()
+    };
+    let checked = match registryo_store::Store::connect_with(&url, &options).await {
+        Ok(store) => {
+            use registryo_core::storage::prelude::UserStore as _;
+            let users = store.count_users().await;
+            let done = store.checkpoint_and_close().await;
+            users
+                .map_err(anyhow::Error::from)
+                .and(done.map_err(anyhow::Error::from))
+        }
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = checked {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", staging.display()));
+        }
+        return Err(e.context(format!(
+            "{} is not a Registryo database this version can use",
+            file.display()
+        )));
+    }
+    std::fs::rename(&staging, &db)
+        .with_context(|| format!("cannot move the restored database to {}", db.display()))?;
+    let _ = std::fs::remove_file(format!("{}-shm", staging.display()));
+    out!(
+        "restored {} into {}: start `registryo serve` on this data directory",
+        file.display(),
+        absolute(&db).display()
+    );
+    Ok(())
+}
+
 /// Writes `text` to `path` through a temporary file in the same directory, mode `0644`.
 fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
     let name = path

@@ -247,6 +247,41 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a consistent copy of the whole database into the new file `path` while others
+    /// go on reading and writing (SQLite's `VACUUM INTO`: one read transaction, so the copy
+    /// holds every write committed before it began and none half-done). The copy is a SQLite
+    /// database of its own, compacted, with no `-wal` file. A `path` that exists is refused.
+    /// PostgreSQL: [`StoreError::Invalid`] saying to use `pg_dump`.
+    pub async fn backup_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if path.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} exists already: a backup never overwrites a file",
+                path.display()
+            )));
+        }
+        let target = path.to_str().ok_or_else(|| {
+            StoreError::Invalid(format!("{} is not a UTF-8 path", path.display()))
+        })?;
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(target)
+                    .execute(pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Err(StoreError::Invalid(
+                "the database is PostgreSQL: back it up with its own tools, e.g. \
+                 `pg_dump --format=custom --file=FILE DATABASE_URL` (and `pg_restore` into an \
+                 empty database)"
+                    .to_owned(),
+            )),
+        }
+    }
+
     /// Which database this store talks to.
     pub fn backend_kind(&self) -> BackendKind {
         match &self.backend {

@@ -55,6 +55,8 @@ pub(super) async fn admin(settings: &Settings, store: &Store, cmd: Command) -> R
         | Command::Serve { .. }
         | Command::RegistryConfig { .. }
         | Command::Healthcheck { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. }
         | Command::ConfigExample => Ok(()),
     }
 }

@@ -86,6 +86,18 @@ enum Command {
     },
     /// Print an example registryo.toml with every setting.
     ConfigExample,
+    /// Write a consistent copy of the SQLite database into FILE (a new file), also while
+    /// `serve` runs: every write acknowledged before the backup started is in it.
+    Backup {
+        /// The new file.
+        file: PathBuf,
+    },
+    /// Put a backup made by `registryo backup` in place as the database of an empty data
+    /// directory (one without a database), after checking it.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +292,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Healthcheck { .. } => healthcheck(settings.listen),
+        Command::Backup { file } => {
+            let store = server::open_store(&settings, open_mode).await?;
+            let result = store.backup_into(&file).await;
+            store.close().await;
+            result.with_context(|| format!("cannot back up into {}", file.display()))?;
+            crate::files::restrict(&file);
+            out!("backed up into {}", crate::files::absolute(&file).display());
+            Ok(())
+        }
+        Command::Restore { file } => crate::files::restore(&settings, &file).await,
         Command::RegistryConfig {
             realm,
             service,

@@ -15,6 +15,7 @@ use crate::support::cookies::{no_redirects, set_cookie, sign_in};
 use crate::support::eventually;
 use registryo_core::testing::jwt;
 
+mod backup;
 mod cli;
 mod process;
 
