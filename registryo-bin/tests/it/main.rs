@@ -12,6 +12,7 @@
 mod accounts;
 mod browse;
 mod browser;
+mod dist;
 mod e2e;
 mod faults;
 mod hostile;
