@@ -47,6 +47,7 @@ mod config;
 mod files;
 mod serve;
 mod server;
+mod tls;
 
 /// Standard output failed: quietly done when the reader went away (EPIPE), else say why.
 fn stdout_failed(e: &std::io::Error) -> ! {

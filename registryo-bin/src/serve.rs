@@ -129,6 +129,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     options: ServeOptions,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
@@ -153,8 +154,9 @@ pub async fn serve(
             Ok((stream, peer, permit)) => {
                 let app = app.clone();
                 let stop = stop_rx.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    connection(stream, peer, app, options, stop).await;
+                    connection(stream, peer, app, options, tls, stop).await;
                     drop(permit);
                 });
             }
@@ -217,12 +219,33 @@ async fn connection(
     peer: SocketAddr,
     app: Router,
     options: ServeOptions,
-    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let clock = Arc::new(ConnClock::new(options.header_read_timeout));
-    let io = TokioIo::new(TimedIo::new(stream, Arc::clone(&clock), options));
+    let timed = TimedIo::new(stream, Arc::clone(&clock), options);
     let service = ConnService { app, peer, clock };
+    match tls {
+        // The handshake is part of the first request head: bounded by the same deadline.
+        Some(acceptor) => match acceptor.accept(timed).await {
+            Ok(stream) => http(TokioIo::new(stream), service, peer, options, stop).await,
+            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        },
+        None => http(TokioIo::new(timed), service, peer, options, stop).await,
+    }
+}
+
+/// HTTP/1.1 on one connection's stream (plain or TLS).
+async fn http<I>(
+    io: TokioIo<I>,
+    service: ConnService,
+    peer: SocketAddr,
+    options: ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(options.idle_timeout)

@@ -387,6 +387,8 @@ pub async fn app(settings: &Settings, store: &Store) -> Result<App> {
 /// Everything `serve` needs, built and bound (`Application::build`), ready to `run`.
 pub struct Application {
     listener: TcpListener,
+    /// https when `tls_cert` and `tls_key` are set.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: axum::Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Checkpointed and closed when serving ends.
@@ -434,6 +436,11 @@ impl Application {
             ),
             spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
         ];
+        let tls = if settings.tls_cert.as_os_str().is_empty() {
+            None
+        } else {
+            Some(crate::tls::acceptor(&settings.tls_cert, &settings.tls_key)?)
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -466,9 +473,11 @@ impl Application {
         );
         #[cfg(unix)]
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        say!("registryo listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        say!("registryo listening on {scheme}://{addr}");
         Ok(Application {
             listener,
+            tls,
             app,
             tasks,
             store,
@@ -486,7 +495,7 @@ impl Application {
             #[cfg(unix)]
             self.term,
         );
-        serve(self.listener, self.app, self.options, signal).await;
+        serve(self.listener, self.app, self.options, self.tls, signal).await;
         for t in &self.tasks {
             t.abort();
         }

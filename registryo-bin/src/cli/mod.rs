@@ -291,7 +291,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             out_raw!("{}", example_toml());
             Ok(())
         }
-        Command::Healthcheck { .. } => healthcheck(settings.listen),
+        Command::Healthcheck { .. } => {
+            healthcheck(settings.listen, !settings.tls_cert.as_os_str().is_empty())
+        }
         Command::Backup { file } => {
             let store = server::open_store(&settings, open_mode).await?;
             let result = store.backup_into(&file).await;
@@ -352,21 +354,28 @@ fn init_tracing(format: crate::config::LogFormat) {
     }
 }
 
-fn healthcheck(listen: SocketAddr) -> Result<()> {
+fn healthcheck(listen: SocketAddr, tls: bool) -> Result<()> {
     use std::io::Write;
     let mut addr = listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
+    let s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
         .with_context(|| format!("cannot reach registryo at {addr}"))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    s.set_write_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
+    if tls {
+        let mut stream = crate::tls::probe::connect(s)?;
+        stream.write_all(request.as_bytes())?;
+        // A server that closes without TLS's close_notify still gave its answer.
+        let _ = stream.read_to_string(&mut reply);
+    } else {
+        let mut s = s;
+        s.write_all(request.as_bytes())?;
+        s.read_to_string(&mut reply)?;
+    }
     let status = reply.lines().next().unwrap_or("");
     if status.split_whitespace().nth(1) == Some("200") {
         out!("ok");

@@ -54,6 +54,12 @@ const SETTINGS: &[(&str, &str)] = &[
         "# URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.",
     ),
     (
+        "tls_cert",
+        "# https served by registryo itself: a PEM certificate chain and its key (read again when the files
+# change). Empty: plain HTTP, e.g. behind a TLS-terminating proxy.",
+    ),
+    ("tls_key", ""),
+    (
         "issuer",
         "# Must equal the registry's auth.token.issuer and auth.token.service.",
     ),

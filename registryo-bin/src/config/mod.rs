@@ -56,6 +56,11 @@ pub struct Settings {
     pub database_timeout_secs: u64,
     /// The URL clients reach this server at; the token realm is `{public_url}/token`.
     pub public_url: String,
+    /// A PEM certificate chain: with `tls_key`, `serve` speaks https itself (read again
+    /// when the files change). Empty: plain HTTP (behind a TLS proxy, or on 127.0.0.1).
+    pub tls_cert: PathBuf,
+    /// The PEM private key of `tls_cert` (secret: keep it `0600`).
+    pub tls_key: PathBuf,
     /// The `iss` of tokens; the registry's `auth.token.issuer`.
     pub issuer: String,
     /// The registry's `auth.token.service`; the `aud` of tokens.
@@ -146,6 +151,8 @@ impl Default for Settings {
             database_url: SecretUrl::default(),
             database_timeout_secs: 3,
             public_url: String::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
             issuer: "registryo".to_owned(),
             service: "registryo".to_owned(),
             token_ttl_secs: 300,
@@ -302,6 +309,9 @@ impl Settings {
                 "smtp_from (the From address of e-mails) must be set with smtp_host".to_owned(),
             );
         }
+        if self.tls_cert.as_os_str().is_empty() != self.tls_key.as_os_str().is_empty() {
+            return bad("tls_cert and tls_key go together".to_owned());
+        }
         if self.smtp_password.is_empty() != self.smtp_username.is_empty() {
             return bad("smtp_username and smtp_password go together".to_owned());
         }
@@ -365,7 +375,12 @@ impl Settings {
             } else {
                 self.listen.ip().to_string()
             };
-            format!("http://{host}:{}", self.listen.port())
+            let scheme = if self.tls_cert.as_os_str().is_empty() {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{host}:{}", self.listen.port())
         } else {
             self.public_url.trim_end_matches('/').to_owned()
         }

@@ -18,6 +18,7 @@ use registryo_core::testing::jwt;
 mod backup;
 mod cli;
 mod process;
+mod tls;
 
 /// `registryo` on the data directory `data`, run from there.
 fn base_command(data: &Path) -> Command {

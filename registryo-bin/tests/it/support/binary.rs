@@ -108,7 +108,10 @@ pub fn serve(mut cmd: Command) -> Result<Server, String> {
             return Err(format!("{status}\n{}\n{err}", lines.join("\n")));
         }
         let line = line.trim_end().to_owned();
-        if let Some(rest) = line.strip_prefix("registryo listening on http://") {
+        let listening = line
+            .strip_prefix("registryo listening on http://")
+            .or_else(|| line.strip_prefix("registryo listening on https://"));
+        if let Some(rest) = listening {
             let addr = rest.parse().unwrap();
             lines.push(line);
             // Keep draining standard output so the server never blocks on a full pipe, and
