@@ -132,6 +132,24 @@ impl T {
             .ok();
     }
 
+    /// A new user `PREFIX-WHO` with pull and push on the test's repositories, ready on the
+    /// server (its grant seen); returns (name, password).
+    async fn pusher(&self, who: &str) -> (String, String) {
+        let (user, pw) = self.user(who);
+        self.acl(
+            &format!("user:{user}"),
+            &format!("{}/**", self.prefix),
+            "pull,push",
+        );
+        self.wait_grant(
+            Some((&user, &pw)),
+            &format!("repository:{}/app:pull,push", self.prefix),
+            "pull,push",
+        )
+        .await;
+        (user, pw)
+    }
+
     /// What `GET /token` grants for one scope (the token's `access` actions), and the status.
     async fn grant(&self, creds: Option<(&str, &str)>, scope: &str) -> (u16, Vec<String>) {
         let mut req = self

@@ -6,18 +6,7 @@ use super::*;
 async fn podman_logs_in_pushes_and_pulls(target: &str) {
     let t = T::on("podman", target);
     t.seed("seed:1");
-    let (user, pw) = t.user("alice");
-    t.acl(
-        &format!("user:{user}"),
-        &format!("{}/**", t.prefix),
-        "pull,push",
-    );
-    t.wait_grant(
-        Some((&user, &pw)),
-        &format!("repository:{}/app:pull,push", t.prefix),
-        "pull,push",
-    )
-    .await;
+    let (user, pw) = t.pusher("alice").await;
 
     let auth = t.authfile("alice");
     t.podman(
@@ -69,18 +58,7 @@ async fn podman_logs_in_pushes_and_pulls(target: &str) {
 async fn ctr_pushes_and_pulls_with_a_password(target: &str) {
     let t = T::on("ctr", target);
     t.seed("seed:1");
-    let (user, pw) = t.user("alice");
-    t.acl(
-        &format!("user:{user}"),
-        &format!("{}/**", t.prefix),
-        "pull,push",
-    );
-    t.wait_grant(
-        Some((&user, &pw)),
-        &format!("repository:{}/app:pull,push", t.prefix),
-        "pull,push",
-    )
-    .await;
+    let (user, pw) = t.pusher("alice").await;
 
     let creds = format!("{user}:{pw}");
     let seed = t.image("seed:1");

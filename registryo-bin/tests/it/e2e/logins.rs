@@ -6,18 +6,7 @@ use super::*;
 /// go through `POST /token grant_type=refresh_token`.
 async fn docker_login_stores_an_identity_token_then_pushes_and_pulls(target: &str) {
     let t = T::on("login", target);
-    let (user, pw) = t.user("alice");
-    t.acl(
-        &format!("user:{user}"),
-        &format!("{}/**", t.prefix),
-        "pull,push",
-    );
-    t.wait_grant(
-        Some((&user, &pw)),
-        &format!("repository:{}/app:pull,push", t.prefix),
-        "pull,push",
-    )
-    .await;
+    let (user, pw) = t.pusher("alice").await;
 
     t.docker_login("a", &user, &pw).ok();
     let config = std::fs::read_to_string(t.dir.path().join("docker-a/config.json")).unwrap();

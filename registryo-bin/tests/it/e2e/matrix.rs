@@ -13,24 +13,6 @@ use std::time::Duration;
 
 use super::*;
 
-/// A user of this test's own with push and pull on the test's repositories, ready on the
-/// target's server; returns (name, password).
-async fn pusher(t: &T) -> (String, String) {
-    let (user, pw) = t.user("dev");
-    t.acl(
-        &format!("user:{user}"),
-        &format!("{}/**", t.prefix),
-        "pull,push",
-    );
-    t.wait_grant(
-        Some((&user, &pw)),
-        &format!("repository:{}/app:pull,push", t.prefix),
-        "pull,push",
-    )
-    .await;
-    (user, pw)
-}
-
 /// What the registry logged about refused tokens, for a failure message.
 fn registry_log_tail(t: &T) -> String {
     let log = std::fs::read_to_string(&t.target.registry_log).unwrap_or_default();
@@ -55,7 +37,7 @@ fn ok_on(t: &T, out: Out) -> Out {
 
 async fn docker(target: &str) {
     let t = T::on("mx-docker", target);
-    let (user, pw) = pusher(&t).await;
+    let (user, pw) = t.pusher("dev").await;
     ok_on(&t, t.docker_login("u", &user, &pw));
     let app = t.image("app:1");
     t.docker_import("u", &app);
@@ -67,7 +49,7 @@ async fn docker(target: &str) {
 
 async fn skopeo(target: &str) {
     let t = T::on("mx-skopeo", target);
-    let (user, pw) = pusher(&t).await;
+    let (user, pw) = t.pusher("dev").await;
     let creds = format!("{user}:{pw}");
     let app = format!("docker://{}", t.image("app:1"));
     ok_on(
@@ -108,7 +90,7 @@ async fn skopeo(target: &str) {
 async fn podman(target: &str) {
     let t = T::on("mx-podman", target);
     t.seed("seed:1");
-    let (user, pw) = pusher(&t).await;
+    let (user, pw) = t.pusher("dev").await;
     let auth = t.authfile("u");
     ok_on(
         &t,
@@ -137,7 +119,7 @@ async fn podman(target: &str) {
 async fn buildah(target: &str) {
     let t = T::on("mx-buildah", target);
     t.seed("seed:1");
-    let (user, pw) = pusher(&t).await;
+    let (user, pw) = t.pusher("dev").await;
     let creds = format!("{user}:{pw}");
     let (seed, app) = (t.image("seed:1"), t.image("app:1"));
     ok_on(&t, t.buildah(&["pull", "--creds", &creds, &seed]));
@@ -154,7 +136,7 @@ async fn buildah(target: &str) {
 async fn ctr(target: &str) {
     let t = T::on("mx-ctr", target);
     t.seed("seed:1");
-    let (user, pw) = pusher(&t).await;
+    let (user, pw) = t.pusher("dev").await;
     let creds = format!("{user}:{pw}");
     let (seed, app) = (t.image("seed:1"), t.image("app:1"));
     let plain = ["--plain-http", "--user", &creds];
@@ -334,7 +316,7 @@ async fn rotate_under_load(
     for target in targets {
         let t = Arc::new(T::on(&format!("{short}-{target}"), target));
         t.seed("seed:1");
-        let creds = pusher(&t).await;
+        let creds = t.pusher("dev").await;
         let tally = Arc::new(Tally::default());
         tallies.push((t.target.describe(), Arc::clone(&tally)));
         loops.push(tokio::spawn(pull_loop(
