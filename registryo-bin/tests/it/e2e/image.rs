@@ -402,11 +402,11 @@ struct Stack<'t> {
 
 impl Drop for Stack<'_> {
     fn drop(&mut self) {
-        let down = compose(self.t, &self.project, &self.env, &["down", "-v"]);
         if std::thread::panicking() {
             let logs = compose(self.t, &self.project, &self.env, &["logs", "--no-color"]);
             eprintln!("--- the stack's logs ---\n{}", logs.stdout);
         }
+        let down = compose(self.t, &self.project, &self.env, &["down", "-v"]);
         assert!(
             down.success() || std::thread::panicking(),
             "{}",
