@@ -314,7 +314,7 @@ pub async fn restore(settings: &Settings, file: &Path) -> Result<()> {
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory, mode `0644`.
-fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

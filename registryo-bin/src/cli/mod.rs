@@ -62,6 +62,10 @@ enum Command {
         /// The registry's major version: 2 (distribution 2.8, Debian's docker-registry) or 3.
         #[arg(long, default_value = "2", value_parser = ["2", "3"])]
         registry_version: String,
+        /// Write the config to FILE (mode 0644, replaced atomically) instead of standard
+        /// output: for a container without a shell (compose.yaml's `registry-config`).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -310,6 +314,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             addr,
             storage,
             registry_version,
+            output,
         } => {
             let target = RegistryTarget {
                 realm: &realm,
@@ -317,6 +322,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 addr: &addr,
                 storage: &storage,
                 v3: registry_version == "3",
+                output,
             };
             registry_config(&settings, open_mode, target).await
         }
@@ -393,6 +399,8 @@ struct RegistryTarget<'a> {
     storage: &'a str,
     /// distribution v3 (else 2.8).
     v3: bool,
+    /// Where to write the config (else standard output).
+    output: Option<PathBuf>,
 }
 
 async fn registry_config(
@@ -465,7 +473,7 @@ async fn registry_config(
             "docker-registry serve config.yml",
         )
     };
-    out!(
+    let config = format!(
         "# {title} configuration using registryo for token auth.
 # Run: {run}
 version: 0.1
@@ -495,6 +503,18 @@ auth:
         service = q(&service),
         issuer = q(&settings.issuer),
     );
+    match target.output {
+        None => out!("{config}"),
+        Some(path) => {
+            crate::files::write_public(&path, &format!("{config}\n"))
+                .with_context(|| format!("cannot write the registry config {}", path.display()))?;
+            eprintln!(
+                "registryo: wrote the registry config {} ({})",
+                path.display(),
+                crate::files::describe_modes(&path)
+            );
+        }
+    }
     Ok(())
 }
 

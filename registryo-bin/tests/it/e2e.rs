@@ -50,6 +50,8 @@ macro_rules! both_versions {
 
 mod access;
 mod clients;
+/// The container images and compose.yaml, built offline and run on the shared dockerd.
+mod image;
 mod logins;
 /// Password reset and invitation e-mails (through the SMTP server scripts/test starts).
 mod mail;

@@ -270,6 +270,34 @@ async fn registry_config_and_keys() {
         None,
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // --output: the same config in a file (0644; compose.yaml's registry-config has no shell
+    // to redirect with), nothing on standard output, where it went on standard error.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    let out = server.cli(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("realm: \"http://127.0.0.1:5001/token\"") && written.ends_with('\n'),
+        "{written}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("wrote the registry config {}", file.display())),
+        "{err}"
+    );
 
     // jwks mode is v3's alone: asking for a 2.8 config is refused with the way out.
     let out = server.cli_with_env(
