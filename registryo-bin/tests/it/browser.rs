@@ -277,7 +277,7 @@ async fn walk(c: &Client, base: &str, admin_password: &str) {
     shot(c, "09-admin-users").await;
     fill(
         c,
-        "form[action=\"/admin/users\"]",
+        "form[method=\"post\"][action=\"/admin/users\"]",
         &[
             ("username", "browsey"),
             ("password", "browsey-password-1"),
@@ -289,7 +289,7 @@ async fn walk(c: &Client, base: &str, admin_password: &str) {
     c.goto(&format!("{base}/admin/rules")).await.unwrap();
     fill(
         c,
-        "form[action=\"/admin/rules\"]",
+        "form[method=\"post\"][action=\"/admin/rules\"]",
         &[
             ("subject", "user:browsey"),
             ("pattern", "browser/*"),
