@@ -92,23 +92,53 @@ pub(crate) async fn refresh_tokens(ctx: &Ctx) {
             .unwrap()
             .is_none()
     );
-    store
-        .touch_refresh_token(t1.id, Some("10.0.0.1"))
-        .await
-        .unwrap();
+    // Uses are recorded in batches: the later use wins, whatever the order they arrive in.
+    let at = now();
+    let used = |id: i64, at: i64, addr: Option<&str>| RefreshTokenUse {
+        id,
+        at,
+        addr: addr.map(str::to_owned),
+    };
+    assert_eq!(
+        store
+            .record_refresh_token_uses(&[
+                used(t1.id, at, Some("10.0.0.1")),
+                used(t2.id, at - 30, None),
+                used(999_999, at, None),
+            ])
+            .await
+            .unwrap(),
+        2,
+        "a missing token is skipped"
+    );
     let active = store
         .find_active_refresh_token(&hash(1), now() - 5)
         .await
         .unwrap()
         .unwrap();
-    assert!(active.token.last_used_at.is_some());
+    assert_eq!(active.token.last_used_at, Some(at));
     assert_eq!(active.token.last_used_addr.as_deref(), Some("10.0.0.1"));
-    store.touch_refresh_token(t1.id, None).await.unwrap();
+    // An older use (another server's batch, late) moves nothing back.
+    store
+        .record_refresh_token_uses(&[used(t1.id, at - 100, Some("10.0.0.2"))])
+        .await
+        .unwrap();
+    // A later use without an address keeps the last known one.
+    store
+        .record_refresh_token_uses(&[used(t1.id, at + 1, None)])
+        .await
+        .unwrap();
     let listed = store.list_refresh_tokens(alice.id).await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(at + 1));
     assert_eq!(listed[0].last_used_addr.as_deref(), Some("10.0.0.1"));
+    assert_eq!(listed[1].last_used_at, Some(at - 30));
+    assert_eq!(store.record_refresh_token_uses(&[]).await.unwrap(), 0);
+    let long = "x".repeat(300);
     assert!(matches!(
-        store.touch_refresh_token(999_999, None).await,
-        Err(StoreError::NotFound(_))
+        store
+            .record_refresh_token_uses(&[used(t1.id, at, Some(&long))])
+            .await,
+        Err(StoreError::Invalid(_))
     ));
 
     // A disabled or expired owner makes the token inactive, without revoking it.
@@ -748,4 +778,112 @@ pub(crate) async fn password_tokens(ctx: &Ctx) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every change that ends or suspends docker logins moves the login revision, in its
+/// transaction; what ends none leaves it.
+pub(crate) async fn the_login_revision_moves_when_logins_end(ctx: &Ctx) {
+    let store = &ctx.store;
+    let alice = store
+        .create_user(&NewUser::new(name("alice"), UserKind::Human), &|_| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    let login = |n: u32| NewRefreshToken {
+        user_id: alice.id,
+        token_hash: hash(n),
+        client_id: "docker".into(),
+        service: "registry.example".into(),
+        created_addr: None,
+    };
+    let mut last = store.login_revision().await.unwrap();
+    let mut moved = |now: i64, what: &str, expected: bool| {
+        assert_eq!(now > last, expected, "{what}: {last} -> {now}");
+        assert!(now >= last, "{what}: the revision went back");
+        last = now;
+    };
+    let t1 = store
+        .insert_refresh_token(&login(1), &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "a new login", false);
+    store
+        .record_refresh_token_uses(&[RefreshTokenUse {
+            id: t1.id,
+            at: now(),
+            addr: None,
+        }])
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "a use", false);
+    store
+        .revoke_refresh_token(t1.id, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "a revocation", true);
+    store
+        .revoke_refresh_token(t1.id, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(
+        store.login_revision().await.unwrap(),
+        "nothing revoked",
+        false,
+    );
+    store
+        .insert_refresh_token(&login(2), &|_| Vec::new())
+        .await
+        .unwrap();
+    store
+        .revoke_refresh_tokens_of_user(alice.id, None, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "revoke all", true);
+    store
+        .insert_refresh_token(&login(3), &|_| Vec::new())
+        .await
+        .unwrap();
+    let keep = PasswordChange {
+        keep_session: None,
+        keep_docker_logins: true,
+    };
+    store
+        .set_password_hash(alice.id, Some("$argon2id$x"), &keep, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(
+        store.login_revision().await.unwrap(),
+        "a password change keeping the logins",
+        false,
+    );
+    store
+        .set_password_hash(
+            alice.id,
+            Some("$argon2id$y"),
+            &PasswordChange::default(),
+            &|_| Vec::new(),
+        )
+        .await
+        .unwrap();
+    moved(
+        store.login_revision().await.unwrap(),
+        "a password change",
+        true,
+    );
+    store
+        .set_disabled(alice.id, true, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "disabling", true);
+    store
+        .set_disabled(alice.id, false, &|_| Vec::new())
+        .await
+        .unwrap();
+    moved(store.login_revision().await.unwrap(), "enabling", false);
+    store.delete_user(alice.id, &|_| Vec::new()).await.unwrap();
+    moved(store.login_revision().await.unwrap(), "removal", true);
+    // Another handle on the same database sees the same revision (what replicas poll).
+    let other = Store::connect(&ctx.url).await.unwrap();
+    assert_eq!(other.login_revision().await.unwrap(), last);
 }

@@ -28,7 +28,8 @@ mod prelude {
     pub(crate) use registryo_core::storage::prelude::*;
     pub(crate) use registryo_store::{
         AuditQuery, LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken,
-        NewSession, NewUser, PasswordChange, Store, StoreError, TokenPurpose, UserKind, UserUpdate,
+        NewSession, NewUser, PasswordChange, RefreshTokenUse, Store, StoreError, TokenPurpose,
+        UserKind, UserUpdate,
     };
 
     pub(crate) use super::{Ctx, group, hash, name, now};
@@ -82,6 +83,7 @@ use logins::a_password_change_ends_other_logins;
 use logins::password_tokens;
 use logins::refresh_tokens;
 use logins::sessions;
+use logins::the_login_revision_moves_when_logins_end;
 use store::a_setting_is_replaced_only_over_what_was_read;
 use store::concurrent_handles;
 use store::policy_revision;
@@ -128,6 +130,7 @@ conformance!(
     removing_a_subject_removes_its_rules,
     acl_rules,
     refresh_tokens,
+    the_login_revision_moves_when_logins_end,
     a_password_change_ends_other_logins,
     failed_sign_ins_are_counted,
     audit_events,
