@@ -33,7 +33,6 @@ use crate::throttle::{GuessLimits, Verdict};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use aws_lc_rs::{digest, hmac};
-use tokio::sync::Semaphore;
 
 use super::attempts::{Attempts, Channel, addr_text};
 use super::passwords::PasswordPool;
@@ -130,7 +129,6 @@ impl std::fmt::Debug for Accounts {
 struct Inner {
     store: Arc<dyn Storage>,
     config: AccountsConfig,
-    hashing: Arc<Semaphore>,
     verifier: PasswordPool,
     inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// The HMAC key of the credential cache's keys (random per process).
@@ -187,7 +185,6 @@ impl Accounts {
                 store,
                 attempts: Attempts::new(config.limits),
                 config,
-                hashing: Arc::new(Semaphore::new(cores)),
                 verifier,
                 inflight: Mutex::new(HashMap::new()),
                 cache_key,
@@ -285,18 +282,14 @@ impl Accounts {
         })
     }
 
-    /// Hash a password (argon2id) off the executor.
+    /// Hash a password (argon2id) on the password pool: off the executor, at most one per
+    /// core at a time, in the pool's reused memory.
     pub async fn hash_password(&self, password: &str) -> Result<String, AccountError> {
-        let _permit = self
-            .inner
-            .hashing
-            .acquire()
+        self.inner
+            .verifier
+            .hash(password.to_owned())
             .await
-            .map_err(|e| AccountError::Hash(e.to_string()))?;
-        let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_password_blocking(&pw))
-            .await
-            .map_err(|e| AccountError::Hash(e.to_string()))?
+            .map_err(AccountError::Hash)
     }
 
     fn cache_key(&self, username: &Username, password: &str) -> [u8; 32] {
