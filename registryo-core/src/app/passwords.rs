@@ -3,11 +3,11 @@
 //! argon2id with the crate's defaults fills 19 MiB per hash or verification. Doing that on the
 //! async executor would stall it, and on tokio's blocking pool lets every new blocking thread
 //! allocate its own 19 MiB, which glibc's allocator then keeps (50 accounts created at once
-//! grew the server from 35 to over 600 MiB for good). Here one thread per core owns one
-//! buffer, allocated on first use and reused by every hash and verification, so concurrent
-//! work is capped at the core count and the memory is fixed; a thread idle for
-//! [`KEEP_MEMORY_FOR`] frees its buffer (a 19 MiB block is given back to the system at once),
-//! so a burst leaves nothing behind.
+//! grew the server from 35 to over 600 MiB for good). Here one thread per core works at a
+//! time with one buffer, allocated on first use and reused by every later hash and
+//! verification (the buffers of idle threads wait in a shared spare list), so concurrent work
+//! is capped at the core count and the memory is fixed; once no work came for
+//! [`KEEP_MEMORY_FOR`], the spare buffers are freed, so a burst leaves nothing behind.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -55,12 +55,15 @@ impl PasswordPool {
     /// A pool of `threads` threads (at least one). Fails only if the system refuses threads.
     pub fn new(threads: usize) -> std::io::Result<PasswordPool> {
         let (tx, rx) = channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            rx: Mutex::new(rx),
+            spare: Mutex::new(Vec::new()),
+        });
         for i in 0..threads.max(1) {
-            let rx = Arc::clone(&rx);
+            let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker(&rx))?;
+                .spawn(move || worker(&shared))?;
         }
         Ok(PasswordPool {
             tx,
@@ -101,21 +104,35 @@ impl PasswordPool {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
-    let mut memory: Vec<Block> = Vec::new();
+/// What the threads share: the queue, and the buffers of the threads not working.
+struct Shared {
+    rx: Mutex<Receiver<Job>>,
+    spare: Mutex<Vec<Vec<Block>>>,
+}
+
+fn worker(shared: &Shared) {
     loop {
         let job = {
-            let Ok(guard) = rx.lock() else { return };
-            match guard.recv_timeout(KEEP_MEMORY_FOR) {
+            let Ok(rx) = shared.rx.lock() else { return };
+            match rx.recv_timeout(KEEP_MEMORY_FOR) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    drop(guard);
-                    memory = Vec::new();
+                    // Nothing came for that long: every thread is idle, its buffer spare.
+                    drop(rx);
+                    if let Ok(mut spare) = shared.spare.lock() {
+                        spare.clear();
+                    }
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         };
+        let mut memory = shared
+            .spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
         match job.task {
             Task::Verify { hash, reply } => {
                 let _ = reply.send(verify_with(&mut memory, &hash, job.password.as_bytes()));
@@ -123,6 +140,9 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
             Task::Hash { reply } => {
                 let _ = reply.send(hash_with(&mut memory, job.password.as_bytes()));
             }
+        }
+        if let Ok(mut spare) = shared.spare.lock() {
+            spare.push(memory);
         }
     }
 }
