@@ -1,5 +1,7 @@
 //! The server's credential check for credentials it remembers (no argon2): what a docker pull
-//! with Basic credentials costs on top of an anonymous token request.
+//! with Basic credentials costs on top of an anonymous token request; and a refresh token
+//! (docker's request after `docker login`) remembered, and looked up in SQLite each time (the
+//! cache off: `credential_cache_secs = 0`).
 //!
 //! Run it: `cargo bench -p registryo-benches --bench accounts`
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use registryo_core::app::accounts::{Accounts, hash_password_blocking};
 use registryo_core::scope::Scope;
-use registryo_core::service::{Authenticator, PolicySource, RequestContext};
+use registryo_core::service::{Authenticator, PolicySource, RefreshTokens, RequestContext};
 use registryo_store::{NewUser, Store, UserKind};
 
 fn bench(c: &mut Criterion) {
@@ -57,6 +59,29 @@ fn bench(c: &mut Criterion) {
     g.bench_function("grant", |b| {
         b.iter(|| black_box(accounts.grant(&principal, &scope)))
     });
+    let uncached = rt.block_on(async {
+        Accounts::new(accounts.store().clone(), Duration::ZERO)
+            .await
+            .expect("accounts")
+    });
+    for (name, accounts) in [
+        ("refresh_token_remembered", &accounts),
+        ("refresh_token_looked_up", &uncached),
+    ] {
+        let token = rt
+            .block_on(accounts.issue_refresh_token(&principal, "docker", "bench", &ctx))
+            .expect("issue")
+            .expect("token");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    rt.block_on(accounts.resolve_refresh_token(&token, "docker", "bench", &ctx))
+                        .expect("resolve")
+                        .expect("honoured"),
+                )
+            })
+        });
+    }
     g.finish();
 }
 

@@ -60,6 +60,16 @@ fn stdout_failed(e: &std::io::Error) -> ! {
 
 use std::process::ExitCode;
 
+/// jemalloc, with its background thread purging freed pages (10 s decay), instead of glibc's
+/// malloc: glibc keeps what each thread's arena once held, so policy snapshots rebuilt on
+/// whichever worker thread tripled the server's memory at 100k rules (72 → 335 MiB after 100
+/// reloads; `MALLOC_ARENA_MAX=1` still 2×), where jemalloc returns within 1.25× of its
+/// post-start size (BENCHMARKS.md, "Memory"). Only the Rust allocations: SQLite and aws-lc
+/// keep the system's malloc.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::Parser;
 
 fn main() -> ExitCode {

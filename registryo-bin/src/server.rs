@@ -391,6 +391,8 @@ pub struct Application {
     tls: Option<tokio_rustls::TlsAcceptor>,
     app: axum::Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Its refresh tokens' last uses are written when serving ends.
+    accounts: Accounts,
     /// Checkpointed and closed when serving ends.
     store: Store,
     /// Connection limits and the grace period.
@@ -456,6 +458,7 @@ impl Application {
                 "E-mail is not configured (smtp_host is empty): no \"forgot password\" link, no invitations."
             ),
         }
+        let accounts = state.accounts.clone();
         let app = router(state);
         say!("Registry configuration (auth.token):");
         say!("  realm: {}", settings.realm());
@@ -480,6 +483,7 @@ impl Application {
             tls,
             app,
             tasks,
+            accounts,
             store,
             options,
             #[cfg(unix)]
@@ -488,8 +492,8 @@ impl Application {
     }
 
     /// Serve until SIGTERM or Ctrl-C; requests in flight get the grace period to finish, then
-    /// every connection is dropped, the background tasks stop and the store is checkpointed
-    /// and closed (a SQLite database is then its `.db` file alone).
+    /// every connection is dropped, the background tasks stop, the refresh tokens' last uses
+    /// are written and the store is checkpointed and closed (a SQLite database is then its `.db` file alone).
     pub async fn run(self) -> Result<()> {
         let signal = shutdown_signal(
             #[cfg(unix)]
@@ -501,6 +505,12 @@ impl Application {
         }
         for t in self.tasks {
             let _ = t.await;
+        }
+        // The uses recorded since the watcher's last write: the idle rule reads them.
+        match tokio::time::timeout(Duration::from_secs(5), self.accounts.flush_token_uses()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not record refresh token uses"),
+            Err(_) => tracing::warn!("recording refresh token uses took too long"),
         }
         // Bounded: a stuck database must not keep the process from exiting.
         match tokio::time::timeout(Duration::from_secs(5), self.store.checkpoint_and_close()).await

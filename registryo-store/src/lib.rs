@@ -83,6 +83,20 @@ macro_rules! bump_revision {
     };
 }
 
+/// Bumps the login revision inside the transaction `$tx`: every change that ends or suspends
+/// docker logins (refresh tokens) does, so that servers drop the tokens they verified.
+macro_rules! bump_logins {
+    ($tx:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE login_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1",
+        )
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+        .map_err($crate::error::db)?
+    };
+}
+
 /// Ends a user's other logins inside the transaction `$tx` after a password change: deletes
 /// their unused password tokens, every web session but `$change.keep_session`, and revokes
 /// their refresh tokens unless `$change.keep_docker_logins`. Evaluates to a [`LoginsEnded`].
@@ -112,9 +126,12 @@ macro_rules! end_logins {
             .bind($now)
             .execute(&mut *$tx)
             .await
-        .map_err($crate::error::db)?
+            .map_err($crate::error::db)?
             .rows_affected()
         };
+        if docker_logins > 0 {
+            bump_logins!($tx, $now);
+        }
         $crate::LoginsEnded {
             sessions,
             docker_logins,
@@ -194,7 +211,7 @@ mod users;
 pub use registryo_core::storage::{
     AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, DatabaseError, FailureCount, Group,
     LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Outage, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, StoreError,
-    TokenPurpose, User, UserKind, UserUpdate,
+    Outage, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, RefreshTokenUse, Session,
+    StoreError, TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};

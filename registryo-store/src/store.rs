@@ -590,6 +590,10 @@ impl Store {
             sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db)?;
             write_audit!(tx, now, audit, removed.as_slice());
             bump_revision!(tx, now);
+            if matches!(table, SubjectTable::Users) {
+                // Its refresh tokens went with it.
+                bump_logins!(tx, now);
+            }
             tx.commit().await.map_err(db)?;
             removed
         });

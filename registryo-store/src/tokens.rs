@@ -3,7 +3,9 @@
 use crate::error::db;
 use crate::rows::{Model, RefreshTokenRow};
 use crate::store::{WritePool, check_hash, check_text, now};
-use crate::{ActiveRefreshToken, NewRefreshToken, RefreshToken, Store, StoreError};
+use crate::{
+    ActiveRefreshToken, NewRefreshToken, RefreshToken, RefreshTokenUse, Store, StoreError,
+};
 use async_trait::async_trait;
 use registryo_core::storage::{Audit, RefreshTokenStore};
 
@@ -119,30 +121,56 @@ impl RefreshTokenStore for Store {
         Ok(row.map(ActiveRefreshToken::from))
     }
 
-    /// Records that a refresh token was just used, from `addr`. [`StoreError::NotFound`] if
-    /// it does not exist.
-    async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError> {
-        let now = now();
-        let changed = dispatch!(self, pool => {
-            sqlx::query(
-                "UPDATE refresh_tokens SET last_used_at = $2, \
-                 last_used_addr = COALESCE($3, last_used_addr) WHERE id = $1",
-            )
-                .bind(id)
-                .bind(now)
-                .bind(addr)
-                .execute(pool)
-                .await.map_err(db)?
-                .rows_affected()
-        });
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("refresh token {id}")));
+    /// Records uses in one transaction: each token's `last_used_at` becomes the later of the
+    /// stored one and the use's (batches from several servers may arrive out of order), and
+    /// its `last_used_addr` the later use's address. Missing tokens are skipped. Returns how
+    /// many rows changed.
+    async fn record_refresh_token_uses(&self, uses: &[RefreshTokenUse]) -> Result<u64, StoreError> {
+        if uses.is_empty() {
+            return Ok(0);
         }
-        Ok(())
+        for u in uses {
+            if let Some(addr) = &u.addr {
+                check_text("address", addr, 255)?;
+            }
+        }
+        let changed = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let mut changed = 0;
+            for u in uses {
+                changed += sqlx::query(
+                    "UPDATE refresh_tokens SET \
+                     last_used_addr = CASE WHEN last_used_at IS NULL OR last_used_at <= $2 \
+                         THEN COALESCE($3, last_used_addr) ELSE last_used_addr END, \
+                     last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 \
+                         THEN $2 ELSE last_used_at END \
+                     WHERE id = $1",
+                )
+                .bind(u.id)
+                .bind(u.at)
+                .bind(u.addr.as_deref())
+                .execute(&mut *tx)
+                .await.map_err(db)?
+                .rows_affected();
+            }
+            tx.commit().await.map_err(db)?;
+            changed
+        });
+        Ok(changed)
+    }
+
+    /// The login revision (one row).
+    async fn login_revision(&self) -> Result<i64, StoreError> {
+        let rev: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT revision FROM login_revision WHERE id = 1")
+                .fetch_one(pool)
+                .await.map_err(db)?
+        });
+        Ok(rev)
     }
 
     /// Revokes one refresh token; returns how many were revoked (0 if it does not exist or
-    /// was already revoked). The audit events, made of that count, are written in the same
+    /// was already revoked), bumping the login revision when it revoked one. The audit events, made of that count, are written in the same
     /// transaction.
     async fn revoke_refresh_token(
         &self,
@@ -160,6 +188,9 @@ impl RefreshTokenStore for Store {
             .execute(&mut *tx)
             .await.map_err(db)?
             .rows_affected();
+            if changed > 0 {
+                bump_logins!(tx, now);
+            }
             write_audit!(tx, now, audit, &changed);
             tx.commit().await.map_err(db)?;
             changed
@@ -168,7 +199,7 @@ impl RefreshTokenStore for Store {
     }
 
     /// Revokes every live refresh token of a user, or only those issued to `client_id`;
-    /// returns how many were revoked. The audit events, made of that count, are written in the
+    /// returns how many were revoked, bumping the login revision when there were any. The audit events, made of that count, are written in the
     /// same transaction.
     async fn revoke_refresh_tokens_of_user(
         &self,
@@ -189,6 +220,9 @@ impl RefreshTokenStore for Store {
             .execute(&mut *tx)
             .await.map_err(db)?
             .rows_affected();
+            if changed > 0 {
+                bump_logins!(tx, now);
+            }
             write_audit!(tx, now, audit, &changed);
             tx.commit().await.map_err(db)?;
             changed

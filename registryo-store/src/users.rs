@@ -132,7 +132,7 @@ impl UserStore for Store {
     /// Changes the fields set in `update` in one transaction and returns the new record.
     /// Disabling deletes the account's web sessions in the same transaction, so enabling it
     /// again never revives them; its refresh tokens are kept but not honoured while it is
-    /// disabled. Bumps the policy revision (expiry, the flags and the kind decide access).
+    /// disabled (and the login revision is bumped). Bumps the policy revision (expiry, the flags and the kind decide access).
     /// The audit events are written in the same transaction; none for a missing account.
     async fn update_user(
         &self,
@@ -181,6 +181,7 @@ impl UserStore for Store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await.map_err(db)?;
+                    bump_logins!(tx, now);
                 }
                 bump_revision!(tx, now);
                 tx.commit().await.map_err(db)?;

@@ -17,6 +17,7 @@ mod e2e;
 mod faults;
 mod hostile;
 mod keys;
+mod refresh;
 mod reset;
 mod server;
 mod support;

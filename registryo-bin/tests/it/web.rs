@@ -28,6 +28,8 @@ const ALICE_PW: &str = "alice-pass-1";
 struct T {
     app: Router,
     store: Store,
+    /// The server's accounts (to write the refresh tokens' uses, as its watcher does).
+    accounts: registryo_core::app::accounts::Accounts,
     _dir: tempfile::TempDir,
 }
 
@@ -46,14 +48,16 @@ async fn setup() -> T {
             .await
             .unwrap();
     }
+    let accounts = accounts(&store).await;
     let state = AppState::new(
-        accounts(&store).await,
+        accounts.clone(),
         signing_keys("test"),
         TokenConfig::new("registryo", "registryo"),
     );
     T {
         app: router(state),
         store,
+        accounts,
         _dir: dir,
     }
 }

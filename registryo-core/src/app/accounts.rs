@@ -12,7 +12,8 @@
 //!   user's password changes, or the user is disabled, expires or is removed.
 //! - Refresh tokens are 256 random bits, stored as SHA-256 hashes, reusable until revoked,
 //!   honoured only for the `client_id` and `service` they were issued to and only while used
-//!   within [`AccountsConfig::refresh_idle`].
+//!   within [`AccountsConfig::refresh_idle`]; verified ones are remembered, and their uses
+//!   written in batches (`refresh`: what drops them and why none outlives a revocation).
 //! - The policy — rules, users' flags and groups — is a [`Snapshot`] compiled once and
 //!   reloaded whenever the store's policy revision grows (polled every second, so changes made
 //!   by the CLI or another replica are seen), or at once after a change made here.
@@ -25,21 +26,19 @@ use std::time::{Duration, Instant};
 use crate::acl::Principal;
 use crate::names::Username;
 use crate::scope::{Actions, Scope};
-use crate::secret::random_token;
-use crate::service::{
-    AuthError, Authenticator, BackendError, PolicySource, RefreshTokens, RequestContext,
-};
+use crate::service::{AuthError, Authenticator, BackendError, PolicySource, RequestContext};
 use crate::storage::prelude::*;
-use crate::storage::{NewAuditEvent, NewRefreshToken, StoreError, User};
+use crate::storage::{NewAuditEvent, StoreError, User};
 use crate::throttle::{GuessLimits, Verdict};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use aws_lc_rs::{digest, hmac};
-use tokio::sync::Semaphore;
 
 use super::attempts::{Attempts, Channel, addr_text};
 use super::passwords::PasswordPool;
 use crate::time::unix_now as now;
+
+mod refresh;
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +82,8 @@ pub struct AccountsConfig {
     pub limits: GuessLimits,
     /// A refresh token unused for this long is no longer honoured (default 90 days).
     pub refresh_idle: Duration,
+    /// How often the watcher writes the refresh tokens' uses (default 10 s).
+    pub use_flush: Duration,
 }
 
 impl AccountsConfig {
@@ -92,6 +93,7 @@ impl AccountsConfig {
             cache_ttl,
             limits: GuessLimits::default(),
             refresh_idle: Duration::from_secs(90 * 86_400),
+            use_flush: Duration::from_secs(10),
         }
     }
 }
@@ -127,12 +129,13 @@ impl std::fmt::Debug for Accounts {
 struct Inner {
     store: Arc<dyn Storage>,
     config: AccountsConfig,
-    hashing: Arc<Semaphore>,
     verifier: PasswordPool,
     inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// The HMAC key of the credential cache's keys (random per process).
     cache_key: hmac::Key,
     cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    /// Verified refresh tokens and their uses to write.
+    logins: refresh::LoginCache,
     attempts: Attempts,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
@@ -182,11 +185,11 @@ impl Accounts {
                 store,
                 attempts: Attempts::new(config.limits),
                 config,
-                hashing: Arc::new(Semaphore::new(cores)),
                 verifier,
                 inflight: Mutex::new(HashMap::new()),
                 cache_key,
                 cache: Mutex::new(HashMap::new()),
+                logins: refresh::LoginCache::default(),
                 snapshot: RwLock::new(snapshot),
                 reload: tokio::sync::Mutex::new(()),
                 dummy_hash: tokio::sync::OnceCell::new(),
@@ -251,34 +254,42 @@ impl Accounts {
         Ok(())
     }
 
-    /// Poll the store's policy revision every `every` and reload on change, until the
-    /// returned handle is aborted.
+    /// Poll the store's policy and login revisions every `every`, reloading the policy and
+    /// dropping the verified refresh tokens on change, and write the refresh tokens' uses
+    /// every [`AccountsConfig::use_flush`], until the returned handle is aborted (then call
+    /// [`Accounts::flush_token_uses`] once more).
     pub fn spawn_watcher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut flushed = Instant::now();
             loop {
                 tick.tick().await;
                 if let Err(e) = this.reload(false).await {
                     tracing::warn!(error = %e, "policy reload failed");
                 }
+                if let Err(e) = this.poll_logins().await {
+                    tracing::warn!(error = %e, "could not read the login revision");
+                }
+                if flushed.elapsed() >= this.inner.config.use_flush {
+                    flushed = Instant::now();
+                    if let Err(e) = this.flush_token_uses().await {
+                        tracing::warn!(error = %e, "could not record refresh token uses");
+                    }
+                }
             }
         })
     }
 
-    /// Hash a password (argon2id) off the executor.
+    /// Hash a password (argon2id) on the password pool: off the executor, at most one per
+    /// core at a time, in the pool's reused memory.
     pub async fn hash_password(&self, password: &str) -> Result<String, AccountError> {
-        let _permit = self
-            .inner
-            .hashing
-            .acquire()
+        self.inner
+            .verifier
+            .hash(password.to_owned())
             .await
-            .map_err(|e| AccountError::Hash(e.to_string()))?;
-        let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_password_blocking(&pw))
-            .await
-            .map_err(|e| AccountError::Hash(e.to_string()))?
+            .map_err(AccountError::Hash)
     }
 
     fn cache_key(&self, username: &Username, password: &str) -> [u8; 32] {
@@ -293,13 +304,15 @@ impl Accounts {
         out
     }
 
-    /// Forget every remembered credential of a user (after a password change, disabling or
-    /// removal made here; changes made elsewhere are caught by the policy reload).
+    /// Forget every remembered credential and verified refresh token of a user (after a
+    /// password change, disabling or removal made here; changes made elsewhere are caught by
+    /// the policy reload and the login revision's poll).
     pub fn forget_credentials(&self, username: &str) {
         let folded = username.to_ascii_lowercase();
         if let Ok(mut c) = self.inner.cache.lock() {
             c.retain(|_, e| e.folded != folded);
         }
+        self.inner.logins.forget(Some(&folded));
     }
 
     /// Remembered credentials: the principal, while the user's password is the same.
@@ -576,107 +589,6 @@ impl Authenticator for Accounts {
             Checked::Invalid => Ok(None),
             Checked::Throttled(retry_after) => Err(AuthError::Throttled { retry_after }),
         }
-    }
-}
-
-impl RefreshTokens for Accounts {
-    async fn issue_refresh_token(
-        &self,
-        principal: &Principal,
-        client_id: &str,
-        service: &str,
-        ctx: &RequestContext,
-    ) -> Result<Option<String>, BackendError> {
-        let username = principal
-            .account
-            .as_deref()
-            .ok_or_else(|| BackendError("no refresh token for anonymous".to_owned()))?;
-        let user_id = self
-            .snapshot()
-            .user(username)
-            .map(|u| u.id)
-            .ok_or_else(|| BackendError("the user vanished".to_owned()))?;
-        let token = random_token()?;
-        self.inner
-            .store
-            .insert_refresh_token(
-                &NewRefreshToken {
-                    user_id,
-                    token_hash: token_hash(&token),
-                    client_id: client_id.to_owned(),
-                    service: service.to_owned(),
-                    created_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
-                },
-                &|_| {
-                    vec![NewAuditEvent {
-                        actor: Some(username.to_owned()),
-                        target: Some(username.to_owned()),
-                        detail: Some(format!(
-                            "docker login (refresh token) for client_id={client_id}"
-                        )),
-                        remote_addr: ctx.remote_addr.map(|a| a.ip().to_string()),
-                        ..NewAuditEvent::new("token.login")
-                    }]
-                },
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(Some(token))
-    }
-
-    async fn resolve_refresh_token(
-        &self,
-        token: &str,
-        client_id: &str,
-        service: &str,
-        ctx: &RequestContext,
-    ) -> Result<Option<Principal>, BackendError> {
-        let idle = i64::try_from(self.inner.config.refresh_idle.as_secs()).unwrap_or(i64::MAX);
-        let found = self
-            .inner
-            .store
-            .find_active_refresh_token(&token_hash(token), now().saturating_sub(idle))
-            .await
-            .map_err(unavailable)?;
-        let why = match &found {
-            None => Some("unknown, revoked or idle refresh token, or its account disabled"),
-            Some(f) if f.token.service != service => {
-                Some("refresh token used for another service than it was issued for")
-            }
-            Some(f) if f.token.client_id != client_id => {
-                Some("refresh token used by another client_id than it was issued to")
-            }
-            Some(_) => None,
-        };
-        let (Some(found), None) = (found, why) else {
-            let addr = addr_text(ctx.remote_addr);
-            let minute = crate::throttle::bucket(now());
-            let event = NewAuditEvent {
-                actor: None,
-                action: "token.refused".to_owned(),
-                target: None,
-                detail: why.map(str::to_owned),
-                remote_addr: Some(addr.clone()),
-            };
-            let dedup = format!("token.refused\u{0}{addr}\u{0}{minute}");
-            if let Err(e) = self.inner.store.count_audit_event(&event, &dedup).await {
-                tracing::warn!(error = %e, "could not count a refused refresh token");
-            }
-            tracing::info!(reason = why, "refused a refresh token");
-            return Ok(None);
-        };
-        let stale = found.token.last_used_at.is_none_or(|t| now() - t >= 60);
-        let addr = ctx.remote_addr.map(|a| a.ip().to_string());
-        if stale
-            && let Err(e) = self
-                .inner
-                .store
-                .touch_refresh_token(found.token.id, addr.as_deref())
-                .await
-        {
-            tracing::warn!(error = %e, "could not record a refresh token's use");
-        }
-        self.principal_for(&found.user).await.map_err(unavailable)
     }
 }
 

@@ -12,7 +12,9 @@
 //!   never passwords or tokens;
 //! - every change that can alter the compiled access policy (users, their passwords, admin and
 //!   disabled flags, expiry, groups, memberships, rules) bumps the [`PolicyRevision`] in the
-//!   same transaction;
+//!   same transaction, and every change that ends or suspends docker logins (a revocation, a
+//!   password change that revoked them, disabling or removing the account) bumps the login
+//!   revision ([`RefreshTokenStore::login_revision`]) in its transaction;
 //! - names are unique, and looked up, without regard to case;
 //! - every change the application audits takes its audit events as an [`Audit`] and writes
 //!   them in the change's own transaction, checked as [`AuditLog::insert_audit_event`] checks
@@ -34,8 +36,8 @@ pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
     AclRule, ActiveRefreshToken, Audit, AuditEvent, AuditQuery, FailureCount, Group, ListQuery,
     LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Page, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, Session, TokenPurpose, User,
-    UserKind, UserUpdate,
+    Page, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, RefreshTokenUse, Session,
+    TokenPurpose, User, UserKind, UserUpdate,
 };
 
 /// Accounts: people and service accounts, their passwords and flags.
@@ -199,8 +201,15 @@ pub trait RefreshTokenStore: Send + Sync {
         token_hash: &str,
         idle_since: i64,
     ) -> Result<Option<ActiveRefreshToken>, StoreError>;
-    /// Records a use, from `addr`.
-    async fn touch_refresh_token(&self, id: i64, addr: Option<&str>) -> Result<(), StoreError>;
+    /// Records uses, in one transaction: each token's last use becomes the later of the one
+    /// stored and the one given (uses batched by several servers may arrive out of order),
+    /// with its address. Tokens that no longer exist are skipped. Returns how many rows
+    /// changed.
+    async fn record_refresh_token_uses(&self, uses: &[RefreshTokenUse]) -> Result<u64, StoreError>;
+    /// The login revision: bumped in the transaction of every change that ends or suspends
+    /// docker logins (a revocation, a password change that revoked them, disabling or
+    /// removing their account). One row, cheap to poll.
+    async fn login_revision(&self) -> Result<i64, StoreError>;
     /// Revokes one token: how many were revoked (0 or 1). Audited with that count.
     async fn revoke_refresh_token(&self, id: i64, audit: Audit<'_, u64>)
     -> Result<u64, StoreError>;

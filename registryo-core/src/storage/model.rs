@@ -325,6 +325,17 @@ pub struct NewRefreshToken {
     pub created_addr: Option<String>,
 }
 
+/// A use of a refresh token, recorded in batches ([`RefreshTokenStore::record_refresh_token_uses`](super::RefreshTokenStore::record_refresh_token_uses)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenUse {
+    /// The token's id.
+    pub id: i64,
+    /// When it was used (unix seconds).
+    pub at: i64,
+    /// The client address it was used from.
+    pub addr: Option<String>,
+}
+
 /// A refresh token that may be honoured, with its owner, from
 /// `find_active_refresh_token`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -92,23 +92,53 @@ pub(crate) async fn refresh_tokens(ctx: &Ctx) {
             .unwrap()
             .is_none()
     );
-    store
-        .touch_refresh_token(t1.id, Some("10.0.0.1"))
-        .await
-        .unwrap();
+    // Uses are recorded in batches: the later use wins, whatever the order they arrive in.
+    let at = now();
+    let used = |id: i64, at: i64, addr: Option<&str>| RefreshTokenUse {
+        id,
+        at,
+        addr: addr.map(str::to_owned),
+    };
+    assert_eq!(
+        store
+            .record_refresh_token_uses(&[
+                used(t1.id, at, Some("10.0.0.1")),
+                used(t2.id, at - 30, None),
+                used(999_999, at, None),
+            ])
+            .await
+            .unwrap(),
+        2,
+        "a missing token is skipped"
+    );
     let active = store
         .find_active_refresh_token(&hash(1), now() - 5)
         .await
         .unwrap()
         .unwrap();
-    assert!(active.token.last_used_at.is_some());
+    assert_eq!(active.token.last_used_at, Some(at));
     assert_eq!(active.token.last_used_addr.as_deref(), Some("10.0.0.1"));
-    store.touch_refresh_token(t1.id, None).await.unwrap();
+    // An older use (another server's batch, late) moves nothing back.
+    store
+        .record_refresh_token_uses(&[used(t1.id, at - 100, Some("10.0.0.2"))])
+        .await
+        .unwrap();
+    // A later use without an address keeps the last known one.
+    store
+        .record_refresh_token_uses(&[used(t1.id, at + 1, None)])
+        .await
+        .unwrap();
     let listed = store.list_refresh_tokens(alice.id).await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(at + 1));
     assert_eq!(listed[0].last_used_addr.as_deref(), Some("10.0.0.1"));
+    assert_eq!(listed[1].last_used_at, Some(at - 30));
+    assert_eq!(store.record_refresh_token_uses(&[]).await.unwrap(), 0);
+    let long = "x".repeat(300);
     assert!(matches!(
-        store.touch_refresh_token(999_999, None).await,
-        Err(StoreError::NotFound(_))
+        store
+            .record_refresh_token_uses(&[used(t1.id, at, Some(&long))])
+            .await,
+        Err(StoreError::Invalid(_))
     ));
 
     // A disabled or expired owner makes the token inactive, without revoking it.

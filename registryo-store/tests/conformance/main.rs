@@ -19,6 +19,7 @@ mod audit;
 mod audited;
 mod groups;
 mod lists;
+mod login_revision;
 mod logins;
 mod store;
 mod users;
@@ -29,7 +30,8 @@ mod prelude {
     pub(crate) use registryo_core::storage::prelude::*;
     pub(crate) use registryo_store::{
         AuditQuery, LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken,
-        NewSession, NewUser, PasswordChange, Store, StoreError, TokenPurpose, UserKind, UserUpdate,
+        NewSession, NewUser, PasswordChange, RefreshTokenUse, Store, StoreError, TokenPurpose,
+        UserKind, UserUpdate,
     };
 
     pub(crate) use super::{Ctx, group, hash, name, now};
@@ -80,6 +82,7 @@ use groups::acl_rules;
 use groups::groups_and_memberships;
 use groups::removing_a_subject_removes_its_rules;
 use lists::lists_come_in_pages;
+use login_revision::the_login_revision_moves_when_logins_end;
 use logins::a_password_change_ends_other_logins;
 use logins::password_tokens;
 use logins::refresh_tokens;
@@ -131,6 +134,7 @@ conformance!(
     acl_rules,
     lists_come_in_pages,
     refresh_tokens,
+    the_login_revision_moves_when_logins_end,
     a_password_change_ends_other_logins,
     failed_sign_ins_are_counted,
     audit_events,

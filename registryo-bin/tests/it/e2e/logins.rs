@@ -73,7 +73,12 @@ async fn revoked_refresh_tokens_and_disabled_users_are_refused(target: &str) {
     );
     let image2 = t.image("app:2");
     t.docker("a", &["tag", &image, &image2], None).ok();
-    // The refresh token is looked up in the store on each use: no delay.
+    // The server remembers docker's refresh token; another process's revocation reaches it
+    // within a second (it polls the store's login revision).
+    eventually("docker's revoked login is refused", || async {
+        !t.docker("a", &["push", &image2], None).success()
+    })
+    .await;
     t.docker("a", &["push", &image2], None)
         .fails_with("unauthorized");
 
@@ -128,6 +133,11 @@ async fn a_password_change_logs_docker_out(target: &str) {
         Some("a-new-password-1"),
     )
     .ok();
+    // Seen by the server within a second: the CLI is another process.
+    eventually("docker's login ends with the password change", || async {
+        !t.docker("a", &["pull", &image], None).success()
+    })
+    .await;
     t.docker("a", &["pull", &image], None)
         .fails_with("unauthorized");
     // The new password logs in again.

@@ -146,6 +146,46 @@ async fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "exit status {status}");
 }
 
+/// A docker login's uses are written in batches: the last ones when the server stops.
+#[tokio::test]
+async fn a_stopping_server_writes_the_last_uses() {
+    use registryo_core::storage::prelude::*;
+    let mut server = start(Some("admin-password-1"));
+    let (status, login) = server
+        .post(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "admin-password-1"),
+            ("client_id", "docker"),
+            ("service", "registry.test"),
+            ("access_type", "offline"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let (status, _) = server
+            .post(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("client_id", "docker"),
+                ("service", "registry.test"),
+            ])
+            .await;
+        assert_eq!(status, 200);
+    }
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.expect("still running").success());
+    let url = format!("sqlite://{}", server.data().join("registryo.db").display());
+    let store = registryo_store::Store::connect(&url).await.unwrap();
+    let admin = store.get_user_by_name("admin").await.unwrap();
+    let logins = store.list_refresh_tokens(admin.id).await.unwrap();
+    assert_eq!(logins.len(), 1);
+    assert!(logins[0].last_used_at.is_some(), "{:?}", logins[0]);
+    assert_eq!(logins[0].last_used_addr.as_deref(), Some("127.0.0.1"));
+}
+
 /// Logs written to a pipe or file carry no terminal colour codes.
 #[tokio::test]
 async fn logs_to_a_pipe_are_plain_text() {

@@ -273,6 +273,8 @@ async fn admins_see_and_revoke_docker_logins() {
         StatusCode::UNAUTHORIZED
     );
 
+    // Uses are written in batches (the server's watcher every 10 s, and at shutdown).
+    t.accounts.flush_token_uses().await.unwrap();
     let r = t.admin_api(Method::GET, "/users/alice/logins", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let logins = r.json()["logins"].as_array().unwrap().clone();

@@ -26,6 +26,8 @@ pub async fn revoke_login(app: &App, actor: &Actor, user: &User, id: i64) -> Res
             vec![actor.event("token.revoke", &user.username, Some(detail.clone()))]
         })
         .await?;
+    // Other servers drop it when they see the store's login revision move.
+    app.accounts.forget_logins();
     Ok(())
 }
 
@@ -47,5 +49,6 @@ pub async fn revoke_logins(
             vec![actor.event("token.revoke", &user.username, Some(detail))]
         })
         .await?;
+    app.accounts.forget_logins();
     Ok(n)
 }
