@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::sync::Arc;
 
 /// The number of entries a shard is meant to hold (up to twice as many before a split).
-pub(super) const SHARD_TARGET: usize = 64;
+pub(crate) const SHARD_TARGET: usize = 64;
 
 /// Picks the shard: a fixed hasher (the distribution of keys over shards only decides what a
 /// write copies, so it need not be keyed).
@@ -24,7 +24,7 @@ type ShardHasher = BuildHasherDefault<DefaultHasher>;
 type Shards<K, V> = Arc<Vec<Arc<HashMap<K, V>>>>;
 
 /// A copy-on-write hash map in shards (see the [module documentation](self)).
-pub(super) struct CowMap<K, V> {
+pub(crate) struct CowMap<K, V> {
     /// `None` while empty, so that the many empty maps of an index cost no allocation.
     shards: Option<Shards<K, V>>,
     len: usize,
@@ -58,17 +58,17 @@ fn shard_of<Q: Hash + ?Sized>(key: &Q, shards: usize) -> usize {
 
 impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     /// How many entries.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Whether there is no entry.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The value of a key.
-    pub(super) fn get<Q>(&self, key: &Q) -> Option<&V>
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -79,7 +79,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 
     /// The value of a key, made (with `V::default()`) if missing; copies the shard it is in if
     /// another version shares it.
-    pub(super) fn get_or_default(&mut self, key: K) -> &mut V
+    pub(crate) fn get_or_default(&mut self, key: K) -> &mut V
     where
         V: Default,
     {
@@ -96,7 +96,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     /// The value of a key, to change it; copies its shard if another version shares it.
-    pub(super) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -108,7 +108,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     /// Removes a key, returning its value.
-    pub(super) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -126,8 +126,16 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         removed
     }
 
+    /// Sets the value of a key; copies its shard if another version shares it.
+    pub(crate) fn insert(&mut self, key: K, value: V)
+    where
+        V: Default,
+    {
+        *self.get_or_default(key) = value;
+    }
+
     /// Every entry, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.shards
             .iter()
             .flat_map(|s| s.iter())
@@ -135,7 +143,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     }
 
     /// Every value, in no particular order.
-    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.iter().map(|(_, v)| v)
     }
 

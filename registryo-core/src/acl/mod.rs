@@ -72,7 +72,7 @@ use crate::names::NameError;
 use crate::scope::MAX_NAME_LEN;
 
 mod buckets;
-mod cow;
+pub(crate) mod cow;
 mod index;
 mod pattern;
 mod rule;

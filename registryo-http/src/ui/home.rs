@@ -54,7 +54,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         .collect();
     let counts = if u.is_admin {
         let groups = ops::groups(&state).await.ui(&chrome)?;
-        Some((snap.users.len(), groups.len(), snap.acl.len()))
+        Some((snap.user_count(), groups.len(), snap.acl.len()))
     } else {
         None
     };

@@ -86,7 +86,11 @@ pub async fn namespace_claims(app: &App, name: &Username) -> Result<Vec<String>,
 }
 
 /// Refuse, unless `force`, a name that would be handed existing repositories.
-async fn check_namespace(app: &App, name: &Username, force: bool) -> Result<(), OpError> {
+pub(super) async fn check_namespace(
+    app: &App,
+    name: &Username,
+    force: bool,
+) -> Result<(), OpError> {
     if force {
         return Ok(());
     }
