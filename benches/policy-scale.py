@@ -41,7 +41,7 @@ import urllib.request
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 SIZES = [int(s) for s in os.environ.get("SIZES", "1000,10000,100000").split(",")]
 WRK_SECS = os.environ.get("WRK_SECS", "5")
-CHANGES = 5
+CHANGES = int(os.environ.get("CHANGES", "4"))
 ADMIN_PW = "bench-admin-pw"
 USER_PW = "bench-user-pw"
 
@@ -105,6 +105,9 @@ def call(server, method, path, body=None, auth=("admin", ADMIN_PW)):
     except urllib.error.HTTPError as e:
         status = e.code
         print(f"  {method} {path}: {status} {e.read()[:300]!r}", file=sys.stderr)
+    except urllib.error.URLError as e:  # a build without the route may cut a large body
+        status = 0
+        print(f"  {method} {path}: {e}", file=sys.stderr)
     return time.perf_counter() - t, status
 
 
@@ -178,9 +181,6 @@ def change_cost(binary, work, kind, n, label):
             times.append(t)
             time.sleep(1.5)
         replica = max(0.0, (b.cpu() - cpu0 - idle) / CHANGES)
-        # The replica sees the last change within a second of it.
-        if kind == "rule":
-            _, st = call(b, "GET", "/api/v1/explain?user=new4&scope=repository:new4/x:pull")
         bulk = None
         if kind == "rule" and n == SIZES[-1]:
             rules = [{"subject": f"user:bulk{i}", "pattern": f"bulk{i}/**", "actions": "pull"}

@@ -14,8 +14,9 @@
 //!   honoured only for the `client_id` and `service` they were issued to and only while used
 //!   within [`AccountsConfig::refresh_idle`].
 //! - The policy — rules, users' flags and groups — is a [`Snapshot`] compiled once and
-//!   reloaded whenever the store's policy revision grows (polled every second, so changes made
-//!   by the CLI or another replica are seen), or at once after a change made here.
+//!   updated whenever the store's policy revision grows (polled every second, so changes made
+//!   by the CLI or another replica are seen), or at once after a change made here: by the
+//!   store's change log, re-reading only what changed, or rebuilt when the log cannot tell.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
