@@ -157,6 +157,55 @@ fn acl_decisions(c: &mut Criterion) {
     let rules = rules(100_000);
     group.bench_function("100000", |b| b.iter(|| Acl::new(black_box(rules.clone()))));
     group.finish();
+
+    // A change: one rule added to (or removed from) a 100,000-rule ACL, the old version kept.
+    let mut group = c.benchmark_group("acl_change");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    for n in [1_000, 100_000] {
+        let acl = Acl::new(rules.iter().take(n).cloned());
+        let added = rule(
+            u64::MAX,
+            Subject::User("u1".parse().expect("valid")),
+            "new/**",
+            Actions::PULL,
+        );
+        group.bench_function(BenchmarkId::new("add_one", n), |b| {
+            b.iter(|| acl.with_changes([], [black_box(added.clone())]))
+        });
+        group.bench_function(BenchmarkId::new("remove_one", n), |b| {
+            b.iter(|| acl.with_changes([black_box(7)], []))
+        });
+    }
+    group.finish();
+
+    // 100,000 `authenticated` rules with wildcards at both ends (`p7-*/*-7`).
+    let double: Vec<Rule> = (0..100_000u64)
+        .map(|i| {
+            let pattern = format!("p{}-*/*-{}", i % 1000, i / 1000);
+            rule(i, Subject::Authenticated, &pattern, Actions::PULL)
+        })
+        .collect();
+    let acl = Acl::new(double.clone());
+    let mut group = c.benchmark_group("acl_double_wildcard");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    for (label, repo) in [("miss", "bench/app"), ("hit", "p7-x/y-7")] {
+        let repo = name(repo);
+        assert_eq!(
+            acl.allowed(&principal, &repo),
+            linear(&double, &principal, &repo),
+            "{label}"
+        );
+        group.bench_with_input(BenchmarkId::new(label, 100_000), &repo, |b, repo| {
+            b.iter(|| acl.allowed(black_box(&principal), black_box(repo)))
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, acl_decisions);

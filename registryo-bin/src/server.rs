@@ -180,6 +180,9 @@ pub struct Tidied {
     pub auth_failures: u64,
     /// Sign-in addresses not seen for [`USUAL_ADDRESS_DAYS`].
     pub addresses: u64,
+    /// Policy change-log rows older than [`KEEP_POLICY_CHANGES_SECS`] (a server whose policy
+    /// is older than the log rebuilds it).
+    pub policy_changes: u64,
 }
 
 /// How long revoked refresh tokens stay listed (a user's profile shows them) before removal.
@@ -210,8 +213,15 @@ pub async fn tidy(store: &Store, now: i64, audit_retention_days: u64) -> Result<
         addresses: store
             .prune_user_addresses(now - USUAL_ADDRESS_DAYS * 86_400)
             .await?,
+        policy_changes: store
+            .prune_policy_changes(now - KEEP_POLICY_CHANGES_SECS)
+            .await?,
     })
 }
+
+/// How long the policy change log is kept, in seconds: every running server reads it within a
+/// second, so a day is for servers paused or cut off for a while.
+pub const KEEP_POLICY_CHANGES_SECS: i64 = 86_400;
 
 /// How often a server looks for keys rotated elsewhere, in seconds.
 pub const KEY_POLL_SECS: u64 = 5;

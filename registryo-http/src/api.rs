@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -170,6 +170,14 @@ pub fn routes() -> Router<AppState> {
             put(add_member).delete(remove_member),
         )
         .route("/rules", get(list_rules).post(add_rule))
+        .route(
+            "/rules/bulk",
+            post(import_rules).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)),
+        )
+        .route(
+            "/users/bulk",
+            post(import_users).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)),
+        )
         .route("/rules/{id}", delete(delete_rule))
         .route("/explain", get(explain))
         .route("/audit", get(audit))
@@ -586,6 +594,65 @@ async fn add_rule(
         axum::Json(
             json!({"id": r.id, "subject": r.subject, "pattern": r.pattern, "actions": r.actions}),
         ),
+    )
+        .into_response())
+}
+
+/// The largest body of a bulk import (100,000 rules are about 7 MB of JSON).
+const BULK_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesImport {
+    rules: Vec<ops::RuleText>,
+}
+
+/// Items of a JSON array, numbered for errors from 1.
+fn numbered<T>(items: Vec<T>) -> Vec<ops::Numbered<T>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (format!("item {}", i + 1), t))
+        .collect()
+}
+
+/// `POST /rules/bulk` `{"rules": [{"subject", "pattern", "actions"}, …]}`: all in one
+/// transaction, or none and a 400 naming the first bad item.
+async fn import_rules(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(b): Body<RulesImport>,
+) -> ApiResult<Response> {
+    let stored = ops::import_rules(&state, &actor, &numbered(b.rules)).await?;
+    let ids: Vec<i64> = stored.iter().map(|r| r.id).collect();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"added": ids.len(), "ids": ids})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersImport {
+    users: Vec<ops::UserText>,
+    /// Create them even if `${account}` rules would give them existing repositories.
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /users/bulk` `{"users": [{"username", "password"?, …}, …], "force"?}`: all in one
+/// transaction, or none and a 400 (409 for a name taken) naming the first bad item.
+async fn import_users(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Body(b): Body<UsersImport>,
+) -> ApiResult<Response> {
+    let made = ops::import_users(&state, &actor, &numbered(b.users), b.force).await?;
+    let names: Vec<&str> = made.iter().map(|u| u.username.as_str()).collect();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"created": names.len(), "users": names})),
     )
         .into_response())
 }

@@ -35,11 +35,61 @@ impl RuleStore for Store {
             .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
             write_audit!(tx, now, audit, &rule);
-            bump_revision!(tx, now);
+            let rev = bump_revision!(tx, now);
+            log_change!(tx, rev, now, "rule", rule.id);
             tx.commit().await.map_err(db)?;
             rule
         });
         Ok(rule)
+    }
+
+    /// Adds rules at the end of the list in one transaction: all or none. A field that is
+    /// empty or too long is refused ([`StoreError::Invalid`]) with the position of the rule
+    /// (from 1). One policy revision for them all; the audit events are written in the
+    /// same transaction.
+    async fn add_acl_rules(
+        &self,
+        rules: &[NewAclRule],
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError> {
+        for (i, rule) in rules.iter().enumerate() {
+            let at = |e: StoreError| match e {
+                StoreError::Invalid(m) => StoreError::Invalid(format!("rule {}: {m}", i + 1)),
+                e => e,
+            };
+            check_text("ACL subject", &rule.subject, 512).map_err(at)?;
+            check_text("ACL pattern", &rule.pattern, 1024).map_err(at)?;
+            check_text("ACL actions", &rule.actions, 256).map_err(at)?;
+        }
+        if rules.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        let stored = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let rev = bump_revision!(tx, now);
+            let mut stored = Vec::with_capacity(rules.len());
+            for rule in rules {
+                let row = sqlx::query_as::<_, AclRuleRow>(
+                    "INSERT INTO acl_rules (subject, pattern, actions, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, subject, pattern, actions, created_at, created_by",
+                )
+                .bind(&rule.subject)
+                .bind(&rule.pattern)
+                .bind(&rule.actions)
+                .bind(now)
+                .bind(rule.created_by.as_deref())
+                .fetch_one(&mut *tx)
+                .await.map_err(db)?.model();
+                log_change!(tx, rev, now, "rule", row.id);
+                stored.push(row);
+            }
+            write_audit!(tx, now, audit, stored.as_slice());
+            tx.commit().await.map_err(db)?;
+            stored
+        });
+        Ok(stored)
     }
 
     /// Every rule, in the order they were added (by id).
@@ -103,7 +153,8 @@ impl RuleStore for Store {
                 return Err(StoreError::NotFound(format!("ACL rule {id}")));
             };
             write_audit!(tx, now, audit, &rule);
-            bump_revision!(tx, now);
+            let rev = bump_revision!(tx, now);
+            log_change!(tx, rev, now, "rule", rule.id);
             tx.commit().await.map_err(db)?;
             Ok(rule)
         })

@@ -132,7 +132,8 @@ impl GroupStore for Store {
             .rows_affected();
             let audited = write_audit!(tx, now, audit, &(changed > 0));
             if changed > 0 {
-                bump_revision!(tx, now);
+                let rev = bump_revision!(tx, now);
+                log_change!(tx, rev, now, "user", user_id);
             }
             if changed > 0 || audited > 0 {
                 tx.commit().await.map_err(db)?;
@@ -167,7 +168,8 @@ impl GroupStore for Store {
                 .rows_affected();
             let audited = write_audit!(tx, now, audit, &(changed > 0));
             if changed > 0 {
-                bump_revision!(tx, now);
+                let rev = bump_revision!(tx, now);
+                log_change!(tx, rev, now, "user", user_id);
             }
             if changed > 0 || audited > 0 {
                 tx.commit().await.map_err(db)?;

@@ -21,8 +21,9 @@
 //!
 //! Every change that can alter the compiled access policy (users' admin and disabled flags,
 //! users, groups, memberships, ACL rules) bumps a [`PolicyRevision`] in the same transaction,
-//! so a server (or each of several replicas) can poll [`Store::policy_revision`] cheaply and
-//! recompile its ACL only when it moved. Every audited change writes its audit events
+//! so a server (or each of several replicas) can poll [`Store::policy_revision`] cheaply, and
+//! records which rules and users it touched (`policy_changes`), so that the server re-reads
+//! only those and updates its policy in proportion to the change. Every audited change writes its audit events
 //! (an [`Audit`](registryo_core::storage::Audit)) in its own transaction too.
 //!
 //! ```no_run
@@ -70,12 +71,35 @@ macro_rules! dispatch {
     };
 }
 
-/// Bumps the policy revision inside the transaction `$tx` (a `Transaction` of any backend).
+/// Bumps the policy revision inside the transaction `$tx` (a `Transaction` of any backend);
+/// evaluates to the new revision. The row stays locked until the transaction ends, so the
+/// changes commit in the order of their revisions (what [`PolicyLog`] readers rely on).
+///
+/// [`PolicyLog`]: registryo_core::storage::PolicyLog
 macro_rules! bump_revision {
-    ($tx:expr, $now:expr) => {
-        sqlx::query(
-            "UPDATE policy_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1",
+    ($tx:expr, $now:expr) => {{
+        let revision: i64 = sqlx::query_scalar(
+            "UPDATE policy_revision SET revision = revision + 1, changed_at = $1 WHERE id = 1 \
+             RETURNING revision",
         )
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err($crate::error::db)?;
+        revision
+    }};
+}
+
+/// Records in the transaction `$tx` that revision `$rev` touched the `$kind` (`"rule"` or
+/// `"user"`) with id `$id`.
+macro_rules! log_change {
+    ($tx:expr, $rev:expr, $now:expr, $kind:expr, $id:expr) => {
+        sqlx::query(
+            "INSERT INTO policy_changes (revision, kind, ref_id, at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($rev)
+        .bind($kind)
+        .bind($id)
         .bind($now)
         .execute(&mut *$tx)
         .await
@@ -197,6 +221,7 @@ mod error;
 mod groups;
 mod health;
 mod password_tokens;
+mod policy_log;
 mod rows;
 mod sessions;
 mod settings;
@@ -211,7 +236,7 @@ mod users;
 pub use registryo_core::storage::{
     AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, DatabaseError, FailureCount, Group,
     LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Outage, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, RefreshTokenUse, Session,
-    StoreError, TokenPurpose, User, UserKind, UserUpdate,
+    Outage, PasswordChange, PasswordToken, PolicyDelta, PolicyRevision, RefreshToken,
+    RefreshTokenUse, Session, StoreError, TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};

@@ -139,7 +139,8 @@ impl PasswordTokenStore for Store {
             let ended = end_logins!(tx, user.id, now, change);
             let redeemed = (token, user, ended);
             write_audit!(tx, now, audit, &redeemed);
-            bump_revision!(tx, now);
+            let rev = bump_revision!(tx, now);
+            log_change!(tx, rev, now, "user", redeemed.1.id);
             tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(Some(redeemed))
         }.await)

@@ -578,6 +578,24 @@ impl Store {
             let Some(name) = name else {
                 return Err(StoreError::NotFound(format!("{kind} {id}")));
             };
+            let rev = bump_revision!(tx, now);
+            match table {
+                SubjectTable::Users => {
+                    log_change!(tx, rev, now, "user", id);
+                }
+                // The members lose the group: each is a changed user.
+                SubjectTable::Groups => {
+                    sqlx::query(
+                        "INSERT INTO policy_changes (revision, kind, ref_id, at) \
+                         SELECT $1, 'user', user_id, $2 FROM group_members WHERE group_id = $3",
+                    )
+                    .bind(rev)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await.map_err(db)?;
+                }
+            }
             let removed = sqlx::query_as::<_, crate::rows::AclRuleRow>(
                 "DELETE FROM acl_rules WHERE lower(subject) = lower($1) \
                  RETURNING id, subject, pattern, actions, created_at, created_by",
@@ -587,9 +605,11 @@ impl Store {
             .await.map_err(db)?;
             let mut removed: Vec<crate::AclRule> = removed.into_iter().map(Into::into).collect();
             removed.sort_by_key(|r| r.id);
+            for rule in &removed {
+                log_change!(tx, rev, now, "rule", rule.id);
+            }
             sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db)?;
             write_audit!(tx, now, audit, removed.as_slice());
-            bump_revision!(tx, now);
             if matches!(table, SubjectTable::Users) {
                 // Its refresh tokens went with it.
                 bump_logins!(tx, now);

@@ -52,7 +52,8 @@ impl UserStore for Store {
             .fetch_one(&mut *tx)
             .await.map_err(db)?.model();
             write_audit!(tx, now, audit, &user);
-            bump_revision!(tx, now);
+            let rev = bump_revision!(tx, now);
+            log_change!(tx, rev, now, "user", user.id);
             tx.commit().await.map_err(db)?;
             Ok::<_, StoreError>(user)
         }.await);
@@ -183,7 +184,8 @@ impl UserStore for Store {
                         .await.map_err(db)?;
                     bump_logins!(tx, now);
                 }
-                bump_revision!(tx, now);
+                let rev = bump_revision!(tx, now);
+                log_change!(tx, rev, now, "user", id);
                 tx.commit().await.map_err(db)?;
             }
             user
@@ -226,7 +228,8 @@ impl UserStore for Store {
             let ended = end_logins!(tx, id, now, change);
             write_audit!(tx, now, audit, &ended);
             // Servers drop remembered credentials when the revision moves.
-            bump_revision!(tx, now);
+            let rev = bump_revision!(tx, now);
+            log_change!(tx, rev, now, "user", id);
             tx.commit().await.map_err(db)?;
             ended
         });
@@ -244,6 +247,60 @@ impl UserStore for Store {
         audit: Audit<'_, [AclRule]>,
     ) -> Result<Vec<AclRule>, StoreError> {
         self.delete_subject(SubjectTable::Users, id, audit).await
+    }
+
+    /// Creates accounts in one transaction: all or none. [`StoreError::Conflict`] names the
+    /// first username taken (also in another case, or twice in `new`). One policy revision
+    /// for them all; the audit events are written in the same transaction.
+    async fn create_users(
+        &self,
+        new: &[NewUser],
+        audit: Audit<'_, [User]>,
+    ) -> Result<Vec<User>, StoreError> {
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db)?;
+            let rev = bump_revision!(tx, now);
+            let mut users = Vec::with_capacity(new.len());
+            for nu in new {
+                let password_changed_at = nu.password_hash.as_ref().map(|_| now);
+                let user = sqlx::query_as::<_, UserRow>(concat!(
+                    "INSERT INTO users (username, password_hash, kind, is_admin, disabled, \
+                     first_name, last_name, email, expires_at, created_at, updated_at, \
+                     password_changed_at) \
+                     VALUES ($1, $2, $3, $4, FALSE, $5, $6, $7, $8, $9, $9, $10) RETURNING ",
+                    user_columns!()
+                ))
+                .bind(nu.username.as_str())
+                .bind(nu.password_hash.as_deref())
+                .bind(nu.kind.as_str())
+                .bind(nu.is_admin)
+                .bind(&nu.first_name)
+                .bind(&nu.last_name)
+                .bind(nu.email.as_deref())
+                .bind(nu.expires_at)
+                .bind(now)
+                .bind(password_changed_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)
+                .map_err(|e| {
+                    e.context(
+                        || format!("user {:?}", nu.username),
+                        || format!("user {:?}", nu.username),
+                    )
+                })?
+                .model();
+                log_change!(tx, rev, now, "user", user.id);
+                users.push(user);
+            }
+            write_audit!(tx, now, audit, users.as_slice());
+            tx.commit().await.map_err(db)?;
+            Ok(users)
+        })
     }
 
     /// The accounts whose e-mail address is `email`, compared without regard to ASCII case.

@@ -12,7 +12,7 @@ use registryo_store::Store;
 
 use super::{
     AclCmd, Command, GroupCmd, KeysCmd, MemberCmd, TokenCmd, UserCmd, cli_error, op,
-    read_password_stdin,
+    read_items_stdin, read_password_stdin,
 };
 use crate::config::Settings;
 use crate::server;
@@ -64,13 +64,21 @@ pub(super) async fn admin(settings: &Settings, store: &Store, cmd: Command) -> R
 async fn user_cmd(app: &App, actor: &Actor, cmd: UserCmd) -> Result<()> {
     match cmd {
         UserCmd::Add {
+            stdin: true,
+            admin,
+            force,
+            ..
+        } => import_users(app, actor, admin, force).await,
+        UserCmd::Add {
             name,
             admin,
             service,
             email,
             password_stdin,
             force,
+            stdin: _,
         } => {
+            let name = name.unwrap_or_default();
             if email.as_deref().is_some_and(|e| e.trim().is_empty()) {
                 bail!("the e-mail address is empty");
             }
@@ -226,11 +234,18 @@ async fn group_cmd(app: &App, actor: &Actor, cmd: GroupCmd) -> Result<()> {
 
 async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
     match cmd {
+        AclCmd::Add { stdin: true, .. } => import_rules(app, actor).await,
         AclCmd::Add {
             subject,
             pattern,
             actions,
+            stdin: _,
         } => {
+            let (subject, pattern, actions) = (
+                subject.unwrap_or_default(),
+                pattern.unwrap_or_default(),
+                actions.unwrap_or_default(),
+            );
             let stored = match ops::add_rule(app, actor, &subject, &pattern, &actions).await {
                 Ok(r) => r,
                 Err(e @ OpError::Invalid { .. }) => match e.field() {
@@ -433,4 +448,61 @@ async fn keys_cmd(settings: &Settings, store: &Store, cmd: KeysCmd) -> Result<()
             Ok(())
         }
     }
+}
+
+/// A bulk import's refusal: nothing was written.
+fn import_error(e: OpError) -> anyhow::Error {
+    match &e {
+        OpError::Invalid { .. } | OpError::Conflict(_) => {
+            anyhow::anyhow!("nothing imported: {}", e.message())
+        }
+        _ => cli_error(e),
+    }
+}
+
+/// `acl add --stdin`: `SUBJECT PATTERN ACTIONS` per line.
+async fn import_rules(app: &App, actor: &Actor) -> Result<()> {
+    let mut items = Vec::new();
+    for (line, text) in read_items_stdin()? {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [subject, pattern, actions] = fields[..] else {
+            bail!(
+                "nothing imported: line {line}: expected SUBJECT PATTERN ACTIONS, found {} field(s)",
+                fields.len()
+            );
+        };
+        let rule = ops::RuleText {
+            subject: subject.to_owned(),
+            pattern: pattern.to_owned(),
+            actions: actions.to_owned(),
+        };
+        items.push((format!("line {line}"), rule));
+    }
+    let stored = ops::import_rules(app, actor, &items)
+        .await
+        .map_err(import_error)?;
+    out!("added {} rule(s)", stored.len());
+    Ok(())
+}
+
+/// `user add --stdin`: `USERNAME [PASSWORD]` per line.
+async fn import_users(app: &App, actor: &Actor, admin: bool, force: bool) -> Result<()> {
+    let mut items = Vec::new();
+    for (line, text) in read_items_stdin()? {
+        let (name, password) = text
+            .split_once(char::is_whitespace)
+            .map_or((text.as_str(), ""), |(n, p)| (n, p.trim()));
+        let user = ops::UserText {
+            username: name.to_owned(),
+            password: password.to_owned(),
+            admin,
+            ..ops::UserText::default()
+        };
+        items.push((format!("line {line}"), user));
+    }
+    let made = ops::import_users(app, actor, &items, force)
+        .await
+        .map_err(import_error)?;
+    out!("added {} user(s)", made.len());
+    Ok(())
 }

@@ -107,10 +107,16 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum UserCmd {
     /// Add a user; the password comes from stdin with --password-stdin, else one is generated
-    /// and printed once.
+    /// and printed once. With --stdin, add many people in one transaction: one per line,
+    /// `USERNAME [PASSWORD]` (no password: none is set), blank lines and `#` comments skipped;
+    /// all or nothing, the first bad line named.
     Add {
-        /// The username.
-        name: String,
+        /// The username (not with --stdin).
+        #[arg(required_unless_present = "stdin")]
+        name: Option<String>,
+        /// Read many users from standard input, one per line.
+        #[arg(long, conflicts_with_all = ["name", "service", "email", "password_stdin"])]
+        stdin: bool,
         /// Make the user an administrator.
         #[arg(long)]
         admin: bool,
@@ -196,13 +202,22 @@ enum MemberCmd {
 enum AclCmd {
     /// Add a rule: SUBJECT (user:NAME, group:NAME, anonymous, authenticated), PATTERN
     /// (`*` within a segment, `**` across, `?`, `${account}`), ACTIONS (pull,push,delete or *).
+    ///
+    /// With --stdin, add many rules in one transaction: one per line, `SUBJECT PATTERN
+    /// ACTIONS`, blank lines and `#` comments skipped; all or nothing, the first bad line named.
     Add {
         /// Who the rule is for.
-        subject: String,
+        #[arg(required_unless_present = "stdin")]
+        subject: Option<String>,
         /// Which repositories.
-        pattern: String,
+        #[arg(required_unless_present = "stdin")]
+        pattern: Option<String>,
         /// Which actions.
-        actions: String,
+        #[arg(required_unless_present = "stdin")]
+        actions: Option<String>,
+        /// Read many rules from standard input, one per line.
+        #[arg(long, conflicts_with_all = ["subject", "pattern", "actions"])]
+        stdin: bool,
     },
     /// List rules.
     List(ListArgs),
@@ -521,6 +536,20 @@ auth:
 /// A YAML double-quoted string (JSON's quoting is a subset).
 fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The lines of standard input that hold an item, numbered from 1 (blank lines and `#`
+/// comments skipped), for the bulk imports.
+fn read_items_stdin() -> Result<Vec<(usize, String)>> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("cannot read standard input")?;
+    Ok(s.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().to_owned()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect())
 }
 
 fn read_password_stdin() -> Result<String> {

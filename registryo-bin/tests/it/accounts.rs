@@ -14,6 +14,8 @@ use registryo_store::{NewUser, PasswordChange, Store, UserKind};
 
 use crate::support::sqlite_store;
 
+mod policy;
+
 fn name(s: &str) -> Username {
     s.parse().unwrap()
 }

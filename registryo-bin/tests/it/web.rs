@@ -18,6 +18,7 @@ use crate::support::sqlite_store;
 use registryo_core::testing::jwt;
 
 mod admin;
+mod imports;
 mod lists;
 mod logins;
 mod pages;

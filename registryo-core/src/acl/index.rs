@@ -1,65 +1,14 @@
-//! The compiled index: rules keyed by subject, then by the literal ends of their patterns.
+//! The compiled index: rules keyed by subject, then by the literal pieces of their patterns
+//! ([`super::buckets`]), in copy-on-write maps so that a change makes a new version in
+//! proportion to the change.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
-use super::pattern::FirstKind;
-use super::{Pattern, Principal, Rule, Subject};
+use super::buckets::{Affix, Bucket, Ends, Entry, List};
+use super::cow::CowMap;
+use super::{Principal, Rule, Subject};
 use crate::scope::{Actions, RepositoryName, Resource, Scope};
-
-/// Rules keyed by the literal last segment of their pattern, plus those without one.
-#[derive(Clone, Debug, Default)]
-struct ByLast {
-    /// Literal last segment → indices into `Acl::rules`.
-    by_last: HashMap<Box<str>, Vec<u32>>,
-    /// Patterns whose last segment has wildcards or is `**`.
-    rest: Vec<u32>,
-}
-
-impl ByLast {
-    fn insert(&mut self, index: u32, pattern: &Pattern) {
-        match pattern.literal_last() {
-            Some(last) => self.by_last.entry(last.into()).or_default().push(index),
-            None => self.rest.push(index),
-        }
-    }
-
-    fn shrink(&mut self) {
-        self.by_last.shrink_to_fit();
-        self.by_last.values_mut().for_each(Vec::shrink_to_fit);
-        self.rest.shrink_to_fit();
-    }
-}
-
-/// The rules of one subject, indexed by the first segment of their pattern.
-#[derive(Clone, Debug, Default)]
-struct Bucket {
-    /// Literal first segment → indices into `Acl::rules`.
-    by_first: HashMap<Box<str>, Vec<u32>>,
-    /// Patterns whose first segment is exactly `${account}`.
-    account_first: ByLast,
-    /// Patterns whose first segment has wildcards (or is `**`).
-    wild: ByLast,
-}
-
-impl Bucket {
-    fn insert(&mut self, index: u32, pattern: &Pattern) {
-        match (pattern.first_kind(), pattern.literal_first()) {
-            (FirstKind::Literal, Some(first)) => {
-                self.by_first.entry(first.into()).or_default().push(index);
-            }
-            (FirstKind::Account, _) => self.account_first.insert(index, pattern),
-            _ => self.wild.insert(index, pattern),
-        }
-    }
-
-    fn shrink(&mut self) {
-        self.by_first.shrink_to_fit();
-        self.by_first.values_mut().for_each(Vec::shrink_to_fit);
-        self.account_first.shrink();
-        self.wild.shrink();
-    }
-}
 
 /// A user or group name in lower case, on the stack: the index's keys are folded names, and a
 /// decision does not allocate.
@@ -106,15 +55,24 @@ struct Query<'a> {
 /// literal first segment of their pattern. Patterns whose first segment is `${account}` are
 /// looked at only when the repository's first segment is the account name; those and the
 /// patterns whose first segment has wildcards are further keyed by their literal last segment
-/// (`**/cache`, `*/app`) when they have one. Only the (usually few) patterns with wildcards at
-/// both ends (`**`, `*/*`, `${account}/**`) are always looked at. A decision therefore costs a
-/// few hash look-ups plus the principal's rules that could plausibly match, whatever the total
+/// (`**/cache`, `*/app`) or, failing that, by the longest literal piece at an end of their
+/// first or last segment (`p7-*/*-7` under the prefix `p7-`, `*/*-77` under the suffix `-77`),
+/// which a query looks up for each length such keys have. Only patterns without any literal
+/// end (`**`, `*/*`, `${account}/**`) are always looked at. A decision therefore costs a few
+/// hash look-ups plus the principal's rules that could plausibly match, whatever the total
 /// number of rules.
+///
+/// [`Acl::with_changes`] makes a new version with rules removed and added, sharing every part
+/// of the index the change does not touch: its cost grows with the change, not with the ACL
+/// (a shard of about 64 keys and the lists under the keys touched are copied).
 #[derive(Clone, Default)]
 pub struct Acl {
-    rules: Vec<Rule>,
-    users: HashMap<Box<str>, Bucket>,
-    groups: HashMap<Box<str>, Bucket>,
+    by_id: CowMap<u64, Vec<Arc<Entry>>>,
+    len: usize,
+    next_seq: u64,
+    account_rules: usize,
+    users: CowMap<Box<str>, Bucket>,
+    groups: CowMap<Box<str>, Bucket>,
     anonymous: Bucket,
     authenticated: Bucket,
 }
@@ -122,7 +80,7 @@ pub struct Acl {
 impl fmt::Debug for Acl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acl")
-            .field("rules", &self.rules.len())
+            .field("rules", &self.len)
             .field("users", &self.users.len())
             .field("groups", &self.groups.len())
             .finish_non_exhaustive()
@@ -132,43 +90,97 @@ impl fmt::Debug for Acl {
 impl Acl {
     /// Compile the rules. Their order does not matter; [`Acl::rules`] keeps it.
     pub fn new(rules: impl IntoIterator<Item = Rule>) -> Acl {
-        let mut acl = Acl {
-            rules: rules.into_iter().collect(),
-            ..Acl::default()
-        };
-        for (index, rule) in acl.rules.iter().enumerate() {
-            // More than 4 billion rules cannot be indexed; they would not fit in memory anyway.
-            let Ok(index) = u32::try_from(index) else {
-                break;
-            };
-            let bucket = match &rule.subject {
-                Subject::User(u) => acl.users.entry(u.folded().into()).or_default(),
-                Subject::Group(g) => acl.groups.entry(g.folded().into()).or_default(),
-                Subject::Anonymous => &mut acl.anonymous,
-                Subject::Authenticated => &mut acl.authenticated,
-            };
-            bucket.insert(index, &rule.pattern);
-        }
-        acl.users.values_mut().for_each(Bucket::shrink);
-        acl.groups.values_mut().for_each(Bucket::shrink);
-        acl.anonymous.shrink();
-        acl.authenticated.shrink();
+        let mut acl = Acl::default();
+        rules.into_iter().for_each(|r| acl.insert(r));
         acl
     }
 
-    /// The rules, in the order they were given.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
+    /// A new version of this ACL without the rules whose id is in `remove` (every rule with
+    /// such an id), then with the rules of `add` after the existing ones in rule order. This
+    /// version is left as it was; the two share what the change does not touch, so the cost
+    /// grows with the number of rules removed and added, not with the size of the ACL.
+    /// `acl.with_changes(ids, rules)` decides exactly as `Acl::new` of the resulting rules.
+    pub fn with_changes(
+        &self,
+        remove: impl IntoIterator<Item = u64>,
+        add: impl IntoIterator<Item = Rule>,
+    ) -> Acl {
+        let mut acl = self.clone();
+        remove.into_iter().for_each(|id| acl.remove(id));
+        add.into_iter().for_each(|r| acl.insert(r));
+        acl
+    }
+
+    fn bucket_mut(&mut self, subject: &Subject) -> &mut Bucket {
+        match subject {
+            Subject::User(u) => self.users.get_or_default(u.folded().into()),
+            Subject::Group(g) => self.groups.get_or_default(g.folded().into()),
+            Subject::Anonymous => &mut self.anonymous,
+            Subject::Authenticated => &mut self.authenticated,
+        }
+    }
+
+    fn insert(&mut self, rule: Rule) {
+        let entry = Arc::new(Entry {
+            seq: self.next_seq,
+            rule,
+        });
+        self.next_seq += 1;
+        self.len += 1;
+        self.account_rules += usize::from(entry.rule.pattern.has_account());
+        self.by_id
+            .get_or_default(entry.rule.id)
+            .push(Arc::clone(&entry));
+        self.bucket_mut(&entry.rule.subject).insert(entry);
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(entries) = self.by_id.remove(&id) else {
+            return;
+        };
+        for entry in entries {
+            self.len -= 1;
+            self.account_rules -= usize::from(entry.rule.pattern.has_account());
+            let subject = &entry.rule.subject;
+            self.bucket_mut(subject).remove(&entry);
+            // A subject left without rules leaves the index.
+            let (map, key) = match subject {
+                Subject::User(u) => (&mut self.users, u.folded()),
+                Subject::Group(g) => (&mut self.groups, g.folded()),
+                _ => continue,
+            };
+            if map.get(key.as_str()).is_some_and(Bucket::is_empty) {
+                map.remove(key.as_str());
+            }
+        }
+    }
+
+    /// The rules, in the order they were given (those added by [`Acl::with_changes`] last).
+    /// Sorts every rule: for pages and checks, not for decisions.
+    pub fn rules(&self) -> Vec<&Rule> {
+        let mut entries: Vec<&Arc<Entry>> = self.by_id.values().flatten().collect();
+        entries.sort_unstable_by_key(|e| e.seq);
+        entries.into_iter().map(|e| &e.rule).collect()
+    }
+
+    /// The rules with this id.
+    pub fn rules_with_id(&self, id: u64) -> impl Iterator<Item = &Rule> {
+        self.by_id.get(&id).into_iter().flatten().map(|e| &e.rule)
+    }
+
+    /// Whether some rule's pattern holds `${account}`.
+    pub fn has_account_rules(&self) -> bool {
+        self.account_rules > 0
     }
 
     /// How many rules.
     pub fn len(&self) -> usize {
-        self.rules.len()
+        self.len
     }
 
     /// Whether there is no rule.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.len == 0
     }
 
     /// The actions (a subset of pull, push and delete) the principal holds on the repository
@@ -206,17 +218,16 @@ impl Acl {
             Resource::Catalog => (scope.actions(), Vec::new()),
             Resource::Repository(repo) => {
                 let requested = scope.actions().expand();
-                let mut indices = Collect(Vec::new());
-                self.visit(p, repo, &mut indices);
-                let mut indices = indices.0;
-                indices.sort_unstable();
-                indices.dedup();
-                let matches = indices
-                    .into_iter()
-                    .filter_map(|i| self.rules.get(i))
-                    .map(|rule| RuleMatch {
-                        rule: rule.clone(),
-                        contributed: rule.held().intersect(requested),
+                let mut found = Collect(Vec::new());
+                self.visit(p, repo, &mut found);
+                let mut found = found.0;
+                found.sort_unstable_by_key(|e| e.seq);
+                found.dedup_by_key(|e| e.seq);
+                let matches = found
+                    .iter()
+                    .map(|e| RuleMatch {
+                        rule: e.rule.clone(),
+                        contributed: e.rule.held().intersect(requested),
                     })
                     .collect();
                 (requested, matches)
@@ -264,47 +275,55 @@ impl Acl {
         // Empty maps are not hashed into: most buckets have no rule of some kind.
         if !bucket.by_first.is_empty()
             && let Some(list) = bucket.by_first.get(q.first)
-            && self.check(list, q, v)
+            && check(list, q, v)
         {
             return true;
         }
-        if q.account == Some(q.first) && self.check_by_last(&bucket.account_first, q, v) {
-            return true;
-        }
-        self.check_by_last(&bucket.wild, q, v)
-    }
-
-    fn check_by_last(&self, keyed: &ByLast, q: &Query<'_>, v: &mut impl Visitor) -> bool {
-        if !keyed.by_last.is_empty()
-            && let Some(list) = keyed.by_last.get(q.last)
-            && self.check(list, q, v)
+        if q.account == Some(q.first)
+            && let Some(ends) = &bucket.account_first
+            && check_ends(ends, q, v)
         {
             return true;
         }
-        self.check(&keyed.rest, q, v)
+        bucket
+            .wild
+            .as_ref()
+            .is_some_and(|ends| check_ends(ends, q, v))
     }
+}
 
-    fn check(&self, indices: &[u32], q: &Query<'_>, v: &mut impl Visitor) -> bool {
-        for &i in indices {
-            let i = i as usize;
-            if let Some(rule) = self.rules.get(i)
-                && v.wants(rule)
-                && rule.pattern.matches_str(q.name, q.account)
-                && v.found(i, rule)
-            {
-                return true;
-            }
-        }
-        false
+fn check_ends(ends: &Ends, q: &Query<'_>, v: &mut impl Visitor) -> bool {
+    if !ends.last.is_empty()
+        && let Some(list) = ends.last.get(q.last)
+        && check(list, q, v)
+    {
+        return true;
     }
+    let affix = |a: &Affix, seg: &str, prefix: bool, v: &mut _| {
+        a.lookup(seg, prefix).any(|list| check(list, q, v))
+    };
+    affix(&ends.first_prefix, q.first, true, v)
+        || affix(&ends.first_suffix, q.first, false, v)
+        || affix(&ends.last_prefix, q.last, true, v)
+        || affix(&ends.last_suffix, q.last, false, v)
+        || check(&ends.rest, q, v)
+}
+
+fn check(list: &List, q: &Query<'_>, v: &mut impl Visitor) -> bool {
+    for e in list.iter() {
+        if v.wants(&e.rule) && e.rule.pattern.matches_str(q.name, q.account) && v.found(e) {
+            return true;
+        }
+    }
+    false
 }
 
 /// What [`Acl::visit`] does with the rules it finds.
 trait Visitor {
     /// Whether the rule is worth matching at all.
     fn wants(&self, rule: &Rule) -> bool;
-    /// A matching rule, at this index; `true` stops the visit.
-    fn found(&mut self, index: usize, rule: &Rule) -> bool;
+    /// A matching rule; `true` stops the visit.
+    fn found(&mut self, entry: &Arc<Entry>) -> bool;
 }
 
 /// Accumulates the actions held; skips rules that could add nothing, stops once all are held.
@@ -314,21 +333,21 @@ impl Visitor for Held {
     fn wants(&self, rule: &Rule) -> bool {
         !self.0.contains(rule.held())
     }
-    fn found(&mut self, _: usize, rule: &Rule) -> bool {
-        self.0 |= rule.held();
+    fn found(&mut self, entry: &Arc<Entry>) -> bool {
+        self.0 |= entry.rule.held();
         self.0.contains(Actions::ALL)
     }
 }
 
-/// Collects the indices of every matching rule.
-struct Collect(Vec<usize>);
+/// Collects every matching rule.
+struct Collect(Vec<Arc<Entry>>);
 
 impl Visitor for Collect {
     fn wants(&self, _: &Rule) -> bool {
         true
     }
-    fn found(&mut self, index: usize, _: &Rule) -> bool {
-        self.0.push(index);
+    fn found(&mut self, entry: &Arc<Entry>) -> bool {
+        self.0.push(Arc::clone(entry));
         false
     }
 }

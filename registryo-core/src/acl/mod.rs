@@ -62,13 +62,17 @@
 //! # Code map
 //! `subject` (who: [`Subject`], [`Principal`]), `pattern` (which repositories: [`Pattern`],
 //! compiled segment by segment), `rule` ([`Rule`]), `index` ([`Acl`]: rules keyed by subject,
-//! then by the literal ends of their patterns), and `tests` (the semantics table, one case per
+//! then by the literal ends of their patterns), `buckets` (one subject's rules and where a
+//! pattern goes in them), `cow` (the copy-on-write map every level of the index is made of,
+//! so that [`Acl::with_changes`] costs what the change touches), and `tests` (the semantics table, one case per
 //! line, and the property tests: index against a linear scan, compiled matcher against a naive
 //! one).
 
 use crate::names::NameError;
 use crate::scope::MAX_NAME_LEN;
 
+mod buckets;
+pub(crate) mod cow;
 mod index;
 mod pattern;
 mod rule;

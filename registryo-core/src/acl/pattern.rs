@@ -209,6 +209,26 @@ impl Pattern {
         }
     }
 
+    /// The literal text a glob first segment starts with (`p7-` of `p7-*/x`), if any.
+    pub(super) fn first_prefix(&self) -> Option<&str> {
+        glob_end(self.segs.first(), true)
+    }
+
+    /// The literal text a glob first segment ends with (`:5000` of `*:5000/x`), if any.
+    pub(super) fn first_suffix(&self) -> Option<&str> {
+        glob_end(self.segs.first(), false)
+    }
+
+    /// The literal text a glob last segment starts with (`app-` of `*/app-*`), if any.
+    pub(super) fn last_prefix(&self) -> Option<&str> {
+        glob_end(self.segs.last(), true)
+    }
+
+    /// The literal text a glob last segment ends with (`-7` of `p7-*/*-7`), if any.
+    pub(super) fn last_suffix(&self) -> Option<&str> {
+        glob_end(self.segs.last(), false)
+    }
+
     pub(super) fn first_kind(&self) -> FirstKind {
         match self.segs.first() {
             Some(Seg::Literal(_)) => FirstKind::Literal,
@@ -311,6 +331,20 @@ fn parse_segment(pattern: &str, seg: &str, may_be_host: bool) -> Result<Vec<Piec
     }
     flush(&mut lit, &mut pieces);
     Ok(pieces)
+}
+
+/// The literal piece at the start (or the end) of a glob segment. A first segment other than
+/// `**` always matches the name's first segment, and a last one the name's last segment, so a
+/// name can match only if its segment starts (or ends) with that text.
+fn glob_end(seg: Option<&Seg>, start: bool) -> Option<&str> {
+    let Some(Seg::Glob(pieces)) = seg else {
+        return None;
+    };
+    let piece = if start { pieces.first() } else { pieces.last() };
+    match piece {
+        Some(Piece::Lit(l)) => Some(l),
+        _ => None,
+    }
 }
 
 fn seg_matches(seg: &Seg, text: &str, account: &str) -> bool {

@@ -15,8 +15,9 @@
 //!   within [`AccountsConfig::refresh_idle`]; verified ones are remembered, and their uses
 //!   written in batches (`refresh`: what drops them and why none outlives a revocation).
 //! - The policy — rules, users' flags and groups — is a [`Snapshot`] compiled once and
-//!   reloaded whenever the store's policy revision grows (polled every second, so changes made
-//!   by the CLI or another replica are seen), or at once after a change made here.
+//!   updated whenever the store's policy revision grows (polled every second, so changes made
+//!   by the CLI or another replica are seen), or at once after a change made here: by the
+//!   store's change log, re-reading only what changed, or rebuilt when the log cannot tell.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -72,6 +73,10 @@ pub fn password_fingerprint(hash: Option<&str>) -> u64 {
 }
 
 const CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// A policy follows the change log for up to this many changed rows, or half its size if
+/// that is more; beyond, a rebuild is about as cheap.
+const MIN_LOGGED_CHANGES: u64 = 10_000;
 
 /// Settings of [`Accounts`].
 #[derive(Debug, Clone)]
@@ -234,24 +239,50 @@ impl Accounts {
         }
     }
 
-    /// Reload the policy if the store's revision moved (or always, with `force`).
+    /// Bring the policy up to the store's revision, if it moved (or without asking first,
+    /// with `force`: an operation that just wrote). Follows the store's change log
+    /// ([`Snapshot::apply`]: the cost of the change), and rebuilds the whole policy only when
+    /// the log cannot tell (pruned, or a change too large to be worth following).
     pub async fn reload(&self, force: bool) -> Result<(), AccountError> {
         let _guard = self.inner.reload.lock().await;
-        let current = self.snapshot().revision;
+        let current = self.snapshot();
         if !force {
             let rev = self.inner.store.policy_revision().await?;
-            if rev.revision == current {
+            if rev.revision == current.revision {
                 return Ok(());
             }
         }
-        let snap = load_snapshot(self.inner.store.as_ref()).await?;
+        let size = current.acl.len() + current.user_count();
+        let max_changes = u64::try_from(size / 2)
+            .unwrap_or(u64::MAX)
+            .max(MIN_LOGGED_CHANGES);
+        let store = self.inner.store.as_ref();
+        let snap = match store.policy_changes(current.revision, max_changes).await? {
+            Some(delta) if delta.revision == current.revision => return Ok(()),
+            Some(delta) => current.apply(&delta),
+            None => load_snapshot(store).await?,
+        };
         for (id, why) in &snap.broken_rules {
-            tracing::warn!(rule = id, reason = %why, "skipping a rule that does not parse");
+            if !current.broken_rules.iter().any(|(old, _)| old == id) {
+                tracing::warn!(rule = id, reason = %why, "skipping a rule that does not parse");
+            }
         }
+        self.replace_snapshot(snap);
+        Ok(())
+    }
+
+    /// Rebuild the whole policy from the store (what [`Accounts::reload`] falls back to).
+    pub async fn rebuild(&self) -> Result<(), AccountError> {
+        let _guard = self.inner.reload.lock().await;
+        let snap = load_snapshot(self.inner.store.as_ref()).await?;
+        self.replace_snapshot(snap);
+        Ok(())
+    }
+
+    fn replace_snapshot(&self, snap: Snapshot) {
         if let Ok(mut s) = self.inner.snapshot.write() {
             *s = Arc::new(snap);
         }
-        Ok(())
     }
 
     /// Poll the store's policy and login revisions every `every`, reloading the policy and
@@ -539,33 +570,7 @@ async fn load_snapshot(store: &dyn Storage) -> Result<Snapshot, StoreError> {
     let users = store.list_users().await?;
     let memberships = store.list_memberships().await?;
     let rules = store.list_acl_rules().await?;
-    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
-    for (group, user) in memberships {
-        groups.entry(user).or_default().push(group);
-    }
-    let users = users
-        .into_iter()
-        .map(|u| {
-            let entry = UserEntry {
-                id: u.id,
-                admin: u.is_admin,
-                disabled: u.disabled,
-                expires_at: u.expires_at,
-                groups: groups.remove(&u.username).unwrap_or_default(),
-                password_changed_at: u.password_changed_at,
-                password_fingerprint: password_fingerprint(u.password_hash.as_deref()),
-                name: u.username.clone(),
-            };
-            (u.username.to_ascii_lowercase(), entry)
-        })
-        .collect();
-    let (acl, broken_rules) = compile_rules(&rules);
-    Ok(Snapshot {
-        revision,
-        acl,
-        users,
-        broken_rules,
-    })
+    Ok(Snapshot::build(revision, &users, memberships, &rules))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BackendError {

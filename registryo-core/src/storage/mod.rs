@@ -12,9 +12,11 @@
 //!   never passwords or tokens;
 //! - every change that can alter the compiled access policy (users, their passwords, admin and
 //!   disabled flags, expiry, groups, memberships, rules) bumps the [`PolicyRevision`] in the
-//!   same transaction, and every change that ends or suspends docker logins (a revocation, a
-//!   password change that revoked them, disabling or removing the account) bumps the login
-//!   revision ([`RefreshTokenStore::login_revision`]) in its transaction;
+//!   same transaction and records there which rules and users it touched ([`PolicyLog`]), so
+//!   servers update their policy by what changed; every change that ends or suspends docker
+//!   logins (a revocation, a password change that revoked them, disabling or removing the
+//!   account) bumps the login revision ([`RefreshTokenStore::login_revision`]) in its
+//!   transaction;
 //! - names are unique, and looked up, without regard to case;
 //! - every change the application audits takes its audit events as an [`Audit`] and writes
 //!   them in the change's own transaction, checked as [`AuditLog::insert_audit_event`] checks
@@ -36,8 +38,8 @@ pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
     AclRule, ActiveRefreshToken, Audit, AuditEvent, AuditQuery, FailureCount, Group, ListQuery,
     LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Page, PasswordChange, PasswordToken, PolicyRevision, RefreshToken, RefreshTokenUse, Session,
-    TokenPurpose, User, UserKind, UserUpdate,
+    Page, PasswordChange, PasswordToken, PolicyDelta, PolicyRevision, RefreshToken,
+    RefreshTokenUse, Session, TokenPurpose, User, UserKind, UserUpdate,
 };
 
 /// Accounts: people and service accounts, their passwords and flags.
@@ -110,6 +112,13 @@ pub trait UserStore: Send + Sync {
         id: i64,
         audit: Audit<'_, [AclRule]>,
     ) -> Result<Vec<AclRule>, StoreError>;
+    /// Creates accounts, all in one transaction or none: a bulk import.
+    /// [`StoreError::Conflict`] naming the first name taken. Audited with the accounts created.
+    async fn create_users(
+        &self,
+        new: &[NewUser],
+        audit: Audit<'_, [User]>,
+    ) -> Result<Vec<User>, StoreError>;
     /// The accounts with this e-mail address, without regard to ASCII case.
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
 }
@@ -176,6 +185,13 @@ pub trait RuleStore: Send + Sync {
     /// A page of rules by id ([`ListQuery`]: `after` is a rule id; the filter looks in the
     /// subject and the pattern). A non-numeric `after` is [`StoreError::Invalid`].
     async fn list_acl_rules_page(&self, query: &ListQuery) -> Result<Page<AclRule>, StoreError>;
+    /// Adds rules at the end of the list, all in one transaction or none: a bulk import.
+    /// Audited with the rules stored (and their ids), in that transaction.
+    async fn add_acl_rules(
+        &self,
+        rules: &[NewAclRule],
+        audit: Audit<'_, [AclRule]>,
+    ) -> Result<Vec<AclRule>, StoreError>;
     /// Deletes a rule and returns it; [`StoreError::NotFound`] if there is none with this
     /// id. Audited with the rule removed.
     async fn delete_acl_rule(
@@ -374,11 +390,28 @@ pub trait StoreHealth: Send + Sync {
     async fn policy_revision(&self) -> Result<PolicyRevision, StoreError>;
 }
 
+/// What each policy revision changed, so that a server updates its policy in proportion to
+/// the change instead of rebuilding it (every replica polls it every second).
+#[async_trait]
+pub trait PolicyLog: Send + Sync {
+    /// What changed after revision `since`, up to the current revision; `None` when the log
+    /// cannot tell (it was pruned past `since`, `since` is ahead of the store, or more than
+    /// `max_changes` rows changed): then rebuild the policy from the whole store.
+    async fn policy_changes(
+        &self,
+        since: i64,
+        max_changes: u64,
+    ) -> Result<Option<PolicyDelta>, StoreError>;
+    /// Forgets the changes recorded before `before` (unix seconds): how many rows. A server
+    /// whose policy is older than what is left rebuilds it.
+    async fn prune_policy_changes(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// The storage traits, to call their methods: `use registryo_core::storage::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AttemptStore, AuditLog, GroupStore, PasswordTokenStore, RefreshTokenStore, RuleStore,
-        SessionStore, SettingStore, Storage, StoreHealth, UserStore,
+        AttemptStore, AuditLog, GroupStore, PasswordTokenStore, PolicyLog, RefreshTokenStore,
+        RuleStore, SessionStore, SettingStore, Storage, StoreHealth, UserStore,
     };
 }
 
@@ -394,6 +427,7 @@ pub trait Storage:
     + AttemptStore
     + SettingStore
     + StoreHealth
+    + PolicyLog
     + std::fmt::Debug
 {
 }
@@ -409,6 +443,7 @@ impl<T> Storage for T where
         + AttemptStore
         + SettingStore
         + StoreHealth
+        + PolicyLog
         + std::fmt::Debug
 {
 }

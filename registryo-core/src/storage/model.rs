@@ -568,6 +568,28 @@ pub struct PolicyRevision {
     pub changed_at: i64,
 }
 
+/// What changed in the policy after a revision ([`PolicyLog::policy_changes`]): the ids of the
+/// rules and users touched, and the current rows of those that still exist. A server removes
+/// every touched id from its policy and puts back the rows, so applying a delta twice, or one
+/// whose rows are newer than its revision, gives the same policy as a rebuild.
+///
+/// [`PolicyLog::policy_changes`]: super::PolicyLog::policy_changes
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyDelta {
+    /// The revision the delta brings a policy to.
+    pub revision: i64,
+    /// Every rule id a change touched (added, removed, or both).
+    pub rule_ids: Vec<i64>,
+    /// The touched rules that exist now, by id.
+    pub rules: Vec<AclRule>,
+    /// Every user id a change touched (the account, its password, flags or memberships).
+    pub user_ids: Vec<i64>,
+    /// The touched users that exist now.
+    pub users: Vec<User>,
+    /// The groups of those users, as (user id, group name).
+    pub memberships: Vec<(i64, String)>,
+}
+
 /// What a password token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenPurpose {

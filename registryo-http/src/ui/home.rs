@@ -54,7 +54,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         .collect();
     let counts = if u.is_admin {
         let groups = ops::group_count(&state).await.ui(&chrome)?;
-        Some((snap.users.len(), groups, snap.acl.len()))
+        Some((snap.user_count(), groups, snap.acl.len()))
     } else {
         None
     };

@@ -21,6 +21,7 @@ mod groups;
 mod lists;
 mod login_revision;
 mod logins;
+mod policy_log;
 mod store;
 mod users;
 
@@ -87,6 +88,8 @@ use logins::a_password_change_ends_other_logins;
 use logins::password_tokens;
 use logins::refresh_tokens;
 use logins::sessions;
+use policy_log::bulk_writes_are_all_or_nothing;
+use policy_log::every_policy_change_names_what_it_touched;
 use store::a_setting_is_replaced_only_over_what_was_read;
 use store::concurrent_handles;
 use store::policy_revision;
@@ -143,6 +146,8 @@ conformance!(
     settings,
     a_setting_is_replaced_only_over_what_was_read,
     policy_revision,
+    every_policy_change_names_what_it_touched,
+    bulk_writes_are_all_or_nothing,
     concurrent_handles,
     reconnect_and_debug,
     audited_changes_write_their_events,

@@ -620,3 +620,53 @@ async fn list_commands_page_and_filter() {
     let err = server.cli_err(&["acl", "list", "--after", "x"], None);
     assert!(err.contains("after a rule id"), "{err}");
 }
+
+#[tokio::test]
+async fn cli_imports_rules_and_users_from_stdin_all_or_nothing() {
+    let server = start(Some("admin-password-1"));
+    // A bad line anywhere: nothing imported, the line named.
+    let err = server.cli_err(
+        &["acl", "add", "--stdin"],
+        Some("# team rules\nuser:alice team/** pull\n\nuser:alice team/[ pull\n"),
+    );
+    assert!(
+        err.contains("nothing imported") && err.contains("line 4"),
+        "{err}"
+    );
+    let err = server.cli_err(&["acl", "add", "--stdin"], Some("user:alice team/**\n"));
+    assert!(
+        err.contains("line 1") && err.contains("SUBJECT PATTERN ACTIONS"),
+        "{err}"
+    );
+    let err = server.cli_err(
+        &["user", "add", "--stdin"],
+        Some("alice alice-password\nbob short\n"),
+    );
+    assert!(
+        err.contains("nothing imported") && err.contains("line 2"),
+        "{err}"
+    );
+    let err = server.cli_err(&["acl", "add", "--stdin", "user:x", "a", "pull"], None);
+    assert!(err.contains("cannot be used with"), "{err}");
+    assert_eq!(server.cli_ok(&["acl", "list"], None).lines().count(), 1);
+    assert_eq!(server.cli_ok(&["user", "list"], None).lines().count(), 2);
+
+    let rules: String = (0..200)
+        .map(|i| format!("user:alice team{i}/** pull,push\n"))
+        .collect();
+    let out = server.cli_ok(&["acl", "add", "--stdin"], Some(&rules));
+    assert!(out.contains("added 200 rule(s)"), "{out}");
+    let out = server.cli_ok(
+        &["user", "add", "--stdin"],
+        Some("alice alice-password\n# no password yet\ncarol\n"),
+    );
+    assert!(out.contains("added 2 user(s)"), "{out}");
+    let alice = Some(("alice", "alice-password"));
+    eventually("the imported rules apply on the running server", || async {
+        let (s, j) = server
+            .token("scope=repository:team199/app:pull", alice)
+            .await;
+        s == 200 && access(&j) == vec![("team199/app".to_owned(), vec!["pull".to_owned()])]
+    })
+    .await;
+}

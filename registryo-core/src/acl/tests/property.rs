@@ -94,6 +94,11 @@ const PATTERN_SEGS: &[&str] = &[
     "${account}*",
     "u?",
     "c-*",
+    "*-d",
+    "ab*",
+    "*.b",
+    "b*a",
+    "x?*",
 ];
 
 fn random_name(rng: &mut Rng) -> RepositoryName {
@@ -205,6 +210,110 @@ fn index_agrees_with_linear_scan() {
         granted_some < checked * 9 / 10,
         "{granted_some} of {checked}"
     );
+}
+
+/// A change made with [`Acl::with_changes`] decides as a fresh [`Acl::new`] of the same rules
+/// does, and leaves the version it was made from as it was.
+#[test]
+fn incremental_changes_agree_with_a_full_rebuild() {
+    let mut rng = Rng(0xC0FFEE);
+    for round in 0..44 {
+        let size = if round < 40 { 40 } else { 600 };
+        let mut rules: Vec<Rule> = (0..size).map(|i| random_rule(&mut rng, i as u64)).collect();
+        let mut acl = Acl::new(rules.clone());
+        let mut next_id = size as u64;
+        for _ in 0..25 {
+            let before = acl.clone();
+            let before_rules = rules.clone();
+            // Remove a few ids (some missing), add a few rules, some reusing a removed id.
+            let mut remove = Vec::new();
+            for _ in 0..rng.below(4) {
+                remove.push(rng.below(next_id as usize + 3) as u64);
+            }
+            let mut add = Vec::new();
+            for _ in 0..rng.below(5) {
+                let id = match (rng.below(4), remove.first()) {
+                    (0, Some(&id)) => id,
+                    _ => {
+                        next_id += 1;
+                        next_id
+                    }
+                };
+                add.push(random_rule(&mut rng, id));
+            }
+            rules.retain(|r| !remove.contains(&r.id));
+            rules.extend(add.iter().cloned());
+            acl = acl.with_changes(remove.iter().copied(), add);
+            let fresh = Acl::new(rules.clone());
+            assert_eq!(acl.len(), rules.len());
+            let ids = |a: &Acl| a.rules().iter().map(|r| r.id).collect::<Vec<_>>();
+            assert_eq!(ids(&acl), ids(&fresh), "the rule order is kept");
+            assert_eq!(
+                acl.has_account_rules(),
+                rules.iter().any(|r| r.pattern.has_account())
+            );
+            for _ in 0..40 {
+                let p = random_principal(&mut rng);
+                let repo = random_name(&mut rng);
+                assert_eq!(
+                    acl.allowed(&p, &repo),
+                    fresh.allowed(&p, &repo),
+                    "{p:?} {repo} after changes"
+                );
+                assert_eq!(
+                    acl.allowed(&p, &repo),
+                    naive_allowed(&rules, &p, &repo),
+                    "{p:?} {repo} against the linear scan"
+                );
+                assert_eq!(
+                    before.allowed(&p, &repo),
+                    naive_allowed(&before_rules, &p, &repo),
+                    "{p:?} {repo}: the older version changed"
+                );
+                let scope = Scope::repository(repo, Actions::ANY);
+                assert_eq!(acl.explain(&p, &scope), fresh.explain(&p, &scope));
+            }
+        }
+    }
+}
+
+/// Many rules with wildcards at both ends of their segments (`p7-*/*-7`) are indexed: the
+/// decisions agree with the linear scan.
+#[test]
+fn double_wildcard_rules_agree_with_linear_scan() {
+    let mut rng = Rng(99);
+    let mut rules = Vec::new();
+    for i in 0..3000u64 {
+        let pattern = match i % 5 {
+            0 => format!("p{}-*/*-{}", i % 37, i % 11),
+            1 => format!("*-{}/**", i % 13),
+            2 => format!("**/a{}*", i % 7),
+            3 => format!("*/*{}", i % 17),
+            _ => format!("q{}?*/**/*x", i % 5),
+        };
+        let subject = match rng.below(3) {
+            0 => Subject::Authenticated,
+            1 => Subject::Anonymous,
+            _ => Subject::Group(group(rng.pick(GROUPS))),
+        };
+        let actions = Actions::from_bits_for_test(1 + rng.below(7) as u8);
+        rules.push(Rule::new(i, subject, Pattern::new(&pattern).unwrap(), actions).unwrap());
+    }
+    let acl = Acl::new(rules.clone());
+    let segs = [
+        "p3-x", "p12-a", "c-7", "x-11", "a3b", "a", "q2zz", "bx", "y-3", "a5",
+    ];
+    let mut granted = 0;
+    for _ in 0..4000 {
+        let depth = 1 + rng.below(3);
+        let name: Vec<&str> = (0..depth).map(|_| rng.pick(&segs)).collect();
+        let repo = RepositoryName::new(name.join("/")).unwrap();
+        let p = random_principal(&mut rng);
+        let expected = naive_allowed(&rules, &p, &repo);
+        granted += usize::from(!expected.is_empty());
+        assert_eq!(acl.allowed(&p, &repo), expected, "{p:?} {repo}");
+    }
+    assert!(granted > 400, "{granted}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! - [`users`](mod@users): people and service accounts.
 //! - [`groups`](mod@groups): groups and memberships.
 //! - [`rules`](mod@rules): rules, "explain", the audit log.
+//! - [`bulk`]: imports of many rules or users in one transaction.
 //! - [`logins`](mod@logins): docker logins (refresh tokens).
 //! - [`keys`]: the signing keys and their rotation.
 //! - [`tags`]: the registry's tags (deleting one).
@@ -19,6 +20,7 @@ use crate::storage::{AclRule, NewAuditEvent};
 use super::App;
 pub use super::OpError;
 
+pub mod bulk;
 pub mod groups;
 pub mod keys;
 pub mod logins;
@@ -26,6 +28,7 @@ pub mod rules;
 pub mod tags;
 pub mod users;
 
+pub use bulk::*;
 pub use groups::*;
 pub use keys::*;
 pub use logins::*;

@@ -96,7 +96,11 @@ pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<(), OpErro
 }
 
 /// The event of adding or removing a rule: its id and its text.
-fn rule_event(actor: &Actor, action: &str, rule: &AclRule) -> crate::storage::NewAuditEvent {
+pub(super) fn rule_event(
+    actor: &Actor,
+    action: &str,
+    rule: &AclRule,
+) -> crate::storage::NewAuditEvent {
     let text = format!("{} {} {}", rule.subject, rule.pattern, rule.actions);
     actor.event(action, &format!("rule {}", rule.id), Some(text))
 }

@@ -52,7 +52,7 @@ pub struct NewHuman {
 /// someone else pushed hands them over. Empty when no registry is configured.
 pub async fn namespace_claims(app: &App, name: &Username) -> Result<Vec<String>, OpError> {
     let snap = app.accounts.snapshot();
-    if !snap.acl.rules().iter().any(|r| r.pattern.has_account()) {
+    if !snap.acl.has_account_rules() {
         return Ok(Vec::new());
     }
     let repos = match app.registry.repositories().await {
@@ -88,7 +88,11 @@ pub async fn namespace_claims(app: &App, name: &Username) -> Result<Vec<String>,
 }
 
 /// Refuse, unless `force`, a name that would be handed existing repositories.
-async fn check_namespace(app: &App, name: &Username, force: bool) -> Result<(), OpError> {
+pub(super) async fn check_namespace(
+    app: &App,
+    name: &Username,
+    force: bool,
+) -> Result<(), OpError> {
     if force {
         return Ok(());
     }

@@ -43,7 +43,7 @@ fn access_list(snap: &Snapshot, repo: &RepositoryName, links: bool) -> Vec<Acces
         note: "administrators may do everything".to_owned(),
     }];
     let mut users: Vec<(&String, &registryo_core::app::snapshot::UserEntry)> =
-        snap.users.values().map(|u| (&u.name, u)).collect();
+        snap.users().map(|u| (&u.name, u)).collect();
     users.sort_by(|a, b| a.0.cmp(b.0));
     let user_href = |id: i64| {
         if links {
