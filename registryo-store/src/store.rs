@@ -15,6 +15,15 @@ const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 #[cfg(feature = "postgres")]
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migration a database has that this build does not know: it was migrated by a newer
+/// Registryo, and this one must not touch it.
+fn newer_schema(err: &sqlx::migrate::MigrateError) -> Option<i64> {
+    match err {
+        sqlx::migrate::MigrateError::VersionMissing(v) => Some(*v),
+        _ => None,
+    }
+}
+
 /// What opening a SQLite file found ([`crate::sqlite_file::prepare`]).
 #[cfg(feature = "sqlite")]
 type SqliteFile = crate::sqlite_file::FileState;
@@ -233,6 +242,9 @@ impl Store {
                 loop {
                     match SQLITE_MIGRATOR.run(pool).await {
                         Ok(()) => break,
+                        Err(err) if newer_schema(&err).is_some() => {
+                            return Err(self.newer(&err));
+                        }
                         Err(_) if attempt < SQLITE_MIGRATE_ATTEMPTS => {
                             attempt += 1;
                             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -242,9 +254,24 @@ impl Store {
                 }
             }
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await.map_err(db)?,
+            Backend::Postgres(pool) => match POSTGRES_MIGRATOR.run(pool).await {
+                Ok(()) => {}
+                Err(err) if newer_schema(&err).is_some() => return Err(self.newer(&err)),
+                Err(err) => return Err(db(err)),
+            },
         }
         Ok(())
+    }
+
+    /// The refusal of a database that a newer Registryo migrated ([`newer_schema`]).
+    fn newer(&self, err: &sqlx::migrate::MigrateError) -> StoreError {
+        let version = newer_schema(err).unwrap_or_default();
+        StoreError::Damaged(format!(
+            "{} was upgraded by a newer version of Registryo (its schema has migration {version}, \
+             which this version does not know): run that newer version, or restore a backup \
+             made before the upgrade (`registryo restore`) to go back",
+            self.redacted_url
+        ))
     }
 
     /// Writes a consistent copy of the whole database into the new file `path` while others

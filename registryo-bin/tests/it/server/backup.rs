@@ -105,3 +105,51 @@ async fn a_backup_under_load_restores_every_acknowledged_write() {
     assert!(err.contains("not a Registryo database"), "{err}");
     assert!(!empty.join("registryo.db").exists(), "nothing left behind");
 }
+
+/// A database a newer Registryo migrated is refused by this one, with the way back (that
+/// version, or a backup made before the upgrade), and left as it is.
+#[tokio::test]
+async fn a_database_from_a_newer_version_is_refused_and_left_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let mut init = base_command(data.path());
+    init.args(["--init", "user", "list"]);
+    assert!(output(init, None).status.success());
+    let db = data.path().join("registryo.db");
+    {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99991231000000, 'from a newer version', TRUE, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    let mut list = base_command(data.path());
+    list.args(["user", "list"]);
+    let out = output(list, None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("upgraded by a newer version of Registryo")
+            && err.contains("99991231000000")
+            && err.contains("registryo restore"),
+        "{err}"
+    );
+    let mut serve = base_command(data.path());
+    serve.env("REGISTRYO_ADMIN_PASSWORD", "admin-password-1");
+    let refused = crate::support::binary::serve(serve)
+        .err()
+        .expect("serve refuses");
+    assert!(refused.contains("newer version"), "{refused}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is left as it was"
+    );
+}
