@@ -36,6 +36,7 @@
 //! # }
 //! ```
 
+mod algorithm;
 mod authority;
 mod claims;
 mod error;

@@ -8,12 +8,11 @@
 use std::fmt;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, RsaKeyPair};
 use x509_cert::der::Decode;
 
 use super::TokenError;
 use super::claims::unix_now;
-use super::keys::{Algorithm, SigningKey, pem_encode};
+use super::keys::{Algorithm, SigningKey, generate_pkcs8, pem_encode};
 
 /// How long a generated CA certificate is valid: ten years (the bundle outlives many keys).
 pub const CA_LIFETIME_SECS: i64 = 3653 * 86_400;
@@ -59,32 +58,6 @@ fn random_serial() -> Result<rcgen::SerialNumber, TokenError> {
     bytes[0] &= 0x7f;
     bytes[0] |= 0x01;
     Ok(rcgen::SerialNumber::from_slice(&bytes))
-}
-
-/// A new PKCS#8 private key for `alg`.
-pub(crate) fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, TokenError> {
-    let failed = |_| TokenError::Generation(format!("cannot generate a {alg} key"));
-    match alg {
-        Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(
-            &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &SystemRandom::new(),
-        )
-        .map(|d| d.as_ref().to_vec())
-        .map_err(failed),
-        Algorithm::ES384 => EcdsaKeyPair::generate_pkcs8(
-            &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
-            &SystemRandom::new(),
-        )
-        .map(|d| d.as_ref().to_vec())
-        .map_err(failed),
-        Algorithm::RS256 => {
-            use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-            let kp = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
-            AsDer::<Pkcs8V1Der<'_>>::as_der(&kp)
-                .map(|d| d.as_ref().to_vec())
-                .map_err(failed)
-        }
-    }
 }
 
 fn name(common_name: &str) -> rcgen::DistinguishedName {
