@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use registryo_core::names::GroupName;
 use registryo_core::storage::{Audit, GroupStore, ListQuery, Page};
 
-use crate::store::SubjectTable;
 use crate::store::{WritePool, now};
+use crate::subjects::SubjectTable;
 use crate::users::user_columns;
 use crate::{AclRule, Group, Store, StoreError, User};
 

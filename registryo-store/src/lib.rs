@@ -228,6 +228,7 @@ mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite_file;
 mod store;
+mod subjects;
 mod tokens;
 mod users;
 

@@ -2,8 +2,8 @@
 
 use crate::error::db;
 use crate::rows::{Model, UserRow};
-use crate::store::SubjectTable;
 use crate::store::{WritePool, check_text, now};
+use crate::subjects::SubjectTable;
 use crate::{AclRule, LoginsEnded, NewUser, PasswordChange, Store, StoreError, User, UserUpdate};
 use async_trait::async_trait;
 use registryo_core::storage::{Audit, UserStore};
