@@ -77,6 +77,14 @@ impl GroupStore for Store {
         Ok(groups)
     }
 
+    /// How many groups exist.
+    async fn count_groups(&self) -> Result<i64, StoreError> {
+        let count: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM groups").fetch_one(pool).await.map_err(db)?
+        });
+        Ok(count)
+    }
+
     /// A page of groups by name.
     async fn list_groups_page(&self, query: &ListQuery) -> Result<Page<Group>, StoreError> {
         let size = query.page_size();

@@ -139,6 +139,8 @@ pub trait GroupStore: Send + Sync {
     async fn get_group_by_name(&self, name: &str) -> Result<Group, StoreError>;
     /// Every group, by name.
     async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// How many groups exist.
+    async fn count_groups(&self) -> Result<i64, StoreError>;
     /// A page of groups by name ([`ListQuery`]).
     async fn list_groups_page(&self, query: &ListQuery) -> Result<Page<Group>, StoreError>;
     /// Deletes a group with its memberships and the rules naming it (returned, by id), in one

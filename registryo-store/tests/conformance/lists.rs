@@ -88,6 +88,7 @@ pub(crate) async fn lists_come_in_pages(ctx: &Ctx) {
             .await
             .unwrap();
     }
+    assert_eq!(store.count_groups().await.unwrap(), 4);
     let page = store.list_groups_page(&query("", None, 2)).await.unwrap();
     let got: Vec<String> = page.items.iter().map(|g| g.name.to_string()).collect();
     assert_eq!(got, ["dev-tools", "devs"]);

@@ -25,7 +25,8 @@ pub async fn groups_page(
 
 /// How many groups there are.
 pub async fn group_count(app: &App) -> Result<usize, OpError> {
-    Ok(app.accounts.store().list_groups().await?.len())
+    let n = app.accounts.store().count_groups().await?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// A group by id.
