@@ -132,14 +132,14 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         match load_session(state, &parts.headers).await? {
-            Some((session, user)) => Ok(Viewer {
-                user: {
-                    crate::app::log_user(&user.username);
-                    user
-                },
-                session,
-                remote: remote(&parts.extensions),
-            }),
+            Some((session, user)) => {
+                crate::app::log_user(&user.username);
+                Ok(Viewer {
+                    user,
+                    session,
+                    remote: remote(&parts.extensions),
+                })
+            }
             None => Err(AppError::Unauthenticated),
         }
     }
