@@ -244,6 +244,17 @@ pub async fn load_or_generate(
     alg: Algorithm,
     issuer: &str,
 ) -> Result<Keys, KeyError> {
+    let (_, stored) = current(store, alg, issuer).await?;
+    decode_stored(&stored)
+}
+
+/// The setting's text and what it holds, made first when there is none and upgraded (a CA,
+/// a next key) when an older version wrote it; another server's upgrade is taken as it is.
+async fn current(
+    store: &dyn Storage,
+    alg: Algorithm,
+    issuer: &str,
+) -> Result<(String, Stored), KeyError> {
     let text = match store.get_setting(SETTING).await? {
         Some(text) => text,
         None => {
@@ -253,21 +264,22 @@ pub async fn load_or_generate(
     };
     let stored = parse_stored(&text)?;
     let Some(new) = upgraded(&stored, alg, issuer)? else {
-        return decode_stored(&stored);
+        return Ok((text, stored));
     };
     let new_text = encode(&new)?;
     if store
         .replace_setting(SETTING, &text, &new_text, &|()| Vec::new())
         .await?
     {
-        return decode_stored(&new);
+        return Ok((new_text, new));
     }
     // Another server upgraded them first: take its keys.
     let text = store
         .get_setting(SETTING)
         .await?
         .ok_or_else(|| KeyError::Corrupt("the signing keys disappeared".to_owned()))?;
-    decode(&text)
+    let stored = parse_stored(&text)?;
+    Ok((text, stored))
 }
 
 /// The stored keys, if any.
@@ -337,12 +349,7 @@ pub async fn plan_rotation(
     alg: Algorithm,
     issuer: &str,
 ) -> Result<Rotation, KeyError> {
-    load_or_generate(store, alg, issuer).await?;
-    let read = store
-        .get_setting(SETTING)
-        .await?
-        .ok_or_else(|| KeyError::Corrupt("the signing keys disappeared".to_owned()))?;
-    let mut stored = parse_stored(&read)?;
+    let (read, mut stored) = current(store, alg, issuer).await?;
     let ca_stored = stored
         .ca
         .clone()
