@@ -15,7 +15,8 @@ rebuilds the policy for every change — then two servers over the same file (a 
 - `replica`: the CPU the *other* server spent per change to apply it (its CPU over the
   changes, each given 1.5 s to be applied, less its idle CPU over as long);
 - `token`: `wrk -t1 -c32` on `/token` (Basic, remembered credentials) with 100k ordinary rules
-  and with 100k `authenticated` rules like `p7-*/*-7`, and their ratio, per round.
+  and with 100k `authenticated` rules like `p7-*/*-7` (`double`) or `*7x*/*3y*` (`inner`: no
+  literal at either end), and their ratios, per round.
 - `bulk` (binaries that have it): one `POST /api/v1/rules/bulk` of 10,000 rules.
 
 Prints one line per measurement and a Markdown summary with the range over the rounds.
@@ -131,6 +132,14 @@ def double_rule(i):
     return "authenticated", f"p{i % 1000}-*/*-{i // 1000}", "pull"
 
 
+def inner_rule(i):
+    """No literal at either end of the pattern, only inside: `*7x*/*3y*`."""
+    return "authenticated", f"*{i % 1000}x*/*{i // 1000}y*", "pull"
+
+
+RULE_KINDS = {"normal": normal_rule, "double": double_rule, "inner": inner_rule}
+
+
 def fresh_store(binary, work):
     """A data directory with the admin and `bench` (password USER_PW, rule bench/**)."""
     data = os.path.join(work, "data")
@@ -202,10 +211,10 @@ def wrk(url, auth):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def token_rate(binary, work, double):
+def token_rate(binary, work, kind):
     data = fresh_store(binary, work)
     n = 100_000
-    seed(data, rules=[(double_rule if double else normal_rule)(i) for i in range(n)])
+    seed(data, rules=[RULE_KINDS[kind](i) for i in range(n)])
     s = Server(binary, data)
     try:
         auth = "Authorization: Basic " + base64.b64encode(f"bench:{USER_PW}".encode()).decode()
@@ -242,14 +251,14 @@ def main():
                               + (f", bulk 10k rules {bulk * 1000:.0f} ms" if bulk else ""),
                               flush=True)
             for b in bins:
-                normal = token_rate(b, work, False)
-                double = token_rate(b, work, True)
+                normal = token_rate(b, work, "normal")
                 results.setdefault((b, "token normal"), []).append(normal)
-                results.setdefault((b, "token double"), []).append(double)
-                results.setdefault((b, "token ratio"), []).append(double / normal)
-                print(f"round {r + 1} {b}: /token 100k normal {normal:.0f}/s, "
-                      f"100k double-wildcard {double:.0f}/s, ratio {double / normal:.2f}",
-                      flush=True)
+                for kind in ("double", "inner"):
+                    rate = token_rate(b, work, kind)
+                    results.setdefault((b, f"token {kind}"), []).append(rate)
+                    results.setdefault((b, f"token ratio {kind}"), []).append(rate / normal)
+                    print(f"round {r + 1} {b}: /token 100k normal {normal:.0f}/s, "
+                          f"100k {kind} {rate:.0f}/s, ratio {rate / normal:.2f}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ms = lambda x: f"{x * 1000:.1f} ms"
@@ -258,7 +267,7 @@ def main():
     print("|---|" + "---:|" * len(bins))
     whats = sorted({w for _, w in results}, key=lambda w: (w.split()[0], w))
     for w in whats:
-        fmt = (lambda x: f"{x:.2f}×") if w == "token ratio" else \
+        fmt = (lambda x: f"{x:.2f}×") if w.startswith("token ratio") else \
             (lambda x: f"{x:,.0f}/s") if w.startswith("token") else ms
         cells = [rng(results[(b, w)], fmt) if (b, w) in results else "—" for b in bins]
         print(f"| {w} | " + " | ".join(cells) + " |")

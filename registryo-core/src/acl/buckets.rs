@@ -58,7 +58,10 @@ enum End<'a> {
     LastPrefix(&'a str),
     /// The literal end of the last segment (`…/*-7`).
     LastSuffix(&'a str),
-    /// No literal at either end (`**`, `*/*`): looked at for every request.
+    /// No literal at either end, but one inside (`*x*/*y*`, `*/lib/*`): keyed by the first
+    /// [`GRAM`] bytes of its longest literal piece, which a matching name contains.
+    Inner(&'a str),
+    /// No literal at all (`**`, `*/*`): looked at for every request.
     Rest,
 }
 
@@ -78,6 +81,11 @@ impl<'a> End<'a> {
         .flatten()
         .rev()
         .max_by_key(|e| e.text().len())
+        .or_else(|| {
+            let inner = p.longest_literal()?;
+            // Literal pieces are ASCII (pattern characters), so any byte is a boundary.
+            Some(End::Inner(inner.get(..inner.len().min(GRAM))?))
+        })
         .unwrap_or(End::Rest)
     }
 
@@ -87,7 +95,8 @@ impl<'a> End<'a> {
             | End::FirstPrefix(t)
             | End::FirstSuffix(t)
             | End::LastPrefix(t)
-            | End::LastSuffix(t) => t,
+            | End::LastSuffix(t)
+            | End::Inner(t) => t,
             End::Rest => "",
         }
     }
@@ -143,6 +152,71 @@ impl Affix {
     }
 }
 
+/// The longest key of an [`Infix`]: a query looks up every run of 1..=`GRAM` bytes of the
+/// name that some key is as long as, so the keys are kept short.
+const GRAM: usize = 3;
+
+/// Up to [`GRAM`] bytes as one number (the length in the top byte): no allocation, a cheap
+/// hash.
+fn gram(text: &[u8]) -> u32 {
+    debug_assert!(text.len() <= GRAM);
+    let bytes = text.iter().fold(0u32, |k, &b| (k << 8) | u32::from(b));
+    bytes | (u32::try_from(text.len()).unwrap_or(0) << 24)
+}
+
+/// Rules keyed by a short run of literal text somewhere in their pattern ([`End::Inner`]).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Infix {
+    map: CowMap<u32, List>,
+    /// How many keys have each length `1..=GRAM` (index `len - 1`).
+    lens: [u32; GRAM],
+}
+
+impl Infix {
+    fn insert(&mut self, key: &str, e: Arc<Entry>) {
+        let list = self.map.get_or_default(gram(key.as_bytes()));
+        if list.is_empty() {
+            self.lens[key.len() - 1] += 1;
+        }
+        Arc::make_mut(list).push(e);
+    }
+
+    fn remove(&mut self, key: &str, e: &Arc<Entry>) {
+        let k = gram(key.as_bytes());
+        let Some(list) = self.map.get_mut(&k) else {
+            return;
+        };
+        unlink(list, e);
+        if list.is_empty() {
+            self.map.remove(&k);
+            self.lens[key.len() - 1] -= 1;
+        }
+    }
+
+    /// Whether `f` says stop for one of the lists whose key occurs in `name` (each list once).
+    pub(super) fn any(&self, name: &str, mut f: impl FnMut(&List) -> bool) -> bool {
+        if self.map.is_empty() {
+            return false;
+        }
+        let name = name.as_bytes();
+        let mut seen: Vec<u32> = Vec::new();
+        for (i, _) in self.lens.iter().enumerate().filter(|(_, n)| **n > 0) {
+            for run in name.windows(i + 1) {
+                let k = gram(run);
+                if let Some(list) = self.map.get(&k)
+                    && !seen.contains(&k)
+                {
+                    seen.push(k);
+                    if f(list) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
 /// The rules of one subject whose first segment is not literal, keyed by their ends.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Ends {
@@ -151,6 +225,7 @@ pub(super) struct Ends {
     pub(super) first_suffix: Affix,
     pub(super) last_prefix: Affix,
     pub(super) last_suffix: Affix,
+    pub(super) inner: Infix,
     pub(super) rest: List,
 }
 
@@ -165,6 +240,7 @@ impl Ends {
             End::FirstSuffix(k) => self.first_suffix.insert(k, Arc::clone(&e)),
             End::LastPrefix(k) => self.last_prefix.insert(k, Arc::clone(&e)),
             End::LastSuffix(k) => self.last_suffix.insert(k, Arc::clone(&e)),
+            End::Inner(k) => self.inner.insert(k, Arc::clone(&e)),
             End::Rest => Arc::make_mut(&mut self.rest).push(Arc::clone(&e)),
         }
     }
@@ -178,6 +254,7 @@ impl Ends {
             End::FirstSuffix(k) => self.first_suffix.remove(k, e),
             End::LastPrefix(k) => self.last_prefix.remove(k, e),
             End::LastSuffix(k) => self.last_suffix.remove(k, e),
+            End::Inner(k) => self.inner.remove(k, e),
             End::Rest => unlink(&mut self.rest, e),
         }
     }
@@ -256,10 +333,22 @@ mod tests {
             ("x${account}/**", r#"FirstPrefix("x")"#),
             ("*/*", "Rest"),
             ("**", "Rest"),
-            ("*x*/?", "Rest"),
+            ("?/**/?*", "Rest"),
+            ("*x*/?", r#"Inner("x")"#),
+            ("*ab*/*cdef*", r#"Inner("cde")"#),
+            ("*/lib/*", r#"Inner("lib")"#),
+            ("*/**/ab/*", r#"Inner("ab")"#),
         ];
         for (pattern, want) in cases {
             assert_eq!(end(pattern), want, "{pattern}");
         }
+    }
+
+    #[test]
+    fn grams_differ_for_different_runs() {
+        let runs = ["a", "b", "ab", "ba", "abc", "abd", "aa", "aaa", "-", "--", ":50"];
+        let keys: std::collections::HashSet<u32> =
+            runs.iter().map(|r| gram(r.as_bytes())).collect();
+        assert_eq!(keys.len(), runs.len());
     }
 }

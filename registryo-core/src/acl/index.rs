@@ -306,6 +306,7 @@ fn check_ends(ends: &Ends, q: &Query<'_>, v: &mut impl Visitor) -> bool {
         || affix(&ends.first_suffix, q.first, false, v)
         || affix(&ends.last_prefix, q.last, true, v)
         || affix(&ends.last_suffix, q.last, false, v)
+        || ends.inner.any(q.name, |list| check(list, q, v))
         || check(&ends.rest, q, v)
 }
 

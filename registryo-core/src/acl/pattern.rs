@@ -229,6 +229,25 @@ impl Pattern {
         glob_end(self.segs.last(), false)
     }
 
+    /// The longest literal piece anywhere in the pattern (`lib` of `*/lib/*`, `x` of `*x*`),
+    /// if it has one: a name can match only if it contains that text.
+    pub(super) fn longest_literal(&self) -> Option<&str> {
+        self.segs
+            .iter()
+            .flat_map(|seg| {
+                let (whole, pieces): (Option<&str>, &[Piece]) = match seg {
+                    Seg::Literal(l) => (Some(l), &[]),
+                    Seg::Glob(pieces) => (None, pieces),
+                    Seg::AnyDepth => (None, &[]),
+                };
+                whole.into_iter().chain(pieces.iter().filter_map(|p| match p {
+                    Piece::Lit(l) => Some(&**l),
+                    _ => None,
+                }))
+            })
+            .max_by_key(|l| l.len())
+    }
+
     pub(super) fn first_kind(&self) -> FirstKind {
         match self.segs.first() {
             Some(Seg::Literal(_)) => FirstKind::Literal,

@@ -277,19 +277,23 @@ fn incremental_changes_agree_with_a_full_rebuild() {
     }
 }
 
-/// Many rules with wildcards at both ends of their segments (`p7-*/*-7`) are indexed: the
-/// decisions agree with the linear scan.
+/// Many rules with wildcards at both ends of their segments (`p7-*/*-7`), or with literal text
+/// only inside (`*4x*/**`), are indexed: the decisions agree with the linear scan.
 #[test]
 fn double_wildcard_rules_agree_with_linear_scan() {
     let mut rng = Rng(99);
     let mut rules = Vec::new();
     for i in 0..3000u64 {
-        let pattern = match i % 5 {
+        let pattern = match i % 8 {
             0 => format!("p{}-*/*-{}", i % 37, i % 11),
             1 => format!("*-{}/**", i % 13),
             2 => format!("**/a{}*", i % 7),
             3 => format!("*/*{}", i % 17),
-            _ => format!("q{}?*/**/*x", i % 5),
+            4 => format!("q{}?*/**/*x", i % 5),
+            // No literal at either end: keyed by a run of text inside.
+            5 => format!("*{}x*/**", i % 9),
+            6 => format!("*/**/lib{}/*", i % 3),
+            _ => format!("?*a{}b*?", i % 23),
         };
         let subject = match rng.below(3) {
             0 => Subject::Authenticated,
@@ -301,7 +305,8 @@ fn double_wildcard_rules_agree_with_linear_scan() {
     }
     let acl = Acl::new(rules.clone());
     let segs = [
-        "p3-x", "p12-a", "c-7", "x-11", "a3b", "a", "q2zz", "bx", "y-3", "a5",
+        "p3-x", "p12-a", "c-7", "x-11", "a3b", "a", "q2zz", "bx", "y-3", "a5", "z4xq", "lib2",
+        "za15bz", "4x", "lib0", "xa7bx",
     ];
     let mut granted = 0;
     for _ in 0..4000 {
