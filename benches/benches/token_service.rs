@@ -89,7 +89,48 @@ fn bench(c: &mut Criterion) {
             black_box(rt.block_on(svc.handle(req)))
         })
     });
+    // docker's request after `docker login`: the same grant, asked for with a refresh token
+    // in a form body (POST) instead of Basic credentials (GET).
+    let refresh = rt
+        .block_on(svc.handle(
+            http::Request::post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::<Bytes>::from(
+                    "grant_type=password&username=bench&password=bench-password&client_id=docker\
+                     &service=bench&access_type=offline",
+                ))
+                .expect("request"),
+        ))
+        .into_body();
+    let refresh = refresh_token_of(refresh);
+    let form = format!(
+        "grant_type=refresh_token&refresh_token={refresh}&client_id=docker&service=bench\
+         &scope=repository%3Abench%2Fapp%3Apull%2Cpush"
+    );
+    g.bench_function("post_refresh_1_scope", |b| {
+        b.iter(|| {
+            let req = http::Request::post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::<Bytes>::from(form.clone()))
+                .expect("request");
+            black_box(rt.block_on(svc.handle(req)))
+        })
+    });
     g.finish();
+}
+
+/// The `refresh_token` of a token reply.
+fn refresh_token_of(body: Full<Bytes>) -> String {
+    use http_body_util::BodyExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bytes = rt.block_on(body.collect()).expect("body").to_bytes();
+    let reply: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    reply["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
 }
 
 criterion_group!(benches, bench);

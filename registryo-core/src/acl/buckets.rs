@@ -346,7 +346,9 @@ mod tests {
 
     #[test]
     fn grams_differ_for_different_runs() {
-        let runs = ["a", "b", "ab", "ba", "abc", "abd", "aa", "aaa", "-", "--", ":50"];
+        let runs = [
+            "a", "b", "ab", "ba", "abc", "abd", "aa", "aaa", "-", "--", ":50",
+        ];
         let keys: std::collections::HashSet<u32> =
             runs.iter().map(|r| gram(r.as_bytes())).collect();
         assert_eq!(keys.len(), runs.len());

@@ -240,10 +240,12 @@ impl Pattern {
                     Seg::Glob(pieces) => (None, pieces),
                     Seg::AnyDepth => (None, &[]),
                 };
-                whole.into_iter().chain(pieces.iter().filter_map(|p| match p {
-                    Piece::Lit(l) => Some(&**l),
-                    _ => None,
-                }))
+                whole
+                    .into_iter()
+                    .chain(pieces.iter().filter_map(|p| match p {
+                        Piece::Lit(l) => Some(&**l),
+                        _ => None,
+                    }))
             })
             .max_by_key(|l| l.len())
     }

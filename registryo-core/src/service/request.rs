@@ -2,6 +2,8 @@
 //! header, the scopes. Everything malformed is a [`TokenRequestError`] (a `400` that says
 //! what is wrong), never a panic.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use http::header::{self, HeaderMap};
 use http_body::Body;
@@ -34,13 +36,20 @@ pub(super) enum Grant {
     Refresh(String),
 }
 
+/// The `key=value` pairs of a query or form, decoded (invalid UTF-8 replaced, as browsers
+/// do), borrowed where nothing needed decoding.
+pub(super) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+pub(super) fn pairs(text: &[u8]) -> Pairs<'_> {
+    form_urlencoded::parse(text).collect()
+}
+
 pub(super) fn parse_get(
     config: &TokenConfig,
     query: &str,
     headers: &HeaderMap,
 ) -> Result<Ask, TokenRequestError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|_| TokenRequestError::BadRequest("malformed query string".to_owned()))?;
+    let pairs = pairs(query.as_bytes());
     let caller = basic_credentials(headers)?;
     let account = first(&pairs, "account");
     if let (Some(account), Caller::Password { username, .. }) = (account, &caller)
@@ -63,10 +72,7 @@ pub(super) fn parse_get(
     })
 }
 
-pub(super) fn parse_post(
-    config: &TokenConfig,
-    form: &[(String, String)],
-) -> Result<Ask, TokenRequestError> {
+pub(super) fn parse_post(config: &TokenConfig, form: &Pairs<'_>) -> Result<Ask, TokenRequestError> {
     let bad = |m: &str| TokenRequestError::BadRequest(m.to_owned());
     let scopes = scopes(
         config,
@@ -119,9 +125,9 @@ pub(super) fn parse_post(
 
 fn scopes<'a>(
     config: &TokenConfig,
-    fields: impl Iterator<Item = &'a String>,
+    fields: impl Iterator<Item = &'a Cow<'a, str>>,
 ) -> Result<ScopeSet, TokenRequestError> {
-    let set = ScopeSet::parse_all(fields.map(String::as_str))?;
+    let set = ScopeSet::parse_all(fields.map(|f| &**f))?;
     if set.len() > config.max_scopes {
         return Err(TokenRequestError::BadRequest(format!(
             "too many scopes (limit {})",
@@ -135,7 +141,7 @@ pub(super) async fn read_form<ReqBody>(
     config: &TokenConfig,
     headers: &HeaderMap,
     body: ReqBody,
-) -> Result<Vec<(String, String)>, TokenRequestError>
+) -> Result<bytes::Bytes, TokenRequestError>
 where
     ReqBody: Body + Send,
     ReqBody::Data: Send,
@@ -161,26 +167,18 @@ where
     if declared_too_large {
         return Err(TokenRequestError::TooLarge(limit));
     }
-    let bytes = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                TokenRequestError::TooLarge(limit)
-            } else {
-                TokenRequestError::BadRequest("could not read the request body".to_owned())
-            }
-        })?
-        .to_bytes();
-    serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| TokenRequestError::BadRequest("malformed form body".to_owned()))
+    let collected = Limited::new(body, limit).collect().await.map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            TokenRequestError::TooLarge(limit)
+        } else {
+            TokenRequestError::BadRequest("could not read the request body".to_owned())
+        }
+    })?;
+    Ok(collected.to_bytes())
 }
 
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+fn first<'a>(pairs: &'a Pairs<'_>, key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
 }
 
 /// At most 128 characters of client-supplied text, for messages and logs.
