@@ -181,31 +181,41 @@ fn acl_decisions(c: &mut Criterion) {
     }
     group.finish();
 
-    // 100,000 `authenticated` rules with wildcards at both ends (`p7-*/*-7`).
-    let double: Vec<Rule> = (0..100_000u64)
-        .map(|i| {
-            let pattern = format!("p{}-*/*-{}", i % 1000, i / 1000);
-            rule(i, Subject::Authenticated, &pattern, Actions::PULL)
-        })
-        .collect();
-    let acl = Acl::new(double.clone());
-    let mut group = c.benchmark_group("acl_double_wildcard");
-    group
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(50);
-    for (label, repo) in [("miss", "bench/app"), ("hit", "p7-x/y-7")] {
-        let repo = name(repo);
-        assert_eq!(
-            acl.allowed(&principal, &repo),
-            linear(&double, &principal, &repo),
-            "{label}"
-        );
-        group.bench_with_input(BenchmarkId::new(label, 100_000), &repo, |b, repo| {
-            b.iter(|| acl.allowed(black_box(&principal), black_box(repo)))
-        });
+    // 100,000 `authenticated` rules with wildcards at both ends (`p7-*/*-7`), and with no
+    // literal at either end (`*7x*/*3y*`: indexed by a run of their longest literal piece).
+    let shapes: [(&str, fn(u64) -> String, [&str; 2]); 2] = [
+        (
+            "acl_double_wildcard",
+            |i| format!("p{}-*/*-{}", i % 1000, i / 1000),
+            ["bench/app", "p7-x/y-7"],
+        ),
+        (
+            "acl_inner_literal",
+            |i| format!("*{}x*/*{}y*", i % 1000, i / 1000),
+            ["bench/app", "a7xb/c3yd"],
+        ),
+    ];
+    for (group_name, pattern, [miss, hit]) in shapes {
+        let many: Vec<Rule> = (0..100_000u64)
+            .map(|i| rule(i, Subject::Authenticated, &pattern(i), Actions::PULL))
+            .collect();
+        let acl = Acl::new(many.clone());
+        let mut group = c.benchmark_group(group_name);
+        group
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .sample_size(50);
+        for (label, repo) in [("miss", miss), ("hit", hit)] {
+            let repo = name(repo);
+            let want = linear(&many, &principal, &repo);
+            assert_eq!(want.is_empty(), label == "miss", "{group_name} {label}");
+            assert_eq!(acl.allowed(&principal, &repo), want, "{group_name} {label}");
+            group.bench_with_input(BenchmarkId::new(label, 100_000), &repo, |b, repo| {
+                b.iter(|| acl.allowed(black_box(&principal), black_box(repo)))
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, acl_decisions);
