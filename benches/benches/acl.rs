@@ -183,7 +183,8 @@ fn acl_decisions(c: &mut Criterion) {
 
     // 100,000 `authenticated` rules with wildcards at both ends (`p7-*/*-7`), and with no
     // literal at either end (`*7x*/*3y*`: indexed by a run of their longest literal piece).
-    let shapes: [(&str, fn(u64) -> String, [&str; 2]); 2] = [
+    type Shape = (&'static str, fn(u64) -> String, [&'static str; 2]);
+    let shapes: [Shape; 2] = [
         (
             "acl_double_wildcard",
             |i| format!("p{}-*/*-{}", i % 1000, i / 1000),
