@@ -35,6 +35,21 @@ pub fn notice(message: &str) {
     }
 }
 
+/// Tells the operator something that went as it should: an info line of the server's log, or
+/// a line on standard error for the other commands.
+pub fn inform(message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!("{message}");
+    } else {
+        eprintln!("registryo: {message}");
+    }
+}
+
+/// Where the automatic backups made before migrations go: `<data>/backups`.
+pub fn backups_dir(settings: &Settings) -> PathBuf {
+    settings.data.join("backups")
+}
+
 /// The path made absolute (against the current directory), for messages and configs.
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())

@@ -21,7 +21,9 @@ use registryo_http::app::{AppState, EdgeConfig, router};
 use registryo_http::forwarded::TrustedProxies;
 use registryo_http::mail::{SmtpConfig, SmtpSender};
 use registryo_http::session::WebConfig;
-use registryo_store::{NewUser, Store, StoreError, StoreOptions, UserKind};
+use registryo_store::{
+    BackendKind, MigrationBackups, NewUser, Store, StoreError, StoreOptions, UserKind,
+};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
@@ -50,11 +52,24 @@ pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
     let options = StoreOptions {
         acquire_timeout: Duration::from_secs(settings.database_timeout_secs),
         create,
+        migration_backups: (settings.migration_backups > 0).then(|| MigrationBackups {
+            dir: crate::files::absolute(&crate::files::backups_dir(settings)),
+            keep: settings.migration_backups as usize,
+        }),
         ..StoreOptions::default()
     };
     let url = settings.database_url();
     match Store::connect_with(&url, &options).await {
-        Ok(store) => Ok(store),
+        Ok(store) => {
+            report_migration(settings, &store);
+            Ok(store)
+        }
+        Err(StoreError::NotMigrated(what)) => bail!(
+            "{what}. The database was left as it was. Make room for the backup (or fix the \
+             directory) and start again; or back the database up yourself (`registryo backup \
+             FILE` with the version that made it) and set migration_backups = 0 \
+             (REGISTRYO_MIGRATION_BACKUPS=0) to migrate without an automatic backup"
+        ),
         Err(StoreError::Uninitialised(what)) if sqlite_in_data => bail!(
             "no Registryo database in the data directory {dir} (looked for {what}). Admin \
              commands do not create one: run them with the settings `registryo serve` uses, \
@@ -74,6 +89,51 @@ pub async fn open_store(settings: &Settings, mode: OpenMode) -> Result<Store> {
                 crate::config::redact_url(&url)
             )
         }),
+    }
+}
+
+/// Says what opening the store did to the schema of an existing database: where the backup
+/// made before the migrations is and how to go back with it, or that there is none.
+fn report_migration(settings: &Settings, store: &Store) {
+    let Some(m) = store.migrated() else { return };
+    let (from, to, applied) = (m.from, m.to, m.applied.join(", "));
+    let older = "An older version of Registryo refuses the database from now on";
+    match (&m.backup, m.backend) {
+        (Some(backup), _) => crate::files::inform(&format!(
+            "upgraded the database from schema {from} to {to} (applied {applied}); a copy of \
+             it as it was is in {backup}. {older}: to go back, stop registryo, move the \
+             database away and put the copy in its place with the older version's `registryo \
+             restore {backup}` (the copy is a complete SQLite database), then start the older \
+             version",
+            backup = backup.display()
+        )),
+        (None, BackendKind::Postgres) => crate::files::notice(&format!(
+            "migrated the PostgreSQL database from schema {from} to {to} (applied {applied}) \
+             without a backup: registryo cannot copy a PostgreSQL server's database. {older}: \
+             going back means restoring a dump taken before the upgrade (pg_dump \
+             --format=custom, then pg_restore into an empty database) and running the older \
+             version, so take one before every upgrade"
+        )),
+        (None, _) => crate::files::notice(&format!(
+            "migrated the database from schema {from} to {to} (applied {applied}) without a \
+             backup (migration_backups = 0). {older}: going back needs a backup made before"
+        )),
+    }
+    if !m.removed.is_empty() {
+        crate::files::inform(&format!(
+            "removed older automatic backups (keeping the newest {}): {}",
+            settings.migration_backups,
+            m.removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for failed in &m.not_removed {
+        crate::files::notice(&format!(
+            "cannot remove an older automatic backup: {failed}"
+        ));
     }
 }
 

@@ -54,6 +54,19 @@ pub fn datetime(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
+/// Unix seconds as `YYYYMMDDTHHMMSSZ` (UTC, ISO 8601's basic format): for file names, which
+/// it sorts in time order.
+pub fn compact(unix: i64) -> String {
+    at(unix)
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +78,12 @@ mod tests {
         assert_eq!(rfc3339(1_795_937_217), "2026-11-29T07:26:57Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
+    }
+
+    #[test]
+    fn compact_known_values() {
+        assert_eq!(compact(0), "19700101T000000Z");
+        assert_eq!(compact(1_795_937_217), "20261129T072657Z");
     }
 
     #[test]

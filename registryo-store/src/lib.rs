@@ -230,6 +230,7 @@ mod sqlite_file;
 mod store;
 mod subjects;
 mod tokens;
+pub mod upgrade;
 mod users;
 
 // The records and the error are the storage ports' (registryo-core), re-exported for
@@ -241,3 +242,4 @@ pub use registryo_core::storage::{
     RefreshTokenUse, Session, StoreError, TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};
+pub use upgrade::{Migrated, MigrationBackups};

@@ -6,14 +6,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::StoreError;
 use crate::error::db;
+use crate::upgrade::{Migrated, MigrationBackups};
 
 #[cfg(feature = "sqlite")]
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 /// How often opening a fresh SQLite file and migrating it are tried before giving up.
 #[cfg(feature = "sqlite")]
 const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 #[cfg(feature = "postgres")]
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/postgres");
 
 /// The migration a database has that this build does not know: it was migrated by a newer
 /// Registryo, and this one must not touch it.
@@ -99,6 +101,10 @@ pub struct StoreOptions {
     /// never initialised either way: an empty, foreign or damaged one is
     /// [`StoreError::Damaged`].
     pub create: bool,
+    /// Back up an existing SQLite file into this directory before applying migrations to
+    /// it (default `None`: no backup); see [`crate::upgrade`]. Ignored for PostgreSQL and
+    /// in-memory databases, and for a database that has no Registryo tables yet.
+    pub migration_backups: Option<MigrationBackups>,
 }
 
 impl Default for StoreOptions {
@@ -108,6 +114,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
             create: true,
+            migration_backups: None,
         }
     }
 }
@@ -119,6 +126,7 @@ impl Default for StoreOptions {
 pub struct Store {
     pub(crate) backend: Backend,
     redacted_url: Arc<str>,
+    migrated: Option<Arc<Migrated>>,
 }
 
 impl fmt::Debug for Store {
@@ -165,12 +173,16 @@ impl Store {
             } else {
                 connect_sqlite(url, true, options).await.map_err(db)?
             };
-        let store = Store {
+        let mut store = Store {
             backend,
             redacted_url,
+            migrated: None,
         };
         match store.check_and_migrate(file.as_ref(), options).await {
-            Ok(()) => Ok(store),
+            Ok(migrated) => {
+                store.migrated = migrated.map(Arc::new);
+                Ok(store)
+            }
             Err(e) => {
                 store.close().await;
                 #[cfg(feature = "sqlite")]
@@ -182,12 +194,13 @@ impl Store {
         }
     }
 
-    /// The checks of [`Store::connect_with`] after connecting, then the migrations.
+    /// The checks of [`Store::connect_with`] after connecting, then the migrations (with a
+    /// backup before them: [`crate::upgrade`]).
     async fn check_and_migrate(
         &self,
         file: Option<&SqliteFile>,
         options: &StoreOptions,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Migrated>, StoreError> {
         let initialised = match file {
             #[cfg(feature = "sqlite")]
             Some(SqliteFile::Existing { initialised }) => *initialised,
@@ -203,7 +216,23 @@ impl Store {
                 self.redacted_url
             )));
         }
-        self.migrate().await
+        self.upgrade(
+            initialised,
+            file.is_some(),
+            options.migration_backups.as_ref(),
+        )
+        .await
+    }
+
+    /// What opening did to an existing database's schema: `Some` when it applied
+    /// migrations to it (with the backup made before, if any).
+    pub fn migrated(&self) -> Option<&Migrated> {
+        self.migrated.as_deref()
+    }
+
+    /// The database URL, any password hidden.
+    pub(crate) fn redacted_url(&self) -> &str {
+        &self.redacted_url
     }
 
     /// Whether the database holds sqlx's migrations table (it was initialised by Registryo).
@@ -243,7 +272,7 @@ impl Store {
                     match SQLITE_MIGRATOR.run(pool).await {
                         Ok(()) => break,
                         Err(err) if newer_schema(&err).is_some() => {
-                            return Err(self.newer(&err));
+                            return Err(self.newer(newer_schema(&err).unwrap_or_default()));
                         }
                         Err(_) if attempt < SQLITE_MIGRATE_ATTEMPTS => {
                             attempt += 1;
@@ -256,16 +285,18 @@ impl Store {
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => match POSTGRES_MIGRATOR.run(pool).await {
                 Ok(()) => {}
-                Err(err) if newer_schema(&err).is_some() => return Err(self.newer(&err)),
+                Err(err) if newer_schema(&err).is_some() => {
+                    return Err(self.newer(newer_schema(&err).unwrap_or_default()));
+                }
                 Err(err) => return Err(db(err)),
             },
         }
         Ok(())
     }
 
-    /// The refusal of a database that a newer Registryo migrated ([`newer_schema`]).
-    fn newer(&self, err: &sqlx::migrate::MigrateError) -> StoreError {
-        let version = newer_schema(err).unwrap_or_default();
+    /// The refusal of a database that a newer Registryo migrated: it has the migration
+    /// `version`, which this build does not know.
+    pub(crate) fn newer(&self, version: i64) -> StoreError {
         StoreError::Damaged(format!(
             "{} was upgraded by a newer version of Registryo (its schema has migration {version}, \
              which this version does not know): run that newer version, or restore a backup \
@@ -286,6 +317,11 @@ impl Store {
                 path.display()
             )));
         }
+        self.vacuum_into(path).await
+    }
+
+    /// `VACUUM INTO path` (a new or empty file); PostgreSQL: [`StoreError::Invalid`].
+    pub(crate) async fn vacuum_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
         let target = path.to_str().ok_or_else(|| {
             StoreError::Invalid(format!("{} is not a UTF-8 path", path.display()))
         })?;

@@ -50,6 +50,11 @@ const SETTINGS: &[(&str, &str)] = &[
         "# Seconds a request waits for the database before it is answered 503 (unreachable, overloaded): 1..300.",
     ),
     (
+        "migration_backups",
+        "# SQLite: before an upgrade applies migrations, the database is copied to <data>/backups/
+# registryo-<schema>-<UTC time>.db; this many are kept, the newest (0 = no backup before migrating).",
+    ),
+    (
         "public_url",
         "# URL clients reach this server at (the token realm is <public_url>/token); empty = from `listen`.",
     ),

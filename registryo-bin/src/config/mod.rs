@@ -54,6 +54,10 @@ pub struct Settings {
     /// How long a request waits for a database connection before it is answered `503`
     /// (database unreachable or overloaded), in seconds.
     pub database_timeout_secs: u64,
+    /// How many automatic backups of the SQLite database to keep in `<data>/backups`: one is
+    /// made before migrations are applied to it (an upgrade), older ones are removed. 0: no
+    /// backup before migrating.
+    pub migration_backups: u32,
     /// The URL clients reach this server at; the token realm is `{public_url}/token`.
     pub public_url: String,
     /// A PEM certificate chain: with `tls_key`, `serve` speaks https itself (read again
@@ -150,6 +154,7 @@ impl Default for Settings {
             registry_keys: RegistryKeys::Bundle,
             database_url: SecretUrl::default(),
             database_timeout_secs: 3,
+            migration_backups: 3,
             public_url: String::new(),
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
@@ -320,6 +325,9 @@ impl Settings {
         }
         if !(1..=300).contains(&self.database_timeout_secs) {
             return bad("database_timeout_secs must be between 1 and 300".to_owned());
+        }
+        if self.migration_backups > 100 {
+            return bad("migration_backups must be between 0 and 100".to_owned());
         }
         if self.reset_token_ttl_secs == 0 || self.invite_token_ttl_secs == 0 {
             return bad(

@@ -19,6 +19,7 @@ mod backup;
 mod cli;
 mod process;
 mod tls;
+mod upgrade;
 
 /// `registryo` on the data directory `data`, run from there.
 fn base_command(data: &Path) -> Command {

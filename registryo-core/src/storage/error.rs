@@ -41,6 +41,12 @@ pub enum StoreError {
     /// database. The text says which and what to do.
     #[error("{0}")]
     Damaged(String),
+    /// The database needs migrations this version brings, and none was applied: the backup
+    /// to be taken before them could not be made (a full disk, a directory that cannot be
+    /// written). Nothing was changed; the text says where the backup was to go and why it
+    /// failed.
+    #[error("{0}")]
+    NotMigrated(String),
     /// Any other database failure. Maps to HTTP 500; log the source.
     #[error("database error")]
     Database(#[source] DatabaseError),
