@@ -138,13 +138,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let tokens = state.tokens.clone();
     let edge = Arc::clone(&state.edge);
-    let ui =
-        crate::ui::routes()
-            .merge(crate::reset::routes())
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::session::csrf_guard,
-            ));
+    let ui = crate::ui::routes()
+        .merge(crate::reset::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::session::csrf_guard,
+        ))
+        .layer(middleware::from_fn(crate::ui::remember_destination));
     Router::new()
         .route_service("/token", tokens)
         .route("/healthz", get(healthz))

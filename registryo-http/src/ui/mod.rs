@@ -17,6 +17,7 @@ mod home;
 mod profile;
 mod rules;
 mod sign_in;
+pub(crate) use sign_in::remember_destination;
 mod users;
 
 use std::sync::LazyLock;

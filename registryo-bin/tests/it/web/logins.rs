@@ -483,3 +483,63 @@ async fn enabling_never_revives_old_sessions() {
     );
     t.signin("alice", ALICE_PW).await;
 }
+
+/// Sent to sign in from a page, a person comes back to it; never to another site.
+#[tokio::test]
+async fn signing_in_returns_to_the_page_asked_for_and_only_on_this_site() {
+    let t = setup().await;
+    let r = t.get("/admin/users?filter=al", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/signin?next=%2Fadmin%2Fusers%3Ffilter%3Dal");
+    // A form posted without a session is refused (no CSRF token), not returned to; the home
+    // page needs no `next`.
+    let r = t.post("/admin/users", None, &[("username", "x")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.headers.get("location").is_none());
+    assert_eq!(t.get("/", None).await.location(), "/signin");
+
+    let page = t.get("/signin?next=%2Fadmin%2Fusers%3Ffilter%3Dal", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"<input type="hidden" name="next" value="/admin/users?filter=al">"#),
+        "{}",
+        page.body
+    );
+    let token = page.cookie("registryo_signin").unwrap();
+    let sign_in = |next: &'static str, pw: &'static str| {
+        let token = token.clone();
+        let t = &t;
+        async move {
+            t.post_anonymous(
+                "/signin",
+                Some(&token),
+                &[
+                    ("username", "admin"),
+                    ("password", pw),
+                    ("csrf", &token),
+                    ("next", next),
+                ],
+            )
+            .await
+        }
+    };
+    // A wrong password keeps the destination in the form.
+    let r = sign_in("/admin/groups", "wrong-password").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains(r#"name="next" value="/admin/groups""#));
+    let r = sign_in("/admin/users?filter=al", ADMIN_PW).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/admin/users?filter=al");
+    for elsewhere in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "x"] {
+        let r = sign_in(elsewhere, ADMIN_PW).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{elsewhere}");
+        assert_eq!(r.location(), "/", "{elsewhere}");
+    }
+    // Signed in already: the sign-in page sends on to the destination.
+    let admin = t.signin("admin", ADMIN_PW).await;
+    let r = t.get("/signin?next=%2Fadmin%2Frules", Some(&admin)).await;
+    assert_eq!(r.location(), "/admin/rules");
+    let r = t.get("/signin?next=%2F%2Fevil.example", Some(&admin)).await;
+    assert_eq!(r.location(), "/");
+}
