@@ -284,12 +284,17 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
             .await
         }
         AclCmd::Rm { id } => {
-            match ops::delete_rule(app, actor, id).await {
-                Ok(()) => {}
+            let rule = match ops::delete_rule(app, actor, id).await {
+                Ok(rule) => rule,
                 Err(OpError::NotFound(_)) => bail!("no rule with id {id}"),
                 Err(e) => return Err(cli_error(e)),
-            }
-            out!("removed rule {id}");
+            };
+            out!(
+                "removed rule {id} ({} {} {})",
+                rule.subject,
+                rule.pattern,
+                rule.actions
+            );
             Ok(())
         }
         AclCmd::Explain { user, scope } => {

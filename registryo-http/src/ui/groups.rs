@@ -231,6 +231,8 @@ async fn group_delete_confirm(
         message: "Its members lose what rules for this group gave them. Rules naming the group stay until you remove them.".to_owned(),
         action: format!("/admin/groups/{id}/delete"),
         cancel: format!("/admin/groups/{id}"),
+        button: "Delete",
+        danger: true,
     }))
 }
 

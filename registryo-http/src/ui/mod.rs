@@ -58,8 +58,8 @@ pub struct Chrome {
     pub csrf: String,
     /// The nav entry to highlight.
     pub section: &'static str,
-    /// A notice after a change (fixed text, from a code).
-    pub notice: &'static str,
+    /// A notice after a change (fixed text from a code, or what the change did).
+    pub notice: std::borrow::Cow<'static, str>,
     /// The style sheet's URL (versioned).
     pub css: String,
 }
@@ -79,13 +79,19 @@ impl Chrome {
             admin: viewer.user.is_admin,
             csrf: viewer.csrf().to_owned(),
             section,
-            notice: "",
+            notice: std::borrow::Cow::Borrowed(""),
             css: css_href(),
         }
     }
 
     fn notice(mut self, flash: &Flash) -> Chrome {
-        self.notice = flash.ok.as_deref().map_or("", notice_text);
+        self.notice = flash.ok.as_deref().map_or("", notice_text).into();
+        self
+    }
+
+    /// The same chrome with this notice (what a change just did).
+    fn told(mut self, notice: String) -> Chrome {
+        self.notice = notice.into();
         self
     }
 }
@@ -472,7 +478,7 @@ impl TokenLine {
     }
 }
 
-/// "Delete …?": a deletion asks first.
+/// "Delete …?": a change that is hard to undo asks first, naming what changes.
 #[derive(Template)]
 #[template(path = "confirm.html")]
 struct ConfirmPage {
@@ -481,6 +487,10 @@ struct ConfirmPage {
     message: String,
     action: String,
     cancel: String,
+    /// The button's label ("Delete", "Rotate the secret"…).
+    button: &'static str,
+    /// A destructive change: the button is red.
+    danger: bool,
 }
 
 /// An HTML 404 page for browsers.

@@ -8,12 +8,12 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde::Deserialize;
 
 use super::{
-    Admin, Chrome, FieldError, Flash, ListPager, ListParams, UiError, WithChrome, back, parse_id,
-    render_status,
+    Admin, Chrome, ConfirmPage, FieldError, Flash, ListPager, ListParams, UiError, WithChrome,
+    back, parse_id, render, render_status,
 };
 use crate::app::AppState;
 use crate::error::AppError;
@@ -23,7 +23,10 @@ use registryo_core::time::date;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/rules", get(rules).post(rules_add))
-        .route("/admin/rules/{id}/delete", post(rules_delete))
+        .route(
+            "/admin/rules/{id}/delete",
+            get(rules_delete_confirm).post(rules_delete),
+        )
         .route("/admin/explain", get(explain))
 }
 
@@ -143,6 +146,32 @@ async fn rules_add(
     }
 }
 
+/// "Remove rule N?", naming the rule.
+async fn rules_delete_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "rules");
+    let id = parse_id(&id).ui(&chrome)?;
+    let what = ops::describe_rule(&state, id)
+        .ok_or_else(|| AppError::NotFound(format!("rule {id}")))
+        .ui(&chrome)?;
+    Ok(render(&ConfirmPage {
+        chrome,
+        title: format!("Remove rule {id}?"),
+        message: format!(
+            "The rule “{what}” is removed; what it granted stops at once, unless another rule \
+             grants it too."
+        ),
+        action: format!("/admin/rules/{id}/delete"),
+        cancel: "/admin/rules".to_owned(),
+        button: "Remove",
+        danger: true,
+    }))
+}
+
+/// Removes a rule and shows the list again, saying which rule went.
 async fn rules_delete(
     State(state): State<AppState>,
     admin: Admin,
@@ -150,10 +179,25 @@ async fn rules_delete(
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "rules");
     let id = parse_id(&id).ui(&chrome)?;
-    ops::delete_rule(&state, &admin.actor(), id)
+    let rule = ops::delete_rule(&state, &admin.actor(), id)
         .await
         .ui(&chrome)?;
-    Ok(back("/admin/rules", "removed"))
+    let chrome = chrome.told(format!(
+        "Removed rule {id}: {} may {} on {}.",
+        rule.subject, rule.actions, rule.pattern
+    ));
+    rules_render(
+        &state,
+        chrome,
+        FieldError::default(),
+        RuleForm {
+            actions: "pull".to_owned(),
+            ..RuleForm::default()
+        },
+        &ListParams::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]

@@ -28,10 +28,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/profile", post(user_profile))
         .route("/admin/users/{id}/disable", post(user_disable))
         .route("/admin/users/{id}/enable", post(user_enable))
-        .route("/admin/users/{id}/admin", post(user_admin))
+        .route(
+            "/admin/users/{id}/admin",
+            get(user_admin_confirm).post(user_admin),
+        )
         .route("/admin/users/{id}/unadmin", post(user_unadmin))
         .route("/admin/users/{id}/password", post(user_password))
-        .route("/admin/users/{id}/rotate", post(user_rotate))
+        .route(
+            "/admin/users/{id}/rotate",
+            get(user_rotate_confirm).post(user_rotate),
+        )
         .route("/admin/users/{id}/expiry", post(user_expiry))
         .route("/admin/users/{id}/logins/revoke", post(user_revoke_all))
         .route(
@@ -426,6 +432,30 @@ async fn user_enable(
     .await
 }
 
+/// "Make NAME an administrator?": the role is everything, so it asks first.
+async fn user_admin_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "users");
+    let id = parse_id(&id).ui(&chrome)?;
+    let u = ops::user(&state, id).await.ui(&chrome)?;
+    Ok(render(&ConfirmPage {
+        chrome,
+        title: format!("Make {} an administrator?", u.username),
+        message: format!(
+            "{} will be able to pull, push and delete every repository, manage every account, \
+             group and rule, and read the audit log.",
+            u.username
+        ),
+        action: format!("/admin/users/{id}/admin"),
+        cancel: format!("/admin/users/{id}"),
+        button: "Make administrator",
+        danger: true,
+    }))
+}
+
 async fn user_admin(
     State(state): State<AppState>,
     admin: Admin,
@@ -472,6 +502,30 @@ async fn user_password(
             .map(|_| ())
     })
     .await
+}
+
+/// "Rotate the secret of NAME?": the old secret stops at once, so it asks first.
+async fn user_rotate_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "users");
+    let id = parse_id(&id).ui(&chrome)?;
+    let u = ops::user(&state, id).await.ui(&chrome)?;
+    Ok(render(&ConfirmPage {
+        chrome,
+        title: format!("Rotate the secret of {}?", u.username),
+        message: format!(
+            "A new secret is shown once. The current one stops working at once: every job and \
+             machine that logs in as {} fails until it has the new one.",
+            u.username
+        ),
+        action: format!("/admin/users/{id}/rotate"),
+        cancel: format!("/admin/users/{id}"),
+        button: "Rotate the secret",
+        danger: true,
+    }))
 }
 
 async fn user_rotate(
@@ -527,6 +581,8 @@ async fn user_delete_confirm(
         message: "The account, its group memberships, docker logins and sessions are removed for good. The audit log keeps its name.".to_owned(),
         action: format!("/admin/users/{id}/delete"),
         cancel: format!("/admin/users/{id}"),
+        button: "Delete",
+        danger: true,
     }))
 }
 

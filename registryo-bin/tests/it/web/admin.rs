@@ -90,10 +90,48 @@ async fn rules_are_validated_next_to_the_field_and_apply_at_once() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let rule = t.store.list_acl_rules().await.unwrap()[0].id;
+    // The list links to a confirmation naming the rule; removing it says which rule went.
+    let list = t.get("/admin/rules", Some(&admin)).await;
+    assert!(
+        list.body
+            .contains(&format!(r#"href="/admin/rules/{rule}/delete""#))
+    );
+    let confirm = t
+        .get(&format!("/admin/rules/{rule}/delete"), Some(&admin))
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains(&format!("Remove rule {rule}?")),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm.body.contains("group:devs may pull,push on team/*"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm
+            .body
+            .contains(&format!(r#"action="/admin/rules/{rule}/delete""#))
+    );
+    // Looking at the confirmation changed nothing.
+    assert_eq!(t.store.list_acl_rules().await.unwrap().len(), 1);
     let r = t
         .post(&format!("/admin/rules/{rule}/delete"), Some(&admin), &[])
         .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains(&format!(
+            "Removed rule {rule}: group:devs may pull,push on team/*."
+        )),
+        "{}",
+        r.body
+    );
+    let gone = t
+        .get(&format!("/admin/rules/{rule}/delete"), Some(&admin))
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let (_, tok) = t.token("alice", ALICE_PW, "repository:team/app:pull").await;
     assert!(
         claims(&tok)["access"].as_array().is_none_or(Vec::is_empty),
@@ -147,6 +185,23 @@ async fn admin_ui_user_lifecycle() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let bob = t.store.get_user(id).await.unwrap();
     assert_eq!((bob.first_name.as_str(), bob.email), ("Robert", None));
+    // Making someone an administrator asks first, saying what the role gives.
+    let page = t.get(&format!("/admin/users/{id}"), Some(&admin)).await;
+    assert!(
+        page.body
+            .contains(&format!(r#"href="/admin/users/{id}/admin""#))
+    );
+    let confirm = t
+        .get(&format!("/admin/users/{id}/admin"), Some(&admin))
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains("an administrator?"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("manage every account"));
+    assert!(!t.store.get_user(id).await.unwrap().is_admin);
     t.post(&format!("/admin/users/{id}/admin"), Some(&admin), &[])
         .await;
     assert!(t.store.get_user(id).await.unwrap().is_admin);

@@ -45,6 +45,33 @@ async fn a_service_account_cannot_sign_in_to_the_ui_but_gets_tokens() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert!(r.body.contains("shown <strong>once</strong>"));
+    // Rotating a secret from the account's page asks first, saying what stops.
+    let robot = t.admin_api(Method::GET, "/users/robot", None).await.json();
+    let id = robot["id"].as_i64().unwrap();
+    let page = t.get(&format!("/admin/users/{id}"), Some(&admin)).await;
+    assert!(
+        page.body
+            .contains(&format!(r#"href="/admin/users/{id}/rotate""#))
+    );
+    let confirm = t
+        .get(&format!("/admin/users/{id}/rotate"), Some(&admin))
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains("Rotate the secret of robot?"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("stops working at once"));
+    let rotated = t
+        .post(&format!("/admin/users/{id}/rotate"), Some(&admin), &[])
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    assert!(
+        rotated.body.contains("shown <strong>once</strong>"),
+        "{}",
+        rotated.body
+    );
     let r = t
         .post(
             "/admin/service-accounts",
@@ -498,7 +525,9 @@ async fn signing_in_returns_to_the_page_asked_for_and_only_on_this_site() {
     assert!(r.headers.get("location").is_none());
     assert_eq!(t.get("/", None).await.location(), "/signin");
 
-    let page = t.get("/signin?next=%2Fadmin%2Fusers%3Ffilter%3Dal", None).await;
+    let page = t
+        .get("/signin?next=%2Fadmin%2Fusers%3Ffilter%3Dal", None)
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
@@ -531,7 +560,12 @@ async fn signing_in_returns_to_the_page_asked_for_and_only_on_this_site() {
     let r = sign_in("/admin/users?filter=al", ADMIN_PW).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), "/admin/users?filter=al");
-    for elsewhere in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "x"] {
+    for elsewhere in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "x",
+    ] {
         let r = sign_in(elsewhere, ADMIN_PW).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{elsewhere}");
         assert_eq!(r.location(), "/", "{elsewhere}");

@@ -12,7 +12,13 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_every_response_has_security_
     {
         let r = t.get(path, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(r.location(), "/signin", "{path}");
+        // Every page but home names itself, to come back to after signing in.
+        let back = if *path == "/" {
+            "/signin".to_owned()
+        } else {
+            format!("/signin?{}", serde_urlencoded::to_string([("next", path)]).unwrap())
+        };
+        assert_eq!(r.location(), back, "{path}");
     }
     let r = t.get("/signin", None).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -80,19 +80,34 @@ pub async fn subject_exists(app: &App, rule: &AclRule) -> Result<bool, OpError> 
 }
 
 /// Remove an ACL rule.
-pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<(), OpError> {
+/// Removes a rule; the rule that was removed.
+pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<AclRule, OpError> {
     let removed = app
         .accounts
         .store()
         .delete_acl_rule(id, &|rule| vec![rule_event(actor, "acl.remove", rule)])
         .await;
     match removed {
-        Ok(_) => applied(app, None).await,
+        Ok(rule) => {
+            applied(app, None).await?;
+            Ok(rule)
+        }
         Err(crate::storage::StoreError::NotFound(_)) => {
             Err(OpError::NotFound(format!("rule {id}")))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A rule of the policy in words (`user:alice may pull,push on team/**`), for a confirmation;
+/// `None` when the policy has no rule with this id (unknown, or one that does not compile).
+pub fn describe_rule(app: &App, id: i64) -> Option<String> {
+    let snap = app.accounts.snapshot();
+    let rule = snap.acl.rules_with_id(u64::try_from(id).ok()?).next()?;
+    Some(format!(
+        "{} may {} on {}",
+        rule.subject, rule.actions, rule.pattern
+    ))
 }
 
 /// The event of adding or removing a rule: its id and its text.
