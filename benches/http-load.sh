@@ -9,7 +9,9 @@
 #
 # Cases: the bare axum reply (baseline); `GET /token` with Basic credentials (remembered
 # after the first request); `POST /token` with a refresh token (docker's request after
-# `docker login`: grant_type=refresh_token); once, /healthz and anonymous /token. Server CPU
+# `docker login`: grant_type=refresh_token); the Basic case again on a second server with
+# `metrics = false` (no recorder: what recording the metrics costs, same binary, same round);
+# once, /healthz and anonymous /token. Server CPU
 # per request is the server's user+system time over the run divided by the requests wrk
 # counted (wrk shares the 2 cores, so requests/s and CPU/request are both shown).
 #
@@ -45,11 +47,19 @@ export REGISTRYO_DATA="$work/data" REGISTRYO_ADMIN_PASSWORD=bench-admin-pw REGIS
 "$BIN/registryo" serve --listen "127.0.0.1:$reg_port" >"$work/serve.log" &
 serve_pid=$!
 pids+=("$serve_pid")
+off_port=$(free_port)
+REGISTRYO_DATA="$work/data-off" REGISTRYO_METRICS=false \
+  "$BIN/registryo" serve --listen "127.0.0.1:$off_port" >"$work/serve-off.log" &
+off_pid=$!
+pids+=("$off_pid")
 wait_http "http://127.0.0.1:$bare_port/"
 wait_http "http://127.0.0.1:$reg_port/healthz"
-printf 'bench-user-pw\n' | "$BIN/registryo" user add bench --password-stdin >/dev/null
-"$BIN/registryo" acl add user:bench 'bench/**' pull,push >/dev/null
-"$BIN/registryo" acl add anonymous 'public/**' pull >/dev/null
+wait_http "http://127.0.0.1:$off_port/healthz"
+for data in "$work/data" "$work/data-off"; do
+  printf 'bench-user-pw\n' | REGISTRYO_DATA=$data "$BIN/registryo" user add bench --password-stdin >/dev/null
+  REGISTRYO_DATA=$data "$BIN/registryo" acl add user:bench 'bench/**' pull,push >/dev/null
+  REGISTRYO_DATA=$data "$BIN/registryo" acl add anonymous 'public/**' pull >/dev/null
+done
 sleep 2 # the server reloads the policy within a second
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -102,10 +112,12 @@ for r in $(seq "$ROUNDS"); do
     "http://127.0.0.1:$reg_port/token?service=bench&$scope" -H "$auth")
   read -r refresh_rps refresh_cpu < <(run "round $r: POST /token, refresh token, 1 scope" "$serve_pid" \
     "http://127.0.0.1:$reg_port/token" -s "$work/refresh.lua")
-  python3 - "$r" "$bare_rps" "$basic_rps" "$refresh_rps" "$basic_cpu" "$refresh_cpu" >>"$work/ratios" <<'PY'
+  read -r off_rps off_cpu < <(run "round $r: GET /token, Basic (remembered), 1 scope, metrics = false" "$off_pid" \
+    "http://127.0.0.1:$off_port/token?service=bench&$scope" -H "$auth")
+  python3 - "$r" "$bare_rps" "$basic_rps" "$refresh_rps" "$basic_cpu" "$refresh_cpu" "$off_rps" "$off_cpu" >>"$work/ratios" <<'PY'
 import sys
-r, bare, basic, refresh, basic_cpu, refresh_cpu = sys.argv[1], *map(float, sys.argv[2:])
-print(f"| {r} | {basic / bare:.2f} | {refresh / bare:.2f} | {refresh / basic:.2f} | {refresh_cpu / basic_cpu:.2f} |")
+r, bare, basic, refresh, basic_cpu, refresh_cpu, off, off_cpu = sys.argv[1], *map(float, sys.argv[2:])
+print(f"| {r} | {basic / bare:.2f} | {refresh / bare:.2f} | {refresh / basic:.2f} | {refresh_cpu / basic_cpu:.2f} | {basic / off:.2f} | {basic_cpu / off_cpu:.2f} |")
 PY
 done
 rss_after_kib=$(rss_kib "$serve_pid")
@@ -114,8 +126,8 @@ echo "| case | requests/s | p50 latency | server CPU µs/request |"
 echo "|---|---:|---:|---:|"
 cat "$work/table"
 echo
-echo "| round | Basic / bare (req/s) | refresh / bare (req/s) | refresh / Basic (req/s) | refresh / Basic (CPU per request) |"
-echo "|---:|---:|---:|---:|---:|"
+echo "| round | Basic / bare (req/s) | refresh / bare (req/s) | refresh / Basic (req/s) | refresh / Basic (CPU per request) | Basic / Basic without metrics (req/s) | Basic / Basic without metrics (CPU per request) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
 cat "$work/ratios"
 python3 - "$work/ratios" <<'PY'
 import sys

@@ -369,6 +369,8 @@ pub fn edge_config(settings: &Settings) -> Result<EdgeConfig> {
         trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)
             .context("trusted_proxies")?,
         hsts: settings.public_url().starts_with("https://"),
+        // Added by `serve`, which installs the recorder.
+        metrics: None,
     })
 }
 
@@ -478,6 +480,12 @@ impl Application {
         // Before anything opens files: every connection is one.
         let nofile = raise_open_files_limit();
         let options = serve_options(settings, nofile);
+        // Before any part that records is made: they take their handles when made.
+        let metrics = if settings.metrics {
+            Some(crate::metrics::install()?)
+        } else {
+            None
+        };
         let store = open_store(settings, OpenMode::CreateIfMissing).await?;
         if let Some(pw) = bootstrap_admin(&store, settings).await? {
             say!("Created the first administrator.");
@@ -486,6 +494,13 @@ impl Application {
             say!("  (shown once: change it after signing in)");
         }
         let mut state = app_state(settings, &store).await?;
+        if let Some(handle) = &metrics {
+            let endpoint = crate::metrics::endpoint(settings, handle.clone())?;
+            state = state.with_edge(EdgeConfig {
+                metrics: Some(Arc::new(endpoint)),
+                ..edge_config(settings)?
+            });
+        }
         let files = write_registry_files(settings, &state.keys.current())?;
         if let Some(note) = upgrade_note(settings, &state.keys.current()) {
             say!("Note: {note}.");
@@ -499,7 +514,7 @@ impl Application {
                 }
             })
         };
-        let tasks = vec![
+        let mut tasks = vec![
             state.accounts.spawn_watcher(Duration::from_secs(1)),
             state.keys.spawn_watcher(
                 state.accounts.store().clone(),
@@ -508,6 +523,9 @@ impl Application {
             ),
             spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
         ];
+        if let Some(handle) = metrics {
+            tasks.push(crate::metrics::spawn_upkeep(handle));
+        }
         let tls = if settings.tls_cert.as_os_str().is_empty() {
             None
         } else {

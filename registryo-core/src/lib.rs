@@ -14,6 +14,7 @@
 //! - [`service`]: the `/token` endpoint as a tower `Service` over `http` types.
 //! - [`layer`]: a "registry token required" tower layer for servers of the registry API.
 //! - [`memory`]: an in-memory backend for the token service, for tests and examples.
+//! - [`telemetry`]: the metrics it records (through the `metrics` facade) and how to add one.
 //! - [`time`]: unix time and RFC 3339 dates.
 //! - [`envelope`]: the Docker error envelope.
 //! - `client` (feature `client`): a registry client that mints its own tokens, as tower services.
@@ -38,6 +39,7 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod storage;
+pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod throttle;

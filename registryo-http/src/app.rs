@@ -40,6 +40,8 @@ pub struct EdgeConfig {
     pub trusted_proxies: TrustedProxies,
     /// Send `Strict-Transport-Security` on every response (the public URL is https).
     pub hsts: bool,
+    /// `/metrics`, when served ([`crate::metrics`]).
+    pub metrics: Option<Arc<crate::metrics::MetricsEndpoint>>,
 }
 
 /// The `Strict-Transport-Security` value: one year, this host only.
@@ -145,15 +147,25 @@ pub fn router(state: AppState) -> Router {
             crate::session::csrf_guard,
         ))
         .layer(middleware::from_fn(crate::ui::remember_destination));
-    Router::new()
-        .route_service("/token", tokens)
+    let mut routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/static/style.css", get(crate::ui::style))
         .merge(ui)
-        .nest("/api/v1", crate::api::routes())
+        .nest("/api/v1", crate::api::routes());
+    if let Some(endpoint) = &edge.metrics {
+        routes = routes.route(
+            "/metrics",
+            get(crate::metrics::serve).with_state(Arc::clone(endpoint)),
+        );
+    }
+    routes
+        // Every route above is counted by its template; /token records its own metrics.
+        .route_layer(middleware::from_fn(crate::metrics::mark_route))
+        .route_service("/token", tokens)
         .fallback(not_found)
         .with_state(state)
+        .layer(middleware::from_fn(crate::metrics::record_request))
         .layer(middleware::from_fn(retry_after))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&edge),

@@ -14,6 +14,7 @@ pub mod app;
 pub mod error;
 pub mod forwarded;
 pub mod mail;
+pub mod metrics;
 pub mod reset;
 pub mod session;
 pub mod ui;

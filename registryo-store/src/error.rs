@@ -64,12 +64,31 @@ pub(crate) fn from_sqlx(err: sqlx::Error) -> StoreError {
         return StoreError::NotFound("record".to_owned());
     }
     if let Some(kind) = outage(&err) {
+        count(Some(kind));
         return StoreError::Unavailable {
             kind,
             source: DatabaseError::new(err),
         };
     }
+    count(None);
     StoreError::Database(DatabaseError::new(err))
+}
+
+/// A database error in the metrics (`registryo_core::telemetry::DATABASE_ERRORS`): an outage
+/// by its kind, any other driver error as `other` (conflicts and missing records are answers,
+/// not errors).
+fn count(outage: Option<Outage>) {
+    let kind = match outage {
+        Some(Outage::Full) => "full",
+        Some(Outage::Io) => "io",
+        Some(Outage::Unreachable) => "unreachable",
+        Some(Outage::Timeout) => "timeout",
+        Some(Outage::Busy) => "busy",
+        Some(Outage::ReadOnly) => "read_only",
+        // A kind of outage the core may add later.
+        Some(_) | None => "other",
+    };
+    metrics::counter!(registryo_core::telemetry::DATABASE_ERRORS, "kind" => kind).increment(1);
 }
 
 /// A migration error as a [`StoreError`] (an outage when the database failed under it).

@@ -5,7 +5,7 @@
 //!   one (the settings are extracted with figment's `extract_lossy`). A list setting takes a
 //!   comma-separated value ([`list`]).
 //! - `REGISTRYO_<SECRET>_FILE` names a file holding a secret (its trailing newline dropped):
-//!   `admin_password`, `database_url` and `smtp_password`.
+//!   `admin_password`, `database_url`, `smtp_password` and `metrics_token`.
 //! - The tooling's own variables (`REGISTRYO_LOG`, `REGISTRYO_TEST_POSTGRES_URL`,
 //!   `REGISTRYO_E2E*`) are ignored; any other `REGISTRYO_*` variable is refused with the list
 //!   of settings, so a typo is not silently a default.
@@ -24,7 +24,12 @@ const PREFIX: &str = "REGISTRYO_";
 /// The name of the environment's metadata, which errors are told by.
 pub(super) const NAME: &str = "the environment";
 /// The secrets that may come from `REGISTRYO_<NAME>_FILE`.
-const SECRET_FILES: &[&str] = &["admin_password", "database_url", "smtp_password"];
+const SECRET_FILES: &[&str] = &[
+    "admin_password",
+    "database_url",
+    "smtp_password",
+    "metrics_token",
+];
 
 /// Variables with the prefix that are not settings (the test scripts and tooling): these, and
 /// every `REGISTRYO_E2E_*`.

@@ -175,6 +175,18 @@ const SETTINGS: &[(&str, &str)] = &[
 # and ignored by 2.8), \"2\" or \"3\". Deleting a tag in the UI removes that tag alone on 3, and on 2
 # its manifest with every tag on it (2.8 deletes by digest only; the confirmation names them).",
     ),
+    (
+        "metrics",
+        "
+# /metrics in the Prometheus text format (token requests, latencies, argon2, caches, guessing
+# limits, policy reloads, database and registry errors, UI requests). Served only to the client
+# addresses in metrics_allow (others: 403; the client as trusted_proxies resolves it: behind a
+# reverse proxy on this machine, trust it, or every request looks local), and, when
+# metrics_token is set, only with \"Authorization: Bearer <metrics_token>\" (else 401).
+# Any address: [\"0.0.0.0/0\", \"::/0\"]. The token is a secret: prefer REGISTRYO_METRICS_TOKEN_FILE.",
+    ),
+    ("metrics_allow", ""),
+    ("metrics_token", ""),
 ];
 
 /// An example `registryo.toml` with every setting and its default.

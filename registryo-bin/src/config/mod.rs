@@ -142,6 +142,18 @@ pub struct Settings {
     /// contradicts it), `2` or `3`. On 3 the UI's delete removes the tag alone; on 2 it deletes
     /// the manifest, with every tag on it.
     pub registry_version: VersionSetting,
+
+    // --- Metrics (issue 12).
+    /// Serve `/metrics` in the Prometheus text format (to `metrics_allow` and, when set,
+    /// with `metrics_token`).
+    pub metrics: bool,
+    /// The client addresses and CIDR ranges `/metrics` answers (others: 403); the client as
+    /// `trusted_proxies` resolves it. In the environment a comma-separated list.
+    #[serde(deserialize_with = "env::list")]
+    pub metrics_allow: Vec<String>,
+    /// A bearer token `/metrics` asks for (`Authorization: Bearer …`; else 401); empty: none
+    /// asked. Secret: also `REGISTRYO_METRICS_TOKEN_FILE`.
+    pub metrics_token: Secret,
 }
 
 impl Default for Settings {
@@ -189,6 +201,15 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             registry_timeout_secs: 10,
             registry_version: VersionSetting::Auto,
+            // On, but for this machine only: the numbers name no one, yet say how busy the
+            // server is and how many guesses it refuses, which is nobody else's business
+            // until the operator says so.
+            metrics: true,
+            metrics_allow: registryo_http::metrics::LOOPBACK
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -360,6 +381,16 @@ impl Settings {
         }
         if let Err(e) = registryo_http::forwarded::TrustedProxies::parse(&self.trusted_proxies) {
             return bad(format!("trusted_proxies: {e}"));
+        }
+        if let Err(e) = registryo_http::forwarded::TrustedProxies::parse(&self.metrics_allow) {
+            return bad(format!("metrics_allow: {e}"));
+        }
+        let token = self.metrics_token.expose();
+        if !token.is_empty() && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic())) {
+            return bad(
+                "metrics_token must be at least 16 printable ASCII characters without spaces"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

@@ -57,6 +57,8 @@ mod logins;
 mod mail;
 /// Every client against every registry version and key setting; rotations under load.
 mod matrix;
+/// Prometheus scraping the shared server; promtool on a scrape.
+mod metrics;
 
 // --- one test's own world ------------------------------------------------------------------
 

@@ -266,6 +266,16 @@ async fn a_full_disk_is_a_503_and_writes_work_again_when_space_returns() {
     for i in 0..3 {
         assert_eq!(add_group(&server, &format!("again{i}")).await.status, 201);
     }
+    // The failed writes are in the metrics, by their kind.
+    let scrape = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let full = crate::support::metrics::Scrape::parse(&scrape)
+        .count("registryo_database_errors_total", &[("kind", "full")]);
+    assert!(full >= 3.0, "database errors of kind full: {full}");
     server.assert_running();
 }
 

@@ -17,6 +17,7 @@ use registryo_core::testing::jwt;
 
 mod backup;
 mod cli;
+mod metrics;
 mod process;
 mod tls;
 mod upgrade;

@@ -37,6 +37,7 @@ use aws_lc_rs::{digest, hmac};
 
 use super::attempts::{Attempts, Channel, addr_text};
 use super::passwords::PasswordPool;
+use crate::telemetry::AccountsMetrics;
 use crate::time::unix_now as now;
 
 mod refresh;
@@ -148,6 +149,8 @@ struct Inner {
     /// known one does; made at the first such check (an admin command that checks no
     /// password never pays for it), with the same parameters as every new hash.
     dummy_hash: tokio::sync::OnceCell<String>,
+    /// Its counters, histograms and gauges ([`crate::telemetry`]), taken when it is made.
+    metrics: AccountsMetrics,
 }
 
 pub use crate::secret::token_hash;
@@ -185,6 +188,8 @@ impl Accounts {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let verifier = PasswordPool::new(cores).map_err(|e| AccountError::Hash(e.to_string()))?;
         let snapshot = Arc::new(load_snapshot(store.as_ref()).await?);
+        let metrics = AccountsMetrics::new();
+        set_policy_size(&metrics, &snapshot);
         Ok(Accounts {
             inner: Arc::new(Inner {
                 store,
@@ -198,6 +203,7 @@ impl Accounts {
                 snapshot: RwLock::new(snapshot),
                 reload: tokio::sync::Mutex::new(()),
                 dummy_hash: tokio::sync::OnceCell::new(),
+                metrics,
             }),
         })
     }
@@ -252,16 +258,19 @@ impl Accounts {
                 return Ok(());
             }
         }
+        let started = Instant::now();
         let size = current.acl.len() + current.user_count();
         let max_changes = u64::try_from(size / 2)
             .unwrap_or(u64::MAX)
             .max(MIN_LOGGED_CHANGES);
         let store = self.inner.store.as_ref();
-        let snap = match store.policy_changes(current.revision, max_changes).await? {
+        let metrics = &self.inner.metrics;
+        let (snap, took) = match store.policy_changes(current.revision, max_changes).await? {
             Some(delta) if delta.revision == current.revision => return Ok(()),
-            Some(delta) => current.apply(&delta),
-            None => load_snapshot(store).await?,
+            Some(delta) => (current.apply(&delta), &metrics.reload_changes),
+            None => (load_snapshot(store).await?, &metrics.reload_rebuild),
         };
+        took.record(started.elapsed().as_secs_f64());
         for (id, why) in &snap.broken_rules {
             if !current.broken_rules.iter().any(|(old, _)| old == id) {
                 tracing::warn!(rule = id, reason = %why, "skipping a rule that does not parse");
@@ -274,12 +283,15 @@ impl Accounts {
     /// Rebuild the whole policy from the store (what [`Accounts::reload`] falls back to).
     pub async fn rebuild(&self) -> Result<(), AccountError> {
         let _guard = self.inner.reload.lock().await;
+        let started = Instant::now();
         let snap = load_snapshot(self.inner.store.as_ref()).await?;
+        (self.inner.metrics.reload_rebuild).record(started.elapsed().as_secs_f64());
         self.replace_snapshot(snap);
         Ok(())
     }
 
     fn replace_snapshot(&self, snap: Snapshot) {
+        set_policy_size(&self.inner.metrics, &snap);
         if let Ok(mut s) = self.inner.snapshot.write() {
             *s = Arc::new(snap);
         }
@@ -427,11 +439,15 @@ impl Accounts {
     ) -> Result<Checked, AccountError> {
         let addr = addr_text(remote);
         let folded = username.folded();
+        let metrics = &self.inner.metrics;
         if let Some(wait) = self.blocked(&folded, &addr).await {
+            metrics.throttled[channel as usize].increment(1);
             return Ok(Checked::Throttled(wait));
         }
         let key = self.cache_key(username, password);
-        if let Some((principal, user_id)) = self.cached(&key, username) {
+        let cached = self.cached(&key, username);
+        metrics.password_cache.record(cached.is_some());
+        if let Some((principal, user_id)) = cached {
             return Ok(Checked::Valid { principal, user_id });
         }
         // Single flight: concurrent requests with the same credentials (a client pulling
@@ -500,6 +516,7 @@ impl Accounts {
         let verdict = attempts.limits().judge(&seen, usual, now());
         if let Verdict::Throttled { retry_after, .. } = verdict {
             attempts.block(folded, addr, verdict);
+            self.inner.metrics.throttled[channel as usize].increment(1);
             attempts.throttled(store, folded, addr, channel).await;
             return Ok(Checked::Throttled(retry_after));
         }
@@ -563,6 +580,13 @@ impl Accounts {
         self.reload(true).await?;
         Ok(self.snapshot().principal_of(user.id, &folded, t))
     }
+}
+
+/// The policy's size in its gauges.
+fn set_policy_size(metrics: &AccountsMetrics, snap: &Snapshot) {
+    // Counts far below 2^52: exact as f64.
+    metrics.rules.set(snap.acl.len() as f64);
+    metrics.users.set(snap.user_count() as f64);
 }
 
 async fn load_snapshot(store: &dyn Storage) -> Result<Snapshot, StoreError> {

@@ -12,7 +12,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::telemetry::PoolMetrics;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -43,6 +45,7 @@ struct Job {
 pub struct PasswordPool {
     tx: Sender<Job>,
     count: Arc<AtomicU64>,
+    metrics: PoolMetrics,
 }
 
 impl std::fmt::Debug for PasswordPool {
@@ -53,11 +56,15 @@ impl std::fmt::Debug for PasswordPool {
 
 impl PasswordPool {
     /// A pool of `threads` threads (at least one). Fails only if the system refuses threads.
+    /// Its queue length and the time of each job are recorded ([`crate::telemetry`]) to the
+    /// recorder installed when it is made, if any.
     pub fn new(threads: usize) -> std::io::Result<PasswordPool> {
         let (tx, rx) = channel::<Job>();
+        let metrics = PoolMetrics::new();
         let shared = Arc::new(Shared {
             rx: Mutex::new(rx),
             spare: Mutex::new(Vec::new()),
+            metrics: metrics.clone(),
         });
         for i in 0..threads.max(1) {
             let shared = Arc::clone(&shared);
@@ -68,6 +75,7 @@ impl PasswordPool {
         Ok(PasswordPool {
             tx,
             count: Arc::new(AtomicU64::new(0)),
+            metrics,
         })
     }
 
@@ -79,7 +87,7 @@ impl PasswordPool {
             password,
             task: Task::Verify { hash, reply },
         };
-        self.tx.send(job).is_ok() && answer.await.unwrap_or(false)
+        self.send(job) && answer.await.unwrap_or(false)
     }
 
     /// Hash `password` with argon2id, the crate's default parameters and a random salt: a
@@ -90,12 +98,22 @@ impl PasswordPool {
             password,
             task: Task::Hash { reply },
         };
-        self.tx
-            .send(job)
-            .map_err(|_| "the hashing threads are gone".to_owned())?;
+        if !self.send(job) {
+            return Err("the hashing threads are gone".to_owned());
+        }
         answer
             .await
             .map_err(|_| "the hashing thread failed".to_owned())?
+    }
+
+    /// Queue a job, counted in the queue's length until a thread takes it.
+    fn send(&self, job: Job) -> bool {
+        self.metrics.queue.increment(1.0);
+        let sent = self.tx.send(job).is_ok();
+        if !sent {
+            self.metrics.queue.decrement(1.0);
+        }
+        sent
     }
 
     /// How many verifications were asked of the pool so far.
@@ -108,6 +126,7 @@ impl PasswordPool {
 struct Shared {
     rx: Mutex<Receiver<Job>>,
     spare: Mutex<Vec<Vec<Block>>>,
+    metrics: PoolMetrics,
 }
 
 fn worker(shared: &Shared) {
@@ -127,18 +146,27 @@ fn worker(shared: &Shared) {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         };
+        shared.metrics.queue.decrement(1.0);
         let mut memory = shared
             .spare
             .lock()
             .ok()
             .and_then(|mut s| s.pop())
             .unwrap_or_default();
+        let started = Instant::now();
         match job.task {
             Task::Verify { hash, reply } => {
-                let _ = reply.send(verify_with(&mut memory, &hash, job.password.as_bytes()));
+                let matches = verify_with(&mut memory, &hash, job.password.as_bytes());
+                shared
+                    .metrics
+                    .verify
+                    .record(started.elapsed().as_secs_f64());
+                let _ = reply.send(matches);
             }
             Task::Hash { reply } => {
-                let _ = reply.send(hash_with(&mut memory, job.password.as_bytes()));
+                let hashed = hash_with(&mut memory, job.password.as_bytes());
+                shared.metrics.hash.record(started.elapsed().as_secs_f64());
+                let _ = reply.send(hashed);
             }
         }
         if let Ok(mut spare) = shared.spare.lock() {

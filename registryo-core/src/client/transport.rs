@@ -86,8 +86,28 @@ impl Service<Request<Bytes>> for ReqwestTransport {
             .extensions()
             .get::<ResponseLimit>()
             .map_or(self.default_limit, |l| l.0);
-        Box::pin(execute(client, req, limit))
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = execute(client, req, limit).await;
+            record(&result, started.elapsed());
+            result
+        })
     }
+}
+
+/// Every registry request in the metrics ([`crate::telemetry`]): by status class, or why
+/// there was no answer.
+fn record(result: &Result<Response<Bytes>, RegistryError>, took: std::time::Duration) {
+    use crate::telemetry::{REGISTRY_DURATION, REGISTRY_REQUESTS, status_class};
+    let label = match result {
+        Ok(resp) => status_class(resp.status().as_u16()),
+        Err(RegistryError::Timeout { .. }) => "timeout",
+        Err(RegistryError::Unreachable { .. }) => "unreachable",
+        Err(RegistryError::TooLarge { .. }) => "too_large",
+        Err(_) => "error",
+    };
+    metrics::counter!(REGISTRY_REQUESTS, "result" => label).increment(1);
+    metrics::histogram!(REGISTRY_DURATION).record(took.as_secs_f64());
 }
 
 async fn execute(

@@ -79,6 +79,23 @@ impl TokenRequestError {
         }
     }
 
+    /// The `outcome` label of the token request metrics ([`crate::telemetry`]).
+    pub(crate) fn outcome(&self) -> crate::telemetry::Outcome {
+        use crate::telemetry::Outcome;
+        match self {
+            TokenRequestError::BadRequest(_)
+            | TokenRequestError::Scope(_)
+            | TokenRequestError::MethodNotAllowed
+            | TokenRequestError::TooLarge(_)
+            | TokenRequestError::UnsupportedMediaType => Outcome::BadRequest,
+            TokenRequestError::WrongService { .. } => Outcome::WrongService,
+            TokenRequestError::Unauthorized(_) => Outcome::Unauthorized,
+            TokenRequestError::Throttled(_) => Outcome::Throttled,
+            TokenRequestError::Unavailable(_) => Outcome::Unavailable,
+            TokenRequestError::Signing(_) => Outcome::Error,
+        }
+    }
+
     /// The Docker error code.
     pub fn code(&self) -> &'static str {
         match self {

@@ -79,7 +79,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header;
@@ -92,6 +92,7 @@ use tower_service::Service;
 use crate::acl::{Acl, Principal};
 use crate::names::Username;
 use crate::scope::{Actions, Scope, ScopeSet};
+use crate::telemetry::{GrantType, Outcome, TokenMetrics};
 use crate::time::{rfc3339, unix_now};
 use crate::token::{Access, Claims, KeySet, TokenError};
 
@@ -355,6 +356,8 @@ struct Inner<A, R, P, S> {
     config: TokenConfig,
     reuse: Reuse,
     mismatches: mismatch::Mismatches,
+    /// Its counters and histograms ([`crate::telemetry`]), taken when the service is made.
+    metrics: TokenMetrics,
 }
 
 /// A [`RefreshTokens`] that keeps none: `docker login` then stores the password instead of a
@@ -425,7 +428,8 @@ where
     S: TokenSigner,
 {
     /// A token service over separate parts: e.g. a directory's password check, no refresh
-    /// tokens ([`NoRefreshTokens`]) and a static [`Acl`].
+    /// tokens ([`NoRefreshTokens`]) and a static [`Acl`]. It records its metrics
+    /// ([`crate::telemetry`]) to the recorder installed when it is made, if any.
     pub fn from_parts(
         authenticator: Arc<A>,
         refresh_tokens: Arc<R>,
@@ -442,6 +446,7 @@ where
                 config,
                 reuse: Reuse::default(),
                 mismatches: mismatch::Mismatches::default(),
+                metrics: TokenMetrics::new(),
             }),
         }
     }
@@ -458,11 +463,21 @@ where
         ReqBody::Data: Send,
         ReqBody::Error: Into<BoxError>,
     {
+        let started = Instant::now();
         let oauth = req.method() == Method::POST;
-        match self.inner.respond(req).await {
-            Ok(resp) => resp,
-            Err(e) => e.into_response(&self.inner.config.basic_realm, oauth),
-        }
+        let mut grant = GrantType::Unparsed;
+        let (resp, outcome) = match self.inner.respond(req, &mut grant).await {
+            Ok(answered) => answered,
+            Err(e) => {
+                let outcome = e.outcome();
+                (
+                    e.into_response(&self.inner.config.basic_realm, oauth),
+                    outcome,
+                )
+            }
+        };
+        self.inner.metrics.record(grant, outcome, started.elapsed());
+        resp
     }
 }
 
@@ -527,10 +542,13 @@ where
         }
     }
 
+    /// The reply and whether it holds everything asked (`Outcome::Ok`) or less
+    /// (`Outcome::Denied`); `grant` is set once the request is read.
     async fn respond<ReqBody>(
         &self,
         req: Request<ReqBody>,
-    ) -> Result<Response<Full<Bytes>>, TokenRequestError>
+        grant: &mut GrantType,
+    ) -> Result<(Response<Full<Bytes>>, Outcome), TokenRequestError>
     where
         ReqBody: Body + Send,
         ReqBody::Data: Send,
@@ -563,6 +581,11 @@ where
                 request::parse_post(&self.config, &request::pairs(&body))?
             }
             _ => return Err(TokenRequestError::MethodNotAllowed),
+        };
+        *grant = match &ask.grant {
+            Grant::Caller(Caller::Anonymous) => GrantType::Anonymous,
+            Grant::Caller(Caller::Password { .. }) => GrantType::Password,
+            Grant::Refresh(_) => GrantType::RefreshToken,
         };
         if let Some(s) = &ask.service
             && *s != self.config.service
@@ -620,8 +643,12 @@ where
 
         let mut access = Vec::with_capacity(ask.scopes.len());
         let mut granted = ScopeSet::new();
+        let mut outcome = Outcome::Ok;
         for scope in &ask.scopes {
             let actions = self.policy.grant(&principal, scope);
+            if actions != scope.actions() && actions != scope.actions().expand() {
+                outcome = Outcome::Denied;
+            }
             if actions.is_empty() {
                 continue;
             }
@@ -646,7 +673,7 @@ where
             refresh_token,
         };
         let body = reply_json(&issued.jwt, rest);
-        Ok(json_response(StatusCode::OK, Bytes::from(body)))
+        Ok((json_response(StatusCode::OK, Bytes::from(body)), outcome))
     }
 
     /// A token for this grant: one signed within the reuse window for the same subject, access

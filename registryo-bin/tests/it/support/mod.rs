@@ -9,6 +9,7 @@
 //!   whole, signing in through the form, form posts with the CSRF token.
 //! - [`cookies`]: the same sign-in over real HTTP (reqwest), and reading `Set-Cookie`.
 //! - [`e2e_env`]: the description of the programs `./scripts/test` started.
+//! - [`metrics`]: a scrape of `/metrics` read by series, and instant queries to Prometheus.
 //! - [`mail`]: the messages in the Maildir of the SMTP server `./scripts/test` started, and the
 //!   token in a reset or invitation link.
 //!
@@ -25,6 +26,7 @@ pub mod command;
 pub mod cookies;
 pub mod e2e_env;
 pub mod mail;
+pub mod metrics;
 pub mod oneshot;
 
 /// A fresh SQLite store (created and migrated by `Store::connect`) in a temporary folder,

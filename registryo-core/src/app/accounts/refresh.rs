@@ -317,8 +317,8 @@ impl RefreshTokens for Accounts {
         let addr = ctx.remote_addr.map(|a| a.ip());
         let key = digest_of(token);
         let caching = !config.cache_ttl.is_zero();
-        if caching
-            && let Some(p) = logins.hit(
+        let hit = if caching {
+            logins.hit(
                 &key,
                 client_id,
                 service,
@@ -327,7 +327,11 @@ impl RefreshTokens for Accounts {
                 addr,
                 &self.snapshot(),
             )
-        {
+        } else {
+            None
+        };
+        self.inner.metrics.refresh_cache.record(hit.is_some());
+        if let Some(p) = hit {
             return Ok(Some(p));
         }
         // Read before the store: a drop after this point keeps the answer out of the cache.
