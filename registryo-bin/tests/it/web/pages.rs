@@ -16,7 +16,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_every_response_has_security_
         let back = if *path == "/" {
             "/signin".to_owned()
         } else {
-            format!("/signin?{}", serde_urlencoded::to_string([("next", path)]).unwrap())
+            format!(
+                "/signin?{}",
+                serde_urlencoded::to_string([("next", path)]).unwrap()
+            )
         };
         assert_eq!(r.location(), back, "{path}");
     }
