@@ -228,7 +228,7 @@ async fn group_delete_confirm(
     Ok(render(&ConfirmPage {
         chrome,
         title: format!("Delete the group {}?", g.name),
-        message: "Its members lose what rules for this group gave them. Rules naming the group stay until you remove them.".to_owned(),
+        message: "Its memberships and every rule naming the group are removed with it: its members lose what those rules gave them. The audit log keeps each removed rule.".to_owned(),
         action: format!("/admin/groups/{id}/delete"),
         cancel: format!("/admin/groups/{id}"),
         button: "Delete",

@@ -513,6 +513,12 @@ async fn user_rotate_confirm(
     let chrome = Chrome::of(&admin.0, "users");
     let id = parse_id(&id).ui(&chrome)?;
     let u = ops::user(&state, id).await.ui(&chrome)?;
+    if u.kind != registryo_core::storage::UserKind::Service {
+        return Err(OpError::Conflict(
+            "only a service account has a generated secret".to_owned(),
+        ))
+        .ui(&chrome);
+    }
     Ok(render(&ConfirmPage {
         chrome,
         title: format!("Rotate the secret of {}?", u.username),

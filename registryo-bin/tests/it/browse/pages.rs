@@ -18,7 +18,10 @@ async fn repositories_are_filtered_by_the_acl_searched_and_paginated() {
 
     // Anonymous: sign in first.
     let r = t.get("/registry", None).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/signin"));
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, "/signin?next=%2Fregistry")
+    );
 
     // The admin sees all 58, 50 a page.
     let admin = t.signin("admin", PW).await;

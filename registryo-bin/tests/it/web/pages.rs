@@ -84,6 +84,7 @@ async fn an_admin_sees_every_page_uncached() {
         format!("/admin/users/{alice}/delete"),
         format!("/admin/groups/{gid}"),
         format!("/admin/groups/{gid}/delete"),
+        format!("/admin/users/{alice}/admin"),
     ];
     for path in USER_PAGES
         .iter()
@@ -103,6 +104,23 @@ async fn an_admin_sees_every_page_uncached() {
     assert_eq!(
         t.get("/admin/users/abc", Some(&admin)).await.status,
         StatusCode::NOT_FOUND
+    );
+    let group = t
+        .get(&format!("/admin/groups/{gid}/delete"), Some(&admin))
+        .await;
+    assert!(
+        group
+            .body
+            .contains("every rule naming the group are removed"),
+        "{}",
+        group.body
+    );
+    // A person has no generated secret to rotate.
+    assert_eq!(
+        t.get(&format!("/admin/users/{alice}/rotate"), Some(&admin))
+            .await
+            .status,
+        StatusCode::CONFLICT
     );
     let reg = t.get("/registry", Some(&admin)).await;
     assert!(reg.body.contains("not configured"));
