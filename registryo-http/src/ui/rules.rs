@@ -99,6 +99,27 @@ async fn rules_render(
     ))
 }
 
+/// The list with an empty form (actions `pull` offered).
+async fn rules_list(
+    state: &AppState,
+    chrome: Chrome,
+    params: &ListParams,
+) -> Result<Response, UiError> {
+    let form = RuleForm {
+        actions: "pull".to_owned(),
+        ..RuleForm::default()
+    };
+    rules_render(
+        state,
+        chrome,
+        FieldError::default(),
+        form,
+        params,
+        StatusCode::OK,
+    )
+    .await
+}
+
 async fn rules(
     State(state): State<AppState>,
     admin: Admin,
@@ -106,18 +127,7 @@ async fn rules(
     Query(params): Query<ListParams>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "rules").notice(&flash);
-    rules_render(
-        &state,
-        chrome,
-        FieldError::default(),
-        RuleForm {
-            actions: "pull".to_owned(),
-            ..RuleForm::default()
-        },
-        &params,
-        StatusCode::OK,
-    )
-    .await
+    rules_list(&state, chrome, &params).await
 }
 
 async fn rules_add(
@@ -186,18 +196,7 @@ async fn rules_delete(
         "Removed rule {id}: {} may {} on {}.",
         rule.subject, rule.actions, rule.pattern
     ));
-    rules_render(
-        &state,
-        chrome,
-        FieldError::default(),
-        RuleForm {
-            actions: "pull".to_owned(),
-            ..RuleForm::default()
-        },
-        &ListParams::default(),
-        StatusCode::OK,
-    )
-    .await
+    rules_list(&state, chrome, &ListParams::default()).await
 }
 
 #[derive(Deserialize, Default)]

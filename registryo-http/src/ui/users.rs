@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use registryo_core::storage::User;
+use registryo_core::storage::{User, UserKind};
 use serde::Deserialize;
 
 use super::{
@@ -432,30 +432,6 @@ async fn user_enable(
     .await
 }
 
-/// "Make NAME an administrator?": the role is everything, so it asks first.
-async fn user_admin_confirm(
-    State(state): State<AppState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Result<Response, UiError> {
-    let chrome = Chrome::of(&admin.0, "users");
-    let id = parse_id(&id).ui(&chrome)?;
-    let u = ops::user(&state, id).await.ui(&chrome)?;
-    Ok(render(&ConfirmPage {
-        chrome,
-        title: format!("Make {} an administrator?", u.username),
-        message: format!(
-            "{} will be able to pull, push and delete every repository, manage every account, \
-             group and rule, and read the audit log.",
-            u.username
-        ),
-        action: format!("/admin/users/{id}/admin"),
-        cancel: format!("/admin/users/{id}"),
-        button: "Make administrator",
-        danger: true,
-    }))
-}
-
 async fn user_admin(
     State(state): State<AppState>,
     admin: Admin,
@@ -504,36 +480,6 @@ async fn user_password(
     .await
 }
 
-/// "Rotate the secret of NAME?": the old secret stops at once, so it asks first.
-async fn user_rotate_confirm(
-    State(state): State<AppState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Result<Response, UiError> {
-    let chrome = Chrome::of(&admin.0, "users");
-    let id = parse_id(&id).ui(&chrome)?;
-    let u = ops::user(&state, id).await.ui(&chrome)?;
-    if u.kind != registryo_core::storage::UserKind::Service {
-        return Err(OpError::Conflict(
-            "only a service account has a generated secret".to_owned(),
-        ))
-        .ui(&chrome);
-    }
-    Ok(render(&ConfirmPage {
-        chrome,
-        title: format!("Rotate the secret of {}?", u.username),
-        message: format!(
-            "A new secret is shown once. The current one stops working at once: every job and \
-             machine that logs in as {} fails until it has the new one.",
-            u.username
-        ),
-        action: format!("/admin/users/{id}/rotate"),
-        cancel: format!("/admin/users/{id}"),
-        button: "Rotate the secret",
-        danger: true,
-    }))
-}
-
 async fn user_rotate(
     State(state): State<AppState>,
     admin: Admin,
@@ -573,23 +519,93 @@ async fn user_expiry(
     .await
 }
 
+/// The questions asked before a change to one account that is hard to undo.
+#[derive(Clone, Copy)]
+enum Ask {
+    Delete,
+    MakeAdmin,
+    Rotate,
+}
+
+/// "Delete NAME?", "Make NAME an administrator?", "Rotate the secret of NAME?": a `GET` page
+/// naming what the change does, whose form posts to the change itself.
+async fn user_confirm(
+    state: &AppState,
+    admin: &Admin,
+    id: &str,
+    ask: Ask,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::of(&admin.0, "users");
+    let id = parse_id(id).ui(&chrome)?;
+    let u = ops::user(state, id).await.ui(&chrome)?;
+    let name = &u.username;
+    let (title, message, verb, button) = match ask {
+        Ask::Delete => (
+            format!("Delete {name}?"),
+            "The account, its group memberships, docker logins and sessions are removed for \
+             good. The audit log keeps its name."
+                .to_owned(),
+            "delete",
+            "Delete",
+        ),
+        Ask::MakeAdmin => (
+            format!("Make {name} an administrator?"),
+            format!(
+                "{name} will be able to pull, push and delete every repository, manage every \
+                 account, group and rule, and read the audit log."
+            ),
+            "admin",
+            "Make administrator",
+        ),
+        Ask::Rotate if u.kind != UserKind::Service => {
+            return Err(OpError::Conflict(
+                "only a service account has a generated secret".to_owned(),
+            ))
+            .ui(&chrome);
+        }
+        Ask::Rotate => (
+            format!("Rotate the secret of {name}?"),
+            format!(
+                "A new secret is shown once. The current one stops working at once: every job \
+                 and machine that logs in as {name} fails until it has the new one."
+            ),
+            "rotate",
+            "Rotate the secret",
+        ),
+    };
+    Ok(render(&ConfirmPage {
+        chrome,
+        title,
+        message,
+        action: format!("/admin/users/{id}/{verb}"),
+        cancel: format!("/admin/users/{id}"),
+        button,
+        danger: true,
+    }))
+}
+
 async fn user_delete_confirm(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
-    let chrome = Chrome::of(&admin.0, "users");
-    let id = parse_id(&id).ui(&chrome)?;
-    let u = ops::user(&state, id).await.ui(&chrome)?;
-    Ok(render(&ConfirmPage {
-        chrome,
-        title: format!("Delete {}?", u.username),
-        message: "The account, its group memberships, docker logins and sessions are removed for good. The audit log keeps its name.".to_owned(),
-        action: format!("/admin/users/{id}/delete"),
-        cancel: format!("/admin/users/{id}"),
-        button: "Delete",
-        danger: true,
-    }))
+    user_confirm(&state, &admin, &id, Ask::Delete).await
+}
+
+async fn user_admin_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    user_confirm(&state, &admin, &id, Ask::MakeAdmin).await
+}
+
+async fn user_rotate_confirm(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    user_confirm(&state, &admin, &id, Ask::Rotate).await
 }
 
 async fn user_delete(
