@@ -346,6 +346,7 @@ pub fn web_config(settings: &Settings) -> WebConfig {
     WebConfig {
         secure_cookies: settings.secure_cookies || settings.public_url().starts_with("https://"),
         session_ttl: Duration::from_secs(settings.session_ttl_secs.max(60)),
+        registry_host: settings.registry_host(),
     }
 }
 

@@ -42,6 +42,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a session lasts after sign-in.
     pub session_ttl: Duration,
+    /// The registry as people's clients name it (`HOST[:PORT]`), for the commands the UI
+    /// shows (`docker login HOST`); empty: unknown, the commands name no host.
+    pub registry_host: String,
 }
 
 impl Default for WebConfig {
@@ -49,6 +52,7 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
+            registry_host: String::new(),
         }
     }
 }

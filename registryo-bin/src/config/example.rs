@@ -89,6 +89,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("registry_url", "# The registry's URL, for the web UI."),
     (
+        "registry_host",
+        "# The registry as clients name it (docker login HOST); empty: the host of registry_url.",
+    ),
+    (
         "secure_cookies",
         "# Web UI cookies are Secure when public_url is https; true forces it (TLS proxy under another name).",
     ),

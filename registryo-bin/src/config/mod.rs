@@ -84,6 +84,10 @@ pub struct Settings {
     pub admin_password: Secret,
     /// The registry's URL, for the web UI (empty: no registry browsing).
     pub registry_url: String,
+    /// The registry as people's clients name it (`HOST[:PORT]`, as in `docker login HOST`
+    /// and `docker pull HOST/REPO`), shown in the UI's commands; empty: the host and port of
+    /// `registry_url` (which may be a name only this server resolves, as in compose).
+    pub registry_host: String,
     /// Mark the web UI's cookies `Secure` even when `public_url` is not https (behind a
     /// TLS-terminating proxy reached under another name).
     pub secure_cookies: bool,
@@ -178,6 +182,7 @@ impl Default for Settings {
             credential_cache_secs: 300,
             admin_password: Secret::default(),
             registry_url: String::new(),
+            registry_host: String::new(),
             secure_cookies: false,
             session_ttl_secs: 12 * 3600,
             smtp_host: String::new(),
@@ -330,6 +335,9 @@ impl Settings {
                 self.public_url
             ));
         }
+        if let Err(e) = registry_host_of(&self.registry_host) {
+            return bad(e);
+        }
         if !self.smtp_host.is_empty() && !self.smtp_from.contains('@') {
             return bad(
                 "smtp_from (the From address of e-mails) must be set with smtp_host".to_owned(),
@@ -407,6 +415,24 @@ impl Settings {
     }
 
     /// The URL clients reach this server at.
+    /// The registry's host for people's commands: `registry_host`, else the host and port
+    /// of `registry_url`; empty when neither is set.
+    pub fn registry_host(&self) -> String {
+        if !self.registry_host.is_empty() {
+            return self.registry_host.clone();
+        }
+        url::Url::parse(&self.registry_url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_default()
+    }
+
     pub fn public_url(&self) -> String {
         if self.public_url.is_empty() {
             let host = if self.listen.ip().is_unspecified() {
@@ -512,4 +538,26 @@ fn setting_names() -> Result<Vec<String>, ConfigError> {
         )),
         Err(e) => Err(ConfigError::Invalid(e.to_string())),
     }
+}
+
+/// `registry_host` checked: empty, or `HOST[:PORT]` with nothing else (no scheme, path,
+/// user or space), as docker takes it.
+fn registry_host_of(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let bad = || {
+        format!(
+            "registry_host must be HOST or HOST:PORT as clients name the registry \
+             (e.g. registry.example.com or 10.0.0.5:5000), not {text:?}"
+        )
+    };
+    if text.contains(['/', '@', '?', '#', ' ']) || text.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    let u = url::Url::parse(&format!("http://{text}/")).map_err(|_| bad())?;
+    if u.host_str().is_none() || u.path() != "/" {
+        return Err(bad());
+    }
+    Ok(())
 }

@@ -525,3 +525,41 @@ fn registry_version_is_auto_2_or_3() {
         assert!(example_toml().contains("\nregistry_version = \"auto\"\n"));
     });
 }
+
+#[test]
+fn the_registry_host_comes_from_its_setting_or_from_registry_url() {
+    jailed(|jail| {
+        let s = load(
+            jail,
+            None,
+            &[("REGISTRYO_REGISTRY_URL", "http://registry:5000/")],
+        )
+        .unwrap();
+        assert_eq!(s.registry_host(), "registry:5000");
+        let s = load(
+            jail,
+            None,
+            &[("REGISTRYO_REGISTRY_URL", "https://reg.example.com")],
+        )
+        .unwrap();
+        assert_eq!(s.registry_host(), "reg.example.com");
+        let s = load(
+            jail,
+            None,
+            &[
+                ("REGISTRYO_REGISTRY_URL", "http://registry:5000"),
+                ("REGISTRYO_REGISTRY_HOST", "localhost:5000"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.registry_host(), "localhost:5000");
+        assert_eq!(load(jail, None, &[]).unwrap().registry_host(), "");
+        for bad in ["http://x", "x/y", "a b", "u@x", "x:port", ":5000"] {
+            let err = refused(jail, &[("REGISTRYO_REGISTRY_HOST", bad)]);
+            assert!(
+                err.contains("registry_host must be HOST or HOST:PORT"),
+                "{bad}: {err}"
+            );
+        }
+    });
+}

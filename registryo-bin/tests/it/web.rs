@@ -35,6 +35,11 @@ struct T {
 }
 
 async fn setup() -> T {
+    setup_with(registryo_http::session::WebConfig::default()).await
+}
+
+/// [`setup`] with these web UI settings.
+async fn setup_with(web: registryo_http::session::WebConfig) -> T {
     let (dir, store) = sqlite_store().await;
     for (name, pw, admin) in [("admin", ADMIN_PW, true), ("alice", ALICE_PW, false)] {
         let hash = hash_password_blocking(pw).unwrap();
@@ -54,7 +59,8 @@ async fn setup() -> T {
         accounts.clone(),
         signing_keys("test"),
         TokenConfig::new("registryo", "registryo"),
-    );
+    )
+    .with_web_config(web);
     T {
         app: router(state),
         store,

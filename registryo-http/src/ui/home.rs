@@ -32,6 +32,10 @@ struct HomePage {
     rules: Vec<RuleLine>,
     counts: Option<(usize, usize, usize)>,
     broken: usize,
+    /// The viewer's username, for the `docker login` command.
+    username: String,
+    /// The registry as clients name it (empty: unknown).
+    registry_host: String,
 }
 
 async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response, UiError> {
@@ -48,7 +52,11 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         .filter(|r| r.subject.matches(&principal))
         .map(|r| RuleLine {
             subject: r.subject.to_string(),
-            pattern: r.pattern.to_string(),
+            // What `${account}` stands for, for this viewer.
+            pattern: r
+                .pattern
+                .to_string()
+                .replace("${account}", u.username.as_str()),
             actions: r.actions.to_string(),
         })
         .collect();
@@ -69,5 +77,7 @@ async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         rules,
         counts,
         broken: snap.broken_rules.len(),
+        username: u.username.to_string(),
+        registry_host: state.web.config.registry_host.clone(),
     }))
 }

@@ -213,6 +213,8 @@ struct SecretPage {
     chrome: Chrome,
     user: UserView,
     secret: String,
+    /// The registry as clients name it (empty: unknown).
+    registry_host: String,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +252,7 @@ async fn service_create(
                 chrome,
                 user: UserView::of(&user),
                 secret,
+                registry_host: state.web.config.registry_host.clone(),
             },
         )),
         Err(e) => {
@@ -495,6 +498,7 @@ async fn user_rotate(
         chrome,
         user: UserView::of(&user),
         secret,
+        registry_host: state.web.config.registry_host.clone(),
     }))
 }
 

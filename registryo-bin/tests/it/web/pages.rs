@@ -393,3 +393,52 @@ async fn user_controlled_text_is_rendered_inert() {
             || bodies[1].1.contains("&#60;img")
     );
 }
+
+/// With the registry's host known, home and a new secret's page show the commands to copy,
+/// naming it; `${account}` rules read as the viewer's own repositories.
+#[tokio::test]
+async fn the_commands_shown_name_the_registry() {
+    let web = registryo_http::session::WebConfig {
+        registry_host: "registry.example.test:5000".to_owned(),
+        ..Default::default()
+    };
+    let t = setup_with(web).await;
+    t.admin_api(
+        Method::POST,
+        "/rules",
+        Some(
+            json!({"subject": "authenticated", "pattern": "${account}/**", "actions": "pull,push"}),
+        ),
+    )
+    .await;
+    let alice = t.signin("alice", ALICE_PW).await;
+    let home = t.get("/", Some(&alice)).await;
+    assert!(
+        home.body
+            .contains("docker login registry.example.test:5000 -u alice"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("<code>alice/**</code>"), "{}", home.body);
+    let admin = t.signin("admin", ADMIN_PW).await;
+    let r = t
+        .post(
+            "/admin/service-accounts",
+            Some(&admin),
+            &[("username", "ci"), ("expires", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(
+        r.body
+            .contains("docker login registry.example.test:5000 -u ci --password-stdin"),
+        "{}",
+        r.body
+    );
+    // Without it, no host is invented.
+    let t = setup().await;
+    let alice = t.signin("alice", ALICE_PW).await;
+    let home = t.get("/", Some(&alice)).await;
+    assert!(!home.body.contains("docker login registry"));
+    assert!(home.body.contains("<code>docker login</code>"));
+}
