@@ -273,6 +273,8 @@ struct UserPage {
     chrome: Chrome,
     user: UserView,
     groups: Vec<(i64, String)>,
+    /// The rules that apply to them (by name, groups, `authenticated`, `anonymous`).
+    rules: Vec<ops::AppliedRule>,
     tokens: Vec<TokenLine>,
     error: FieldError,
     myself: bool,
@@ -305,6 +307,7 @@ async fn user_page_render(
             chrome,
             user: UserView::of(&u),
             groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+            rules: ops::rules_applying_to(state, &u.username),
             tokens: tokens.into_iter().map(TokenLine::of).collect(),
             error,
         },

@@ -395,7 +395,8 @@ async fn user_controlled_text_is_rendered_inert() {
 }
 
 /// With the registry's host known, home and a new secret's page show the commands to copy,
-/// naming it; `${account}` rules read as the viewer's own repositories.
+/// naming it; `${account}` rules read as the viewer's own repositories, on home and on the
+/// user's page.
 #[tokio::test]
 async fn the_commands_shown_name_the_registry() {
     let web = registryo_http::session::WebConfig {
@@ -435,6 +436,18 @@ async fn the_commands_shown_name_the_registry() {
         "{}",
         r.body
     );
+    // An administrator sees the same rules on alice's page.
+    let id = t.user_id("alice").await;
+    let page = t.get(&format!("/admin/users/{id}"), Some(&admin)).await;
+    assert!(page.body.contains("Rules that apply"), "{}", page.body);
+    assert!(page.body.contains("<code>alice/**</code>"), "{}", page.body);
+    let bare = t
+        .get(
+            &format!("/admin/users/{}", t.user_id("admin").await),
+            Some(&admin),
+        )
+        .await;
+    assert!(bare.body.contains("<code>admin/**</code>"), "{}", bare.body);
     // Without it, no host is invented.
     let t = setup().await;
     let alice = t.signin("alice", ALICE_PW).await;

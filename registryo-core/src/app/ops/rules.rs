@@ -99,6 +99,40 @@ pub async fn delete_rule(app: &App, actor: &Actor, id: i64) -> Result<AclRule, O
     }
 }
 
+/// A rule that applies to someone, as their pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRule {
+    /// The rule's id.
+    pub id: u64,
+    /// Through whom it applies: `user:NAME`, `group:NAME`, `authenticated` or `anonymous`.
+    pub subject: String,
+    /// The pattern, with `${account}` read as their name (`alice/**`).
+    pub pattern: String,
+    /// The actions it allows.
+    pub actions: String,
+}
+
+/// The rules of the policy in force that apply to this user — by name, through their groups,
+/// `authenticated` and `anonymous` — in rule order (a user unknown to the policy: as a
+/// signed-in user with no groups).
+pub fn rules_applying_to(app: &App, username: &str) -> Vec<AppliedRule> {
+    let snap = app.accounts.snapshot();
+    let principal = snap
+        .principal(username, now())
+        .unwrap_or_else(|| Principal::user(username.to_owned()));
+    snap.acl
+        .rules()
+        .iter()
+        .filter(|r| r.subject.matches(&principal))
+        .map(|r| AppliedRule {
+            id: r.id,
+            subject: r.subject.to_string(),
+            pattern: r.pattern.to_string().replace("${account}", username),
+            actions: r.actions.to_string(),
+        })
+        .collect()
+}
+
 /// A rule of the policy in words (`user:alice may pull,push on team/**`), for a confirmation;
 /// `None` when the policy has no rule with this id (unknown, or one that does not compile).
 pub fn describe_rule(app: &App, id: i64) -> Option<String> {
