@@ -11,6 +11,7 @@
 //! - [`logins`](mod@logins): docker logins (refresh tokens).
 //! - [`keys`]: the signing keys and their rotation.
 //! - [`tags`]: the registry's tags (deleting one).
+//! - [`activity`](mod@activity): the registry's activity from its notifications, as each viewer may see it.
 
 use std::net::SocketAddr;
 
@@ -20,6 +21,7 @@ use crate::storage::{AclRule, NewAuditEvent};
 use super::App;
 pub use super::OpError;
 
+pub mod activity;
 pub mod bulk;
 pub mod groups;
 pub mod keys;
@@ -28,6 +30,7 @@ pub mod rules;
 pub mod tags;
 pub mod users;
 
+pub use activity::*;
 pub use bulk::*;
 pub use groups::*;
 pub use keys::*;
