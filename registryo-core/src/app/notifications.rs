@@ -43,6 +43,12 @@ pub async fn secret(store: &dyn Storage) -> Result<String, OpError> {
     Ok(store.get_or_init_setting(SECRET_SETTING, &fresh).await?)
 }
 
+/// At most this many envelopes are written at once (SQLite writes one at a time anyway; the
+/// rest of the pool stays free for `/token` and the UI).
+pub const WRITERS: usize = 2;
+/// How long an envelope waits for a writer before it is refused with `503`.
+pub const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why an envelope was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
@@ -52,6 +58,10 @@ pub enum ReceiveError {
     /// Not an envelope (HTTP 400).
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// [`WRITERS`] envelopes were being written for longer than [`BUSY_WAIT`] (HTTP 503: the
+    /// registry sends it again).
+    #[error("too many notifications at once")]
+    Busy,
     /// The events could not be recorded (a 503 when the storage is unavailable).
     #[error("{}", .0.message())]
     Store(OpError),
@@ -74,6 +84,7 @@ pub struct Received {
 #[derive(Debug)]
 pub struct Notifications {
     secret: String,
+    writers: tokio::sync::Semaphore,
     invalid: AtomicU64,
     recorded: AtomicU64,
 }
@@ -83,6 +94,7 @@ impl Notifications {
     pub fn new(secret: String) -> Notifications {
         Notifications {
             secret,
+            writers: tokio::sync::Semaphore::new(WRITERS),
             invalid: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
         }
@@ -150,6 +162,10 @@ impl Notifications {
             }
         }
         if !events.is_empty() {
+            let _writer = tokio::time::timeout(BUSY_WAIT, self.writers.acquire())
+                .await
+                .map_err(|_| ReceiveError::Busy)?
+                .map_err(|_| ReceiveError::Busy)?;
             let done = store
                 .record_registry_events(&events)
                 .await

@@ -178,6 +178,19 @@ pub async fn tag_pushes(
         .collect())
 }
 
+/// An event as the API and `registryo activity --json` show it.
+pub fn activity_json(e: &RegistryEvent) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id, "event_id": e.event_id, "at": e.at,
+        "time": crate::time::rfc3339(e.at), "action": e.action,
+        "subject": e.subject, "repository": e.repository,
+        "from_repository": e.from_repository, "tag": e.tag, "digest": e.digest,
+        "media_type": e.media_type, "size": e.size, "actor": e.actor,
+        "remote_addr": e.remote_addr, "user_agent": e.user_agent, "audit_id": e.audit_id,
+        "count": e.count,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
