@@ -302,6 +302,10 @@ pub fn parse_event(value: serde_json::Value) -> Result<Event, InvalidEvent> {
     } else if digest.is_some() {
         match media_type.as_deref() {
             Some(m) if is_manifest_type(m) => Subject::Manifest,
+            // A deletion names the repository and the digest only, for a manifest and a blob
+            // alike; a blob is deleted through the API only by hand (garbage collection sends
+            // nothing), a manifest by every client's delete.
+            None if action == EventAction::Delete => Subject::Manifest,
             _ => Subject::Blob,
         }
     } else if tag.is_some() {
@@ -498,6 +502,9 @@ mod tests {
                            "target": {"repository": "team/app", "tag": "1.0"}, "actor": {}});
         let u = parse_event(untag).unwrap();
         assert_eq!((u.subject, u.actor), (Subject::Tag, None));
+        let by_digest = json!({"id": "e4", "timestamp": "2026-11-29T07:26:57Z", "action": "delete",
+                               "target": {"repository": "team/app", "digest": DIGEST}});
+        assert_eq!(parse_event(by_digest).unwrap().subject, Subject::Manifest);
         let repo = json!({"id": "e3", "timestamp": "2026-11-29T07:26:57Z", "action": "delete",
                           "target": {"repository": "team/app"}});
         assert_eq!(parse_event(repo).unwrap().subject, Subject::Repository);

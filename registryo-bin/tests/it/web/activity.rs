@@ -285,3 +285,146 @@ async fn the_activity_api_pages_filters_and_shows_only_what_one_may_pull() {
     let r = t.admin_api(Method::GET, "/activity?colour=red", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+/// A tag deleted in the UI comes back from the registry as a deletion by registryo's own
+/// token subject: it is recorded as the person's, linked to the audit event, and the audit
+/// log shows it once, beside the registry's other events, filtered by repository, action and
+/// date.
+#[tokio::test]
+async fn the_audit_log_shows_registry_events_beside_admin_events_and_links_ui_deletions() {
+    let t = notified().await;
+    let deletion = t
+        .store
+        .insert_audit_event(&registryo_store::NewAuditEvent {
+            actor: Some("admin".into()),
+            target: Some("alice/app:1".into()),
+            detail: Some(format!("manifest {DIGEST} deleted with tags 1")),
+            remote_addr: Some("127.0.0.1".into()),
+            ..registryo_store::NewAuditEvent::new("registry.tag.delete")
+        })
+        .await
+        .unwrap();
+    let now = registryo_core::time::rfc3339(registryo_core::time::unix_now());
+    let mut from_ui = json!({"id": "d1", "timestamp": now, "action": "delete",
+        "target": {"repository": "alice/app", "digest": DIGEST},
+        "request": {"addr": "127.0.0.1:1", "useragent": "registryo"},
+        "actor": {"name": registryo_core::app::notifications::UI_SUBJECT}});
+    let mut push = event("p1", "push", "alice/app", Some("2"));
+    push["timestamp"] = json!(now);
+    let mut other = event("p2", "push", "secret/app", Some("1"));
+    other["timestamp"] = json!(now);
+    assert_eq!(
+        envelope(&t, vec![push, from_ui.clone(), other])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let stored = t
+        .store
+        .list_registry_events(&registryo_store::ActivityQuery {
+            action: Some("delete".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].actor.as_deref(),
+        Some("admin"),
+        "the person, not registryo-ui"
+    );
+    assert_eq!(stored[0].audit_id, Some(deletion.id));
+    // An unrelated deletion by the UI's subject (no audit event for it) keeps that subject.
+    from_ui["id"] = json!("d2");
+    from_ui["target"]["repository"] = json!("alice/other");
+    envelope(&t, vec![from_ui]).await;
+
+    let b = t.signin("admin", ADMIN_PW).await;
+    let page = t.get("/admin/audit?repository=alice/app", Some(&b)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<code>registry.push</code>"), "{}", page.body);
+    assert!(page.body.contains("alice/app:2"));
+    assert_eq!(
+        page.body.matches("<code>registry.tag.delete</code>").count(),
+        1,
+        "the UI's deletion once"
+    );
+    assert!(page.body.contains("the registry reported the deletion of"));
+    assert!(
+        !page.body.contains("<code>registry.delete</code>"),
+        "not doubled: {}",
+        page.body
+    );
+    assert!(!page.body.contains("secret/app"), "another repository");
+    assert!(!page.body.contains("<code>ui.signin</code>"), "not a repository's event");
+    let pushes = t.get("/admin/audit?action=registry.push", Some(&b)).await;
+    assert!(pushes.body.contains("secret/app:1") && pushes.body.contains("alice/app:2"));
+    assert!(!pushes.body.contains("<code>registry.tag.delete</code>"));
+    let admins = t.get("/admin/audit?action=ui.signin", Some(&b)).await;
+    assert!(admins.body.contains("<code>ui.signin</code>") && !admins.body.contains("<code>registry.push</code>"));
+    let later = t
+        .get("/admin/audit?since=1h&until=2999-01-01", Some(&b))
+        .await;
+    assert!(later.body.contains("<code>registry.push</code>"));
+    let none = t.get("/admin/audit?since=2999-01-01", Some(&b)).await;
+    assert!(none.body.contains("No events."), "{}", none.body);
+    for bad in ["since=soon", "repository=Bad", "before=x1"] {
+        let r = t.get(&format!("/admin/audit?{bad}"), Some(&b)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// The timeline pages through both lists, each item once, newest first.
+#[tokio::test]
+async fn the_timeline_pages_through_both_lists() {
+    let t = notified().await;
+    let mut events = Vec::new();
+    for i in 0..7 {
+        let mut e = event(
+            &format!("x{i}"),
+            "push",
+            "alice/app",
+            Some(&format!("t{i}")),
+        );
+        e["timestamp"] = json!(registryo_core::time::rfc3339(
+            registryo_core::time::unix_now() - 100 + i * 20
+        ));
+        events.push(e);
+    }
+    envelope(&t, events).await;
+    for i in 0..5 {
+        t.store
+            .insert_audit_event(&registryo_store::NewAuditEvent {
+                target: Some(format!("u{i}")),
+                ..registryo_store::NewAuditEvent::new("user.create")
+            })
+            .await
+            .unwrap();
+    }
+    let app = registryo_core::app::App::new(t.accounts.clone(), signing_keys("x"));
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = registryo_core::app::ops::timeline_page(
+            &app,
+            &registryo_core::app::ops::TimelineFilter {
+                before: before.clone(),
+                limit: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items);
+        match page.next {
+            Some(n) => before = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].at() >= w[1].at()),
+        "newest first"
+    );
+}
