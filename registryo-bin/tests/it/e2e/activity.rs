@@ -143,6 +143,43 @@ async fn pushes_pulls_mounts_and_deletes_are_recorded_with_their_actor(target: &
     })
     .await;
 
+    // The web UI: the audit log (both versions) and, where the shared server browses this
+    // registry (2.8), the repository page's tag list and Activity.
+    let web = ui_session(&t).await;
+    let audit = web.page(&format!("/admin/audit?repository={src}")).await;
+    for (action, who) in [("push", &owner), ("pull", &user), ("delete", &owner)] {
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains(&format!("<code>registry.{action}</code>"))
+                    && l.contains(&format!("<td>{who}</td>"))),
+            "registry.{action} by {who} in the audit log: {audit}"
+        );
+    }
+    let mounts = web
+        .page(&format!(
+            "/admin/audit?repository={dst}&action=registry.mount"
+        ))
+        .await;
+    assert!(mounts.contains(&format!("<td>{user}</td>")), "{mounts}");
+    if t.target.registryo == env().registryo_url() && t.target.version == "2" {
+        let page = web.page(&format!("/registry/r/{dst}")).await;
+        let tag_row = page
+            .lines()
+            .skip_while(|l| !l.contains("<code>1</code></a></td>"))
+            .take(3)
+            .collect::<String>();
+        assert!(
+            tag_row.contains(&format!("<td>{user}</td>")),
+            "pushed by: {page}"
+        );
+        assert!(page.contains("<h2 class=\"pad\">Activity</h2>"), "{page}");
+        assert!(
+            page.contains(&format!("from {src}")),
+            "the mount in the activity: {page}"
+        );
+    }
+
     // The CLI calls the same operation.
     let out = t.cli(&["activity", "--repository", &src], None).ok();
     for (action, who) in [("push", &owner), ("pull", &user), ("delete", &owner)] {
@@ -195,6 +232,41 @@ async fn pushes_pulls_mounts_and_deletes_are_recorded_with_their_actor(target: &
         t.activity(&src).await.len() == before
     })
     .await;
+}
+
+/// An admin's web session on the target's registryo.
+struct Web {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Web {
+    async fn page(&self, path: &str) -> String {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        resp.text().await.unwrap()
+    }
+}
+
+async fn ui_session(t: &T) -> Web {
+    let http = crate::support::cookies::no_redirects();
+    let base = t.target.registryo.clone();
+    let resp =
+        crate::support::cookies::sign_in(&http, &base, "admin", env().admin_password(), &[]).await;
+    let session =
+        crate::support::cookies::set_cookie(&resp, "registryo_session").expect("a session cookie");
+    Web {
+        http,
+        base,
+        cookie: format!("registryo_session={session}"),
+    }
 }
 
 /// The secret `registry-config` gives the registry (the same every time: kept in the store).

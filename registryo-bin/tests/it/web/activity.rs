@@ -342,10 +342,16 @@ async fn the_audit_log_shows_registry_events_beside_admin_events_and_links_ui_de
     let b = t.signin("admin", ADMIN_PW).await;
     let page = t.get("/admin/audit?repository=alice/app", Some(&b)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("<code>registry.push</code>"), "{}", page.body);
+    assert!(
+        page.body.contains("<code>registry.push</code>"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("alice/app:2"));
     assert_eq!(
-        page.body.matches("<code>registry.tag.delete</code>").count(),
+        page.body
+            .matches("<code>registry.tag.delete</code>")
+            .count(),
         1,
         "the UI's deletion once"
     );
@@ -356,12 +362,18 @@ async fn the_audit_log_shows_registry_events_beside_admin_events_and_links_ui_de
         page.body
     );
     assert!(!page.body.contains("secret/app"), "another repository");
-    assert!(!page.body.contains("<code>ui.signin</code>"), "not a repository's event");
+    assert!(
+        !page.body.contains("<code>ui.signin</code>"),
+        "not a repository's event"
+    );
     let pushes = t.get("/admin/audit?action=registry.push", Some(&b)).await;
     assert!(pushes.body.contains("secret/app:1") && pushes.body.contains("alice/app:2"));
     assert!(!pushes.body.contains("<code>registry.tag.delete</code>"));
     let admins = t.get("/admin/audit?action=ui.signin", Some(&b)).await;
-    assert!(admins.body.contains("<code>ui.signin</code>") && !admins.body.contains("<code>registry.push</code>"));
+    assert!(
+        admins.body.contains("<code>ui.signin</code>")
+            && !admins.body.contains("<code>registry.push</code>")
+    );
     let later = t
         .get("/admin/audit?since=1h&until=2999-01-01", Some(&b))
         .await;
