@@ -81,10 +81,7 @@ async fn received(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match notifications
-        .receive(state.store().as_ref(), authorization, body)
-        .await
-    {
+    match notifications.receive(state, authorization, body).await {
         Ok(r) => {
             tracing::debug!(
                 recorded = r.recorded,

@@ -126,24 +126,59 @@ impl Notifications {
     /// Checks an envelope sent with `authorization` and records its valid events in one
     /// transaction; a deletion the web UI made (the registry names registryo's own token
     /// subject) is recorded as the person's, linked to its audit event.
+    ///
+    /// The registry client's digest index ([`crate::client::RegistryClient::learn_digest`])
+    /// learns each tag pushed, and forgets a repository where something was deleted, so the
+    /// 2.8 delete confirmation's "these tags go too" asks the registry less.
     pub async fn receive(
+        &self,
+        app: &super::App,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<Received, ReceiveError> {
+        let (received, events) = self
+            .record(app.store().as_ref(), authorization, body)
+            .await?;
+        if let Some(client) = app.registry.client() {
+            for e in &events {
+                match (e.action, &e.tag, &e.digest) {
+                    (EventAction::Push, Some(tag), Some(digest))
+                        if e.subject == Subject::Manifest =>
+                    {
+                        if let Ok(d) = crate::client::Digest::parse(digest) {
+                            client.learn_digest(&e.repository, tag, &d);
+                        }
+                    }
+                    (EventAction::Delete, _, _) => client.forget_digests(&e.repository),
+                    _ => {}
+                }
+            }
+        }
+        Ok(received)
+    }
+
+    async fn record(
         &self,
         store: &dyn Storage,
         authorization: Option<&str>,
         body: &[u8],
-    ) -> Result<Received, ReceiveError> {
+    ) -> Result<(Received, Vec<Event>), ReceiveError> {
         if !self.authorized(authorization) {
             return Err(ReceiveError::Unauthorized);
         }
         let parsed = parse_envelope(body)?;
         let mut received = Received::default();
         let mut events = Vec::with_capacity(parsed.len());
+        let mut checked = Vec::with_capacity(parsed.len());
         for event in parsed {
             match event {
                 Ok(e) if e.action == EventAction::Push && e.subject == Subject::Blob => {
                     received.skipped += 1;
                 }
-                Ok(e) => events.push(record_of(&e)),
+                Ok(e) => {
+                    events.push(record_of(&e));
+                    checked.push(e);
+                }
                 Err(e) => {
                     received.invalid += 1;
                     // Bounded: an envelope holds at most MAX_EVENTS, and each line is short.
@@ -174,7 +209,7 @@ impl Notifications {
             received.duplicates = done.duplicates;
             self.recorded.fetch_add(done.recorded, Ordering::Relaxed);
         }
-        Ok(received)
+        Ok((received, checked))
     }
 }
 
