@@ -309,12 +309,13 @@ fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::ta
     })
 }
 
-/// How long the ids of delivered registry events are remembered (a redelivery within it is
-/// recorded once): a week, long after the registry stopped retrying.
-pub const KEEP_EVENT_IDS_SECS: i64 = 7 * 86_400;
+/// How long the ids of counted pulls are remembered (a pull delivered again within it is
+/// counted once): a day, long after the registry stopped retrying (it retries within
+/// minutes); the other events are unique on their id for as long as they are kept.
+pub const KEEP_EVENT_IDS_SECS: i64 = 86_400;
 
 /// Removes the registry events past `activity_retention_days` and beyond
-/// `activity_max_events` (0: no such limit), and the ids older than [`KEEP_EVENT_IDS_SECS`].
+/// `activity_max_events` (0: no such limit), and the pulls' ids older than [`KEEP_EVENT_IDS_SECS`].
 pub async fn prune_activity(store: &Store, now: i64, settings: &Settings) -> Result<u64> {
     let before = match i64::try_from(settings.activity_retention_days) {
         Ok(days) if days > 0 => now.saturating_sub(days.saturating_mul(86_400)),

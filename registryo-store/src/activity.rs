@@ -1,5 +1,6 @@
-//! The registry's activity: the events of its notifications, each recorded once, pulls
-//! counted per (UTC day, actor, repository).
+//! The registry's activity: the events of its notifications, each recorded once (unique on
+//! the registry's id; a pull's id remembered for a day in `registry_pull_ids`), pulls counted
+//! per (UTC day, actor, repository).
 
 use async_trait::async_trait;
 use registryo_core::storage::{
@@ -14,6 +15,10 @@ use crate::{Store, StoreError};
 /// The columns of a [`RegistryEventRow`].
 const COLUMNS: &str = "id, event_id, at, action, subject, repository, from_repository, tag, \
                        digest, media_type, size, actor, remote_addr, user_agent, audit_id, count";
+
+/// The columns an event is inserted with (then `pull_key` for a pull).
+const INSERT_COLUMNS: &str = "event_id, at, action, subject, repository, from_repository, tag, \
+                              digest, media_type, size, actor, remote_addr, user_agent, audit_id, count";
 
 /// The page size when [`ActivityQuery::limit`] is 0.
 const DEFAULT_PAGE: u32 = 100;
@@ -75,63 +80,87 @@ impl RegistryEventStore for Store {
         dispatch!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db)?;
             for e in events {
-                let new = sqlx::query(
-                    "INSERT INTO registry_event_ids (event_id, at) VALUES ($1, $2) \
-                     ON CONFLICT (event_id) DO NOTHING",
-                )
-                .bind(&e.event_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                let new = if e.is_pull() {
+                    // A pull adds to its day's row: the manifests pulled, the bytes, and the
+                    // details of the latest manifest pull (a blob's leave them); its id is
+                    // remembered apart (a day) so that a redelivery counts once.
+                    let new = sqlx::query(
+                        "INSERT INTO registry_pull_ids (event_id, at) VALUES ($1, $2) \
+                         ON CONFLICT (event_id) DO NOTHING",
+                    )
+                    .bind(&e.event_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                    if new > 0 {
+                        sqlx::query(&format!(
+                            "INSERT INTO registry_events ({INSERT_COLUMNS}, pull_key) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                             ON CONFLICT (pull_key) DO UPDATE SET \
+                             count = registry_events.count + excluded.count, \
+                             size = COALESCE(registry_events.size, 0) + COALESCE(excluded.size, 0), \
+                             at = CASE WHEN excluded.at > registry_events.at THEN excluded.at ELSE registry_events.at END, \
+                             subject = CASE WHEN excluded.count > 0 THEN excluded.subject ELSE registry_events.subject END, \
+                             tag = CASE WHEN excluded.count > 0 THEN excluded.tag ELSE registry_events.tag END, \
+                             digest = CASE WHEN excluded.count > 0 THEN excluded.digest ELSE registry_events.digest END, \
+                             media_type = CASE WHEN excluded.count > 0 THEN excluded.media_type ELSE registry_events.media_type END, \
+                             remote_addr = COALESCE(excluded.remote_addr, registry_events.remote_addr), \
+                             user_agent = COALESCE(excluded.user_agent, registry_events.user_agent)"
+                        ))
+                        .bind(&e.event_id)
+                        .bind(e.at)
+                        .bind(&e.action)
+                        .bind(&e.subject)
+                        .bind(&e.repository)
+                        .bind(e.from_repository.as_deref())
+                        .bind(e.tag.as_deref())
+                        .bind(e.digest.as_deref())
+                        .bind(e.media_type.as_deref())
+                        .bind(e.size)
+                        .bind(e.actor.as_deref())
+                        .bind(e.remote_addr.as_deref())
+                        .bind(e.user_agent.as_deref())
+                        .bind(e.audit_id)
+                        .bind(i64::from(e.subject == "manifest"))
+                        .bind(pull_key(e))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    new
+                } else {
+                    // Every other event is a row of its own, unique on its id.
+                    sqlx::query(&format!(
+                        "INSERT INTO registry_events ({INSERT_COLUMNS}) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1) \
+                         ON CONFLICT (event_id) DO NOTHING"
+                    ))
+                    .bind(&e.event_id)
+                    .bind(e.at)
+                    .bind(&e.action)
+                    .bind(&e.subject)
+                    .bind(&e.repository)
+                    .bind(e.from_repository.as_deref())
+                    .bind(e.tag.as_deref())
+                    .bind(e.digest.as_deref())
+                    .bind(e.media_type.as_deref())
+                    .bind(e.size)
+                    .bind(e.actor.as_deref())
+                    .bind(e.remote_addr.as_deref())
+                    .bind(e.user_agent.as_deref())
+                    .bind(e.audit_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected()
+                };
                 if new == 0 {
                     done.duplicates += 1;
-                    continue;
-                }
-                done.recorded += 1;
-                let (key, count) = if e.is_pull() {
-                    (Some(pull_key(e)), i64::from(e.subject == "manifest"))
                 } else {
-                    (None, 1)
-                };
-                // A pull adds to its day's row: the manifests pulled, the bytes, and the
-                // details of the latest manifest pull (a blob's leave them).
-                sqlx::query(
-                    "INSERT INTO registry_events (event_id, at, action, subject, repository, \
-                     from_repository, tag, digest, media_type, size, actor, remote_addr, \
-                     user_agent, audit_id, count, pull_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                     ON CONFLICT (pull_key) DO UPDATE SET \
-                     count = registry_events.count + excluded.count, \
-                     size = COALESCE(registry_events.size, 0) + COALESCE(excluded.size, 0), \
-                     at = CASE WHEN excluded.at > registry_events.at THEN excluded.at ELSE registry_events.at END, \
-                     subject = CASE WHEN excluded.count > 0 THEN excluded.subject ELSE registry_events.subject END, \
-                     tag = CASE WHEN excluded.count > 0 THEN excluded.tag ELSE registry_events.tag END, \
-                     digest = CASE WHEN excluded.count > 0 THEN excluded.digest ELSE registry_events.digest END, \
-                     media_type = CASE WHEN excluded.count > 0 THEN excluded.media_type ELSE registry_events.media_type END, \
-                     remote_addr = COALESCE(excluded.remote_addr, registry_events.remote_addr), \
-                     user_agent = COALESCE(excluded.user_agent, registry_events.user_agent)",
-                )
-                .bind(&e.event_id)
-                .bind(e.at)
-                .bind(&e.action)
-                .bind(&e.subject)
-                .bind(&e.repository)
-                .bind(e.from_repository.as_deref())
-                .bind(e.tag.as_deref())
-                .bind(e.digest.as_deref())
-                .bind(e.media_type.as_deref())
-                .bind(e.size)
-                .bind(e.actor.as_deref())
-                .bind(e.remote_addr.as_deref())
-                .bind(e.user_agent.as_deref())
-                .bind(e.audit_id)
-                .bind(count)
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                    done.recorded += 1;
+                }
             }
             tx.commit().await.map_err(db)?;
         });
@@ -217,7 +246,7 @@ impl RegistryEventStore for Store {
             .execute(&mut *tx)
             .await.map_err(db)?
             .rows_affected();
-            sqlx::query("DELETE FROM registry_event_ids WHERE at < $1")
+            sqlx::query("DELETE FROM registry_pull_ids WHERE at < $1")
                 .bind(ids_before)
                 .execute(&mut *tx)
                 .await.map_err(db)?;

@@ -326,8 +326,8 @@ pub trait AuditLog: Send + Sync {
 #[async_trait]
 pub trait RegistryEventStore: Send + Sync {
     /// Records events in one transaction, each once: an event whose `event_id` was recorded
-    /// before (the registry delivers at least once) is counted as a duplicate and changes
-    /// nothing. A pull adds to its day's row ([`RegistryEvent`]). [`StoreError::Invalid`],
+    /// before (the registry delivers at least once; a pull's id is remembered until pruned)
+    /// is counted as a duplicate and changes nothing. A pull adds to its day's row ([`RegistryEvent`]). [`StoreError::Invalid`],
     /// and nothing recorded, if a field is longer than the store takes (255 bytes; a
     /// repository 255, a tag 128).
     async fn record_registry_events(
@@ -346,7 +346,8 @@ pub trait RegistryEventStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<RegistryEvent>, StoreError>;
     /// Deletes the events older than `before` and all but the newest `keep`, and forgets
-    /// the ids of events delivered before `ids_before`: how many events.
+    /// the ids of pulls counted before `ids_before` (a pull delivered again after that would
+    /// be counted again): how many events.
     async fn prune_registry_events(
         &self,
         before: i64,

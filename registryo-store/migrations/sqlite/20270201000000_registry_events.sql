@@ -1,9 +1,10 @@
 -- The registry's activity, from its notifications (registryo_core::notify). Pushes, mounts and
--- deletions are a row each; pulls are a row per (UTC day, actor, repository), keyed by
--- pull_key, counting the manifests pulled (count) and the bytes of everything pulled (size).
+-- deletions are a row each, unique on the registry's event id (delivery is at least once);
+-- pulls are a row per (UTC day, actor, repository), keyed by pull_key, counting the manifests
+-- pulled (count) and the bytes of everything pulled (size); event_id is the day's first.
 CREATE TABLE registry_events (
     id              INTEGER PRIMARY KEY,
-    event_id        TEXT,
+    event_id        TEXT UNIQUE,
     at              INTEGER NOT NULL,
     action          TEXT    NOT NULL CHECK (action IN ('push', 'pull', 'mount', 'delete')),
     subject         TEXT    NOT NULL CHECK (subject IN ('manifest', 'blob', 'tag', 'repository')),
@@ -25,10 +26,11 @@ CREATE INDEX registry_events_actor ON registry_events (actor, id);
 CREATE INDEX registry_events_action ON registry_events (action, id);
 CREATE INDEX registry_events_at ON registry_events (at);
 CREATE INDEX registry_events_tag_pushes ON registry_events (repository, tag, id) WHERE action = 'push' AND tag IS NOT NULL;
--- The id of every event recorded (pulls too), so that one the registry delivers again is
--- recorded once; forgotten after a week, long after the registry stopped retrying.
-CREATE TABLE registry_event_ids (
+-- The id of every pull counted, so that one the registry delivers again is counted once;
+-- forgotten after a day (the registry retries within minutes; a busy registry's pulls would
+-- otherwise fill this table as they would have filled registry_events).
+CREATE TABLE registry_pull_ids (
     event_id TEXT PRIMARY KEY,
     at       INTEGER NOT NULL
 );
-CREATE INDEX registry_event_ids_at ON registry_event_ids (at);
+CREATE INDEX registry_pull_ids_at ON registry_pull_ids (at);

@@ -230,19 +230,43 @@ pub(crate) async fn activity_pages_filters_and_pruning(ctx: &Ctx) {
         .unwrap();
     let ids: Vec<_> = left.iter().filter_map(|e| e.event_id.as_deref()).collect();
     assert_eq!(ids, ["x29", "x28", "x27", "x26", "x25"]);
-    // The ids of pruned events are kept until `ids_before`: a late redelivery is still one.
-    let late = store
-        .record_registry_events(&[events[0].clone()])
+    // A kept event sent again is a duplicate.
+    let again = store
+        .record_registry_events(&[events[29].clone()])
         .await
         .unwrap();
+    assert_eq!(again.duplicates, 1);
+    // A pull's id is kept until `ids_before`: a late redelivery counts once, then again.
+    let pull = NewRegistryEvent {
+        at: now(),
+        ..event("late-pull", "pull", "team/app", Some("t0"))
+    };
+    let pulls = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .list_registry_events(&ActivityQuery {
+                    action: Some("pull".into()),
+                    ..ActivityQuery::default()
+                })
+                .await
+                .unwrap()[0]
+                .count
+        }
+    };
+    store.record_registry_events(&[pull.clone()]).await.unwrap();
+    store
+        .prune_registry_events(0, u64::MAX, now() - 10)
+        .await
+        .unwrap();
+    let late = store.record_registry_events(&[pull.clone()]).await.unwrap();
     assert_eq!(late.duplicates, 1);
+    assert_eq!(pulls(store).await, 1);
     store
         .prune_registry_events(0, u64::MAX, now() + 10)
         .await
         .unwrap();
-    let late = store
-        .record_registry_events(&[events[0].clone()])
-        .await
-        .unwrap();
+    let late = store.record_registry_events(&[pull]).await.unwrap();
     assert_eq!(late.recorded, 1);
+    assert_eq!(pulls(store).await, 2);
 }
