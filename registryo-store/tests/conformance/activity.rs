@@ -254,12 +254,18 @@ pub(crate) async fn activity_pages_filters_and_pruning(ctx: &Ctx) {
                 .count
         }
     };
-    store.record_registry_events(&[pull.clone()]).await.unwrap();
+    store
+        .record_registry_events(std::slice::from_ref(&pull))
+        .await
+        .unwrap();
     store
         .prune_registry_events(0, u64::MAX, now() - 10)
         .await
         .unwrap();
-    let late = store.record_registry_events(&[pull.clone()]).await.unwrap();
+    let late = store
+        .record_registry_events(std::slice::from_ref(&pull))
+        .await
+        .unwrap();
     assert_eq!(late.duplicates, 1);
     assert_eq!(pulls(store).await, 1);
     store
