@@ -187,8 +187,11 @@ impl Notifications {
             }
         }
         self.invalid.fetch_add(received.invalid, Ordering::Relaxed);
-        // METRICS: pushes, pulls and bytes by repository namespace would be counted here,
-        // from `events`, once /metrics exists (issue 13's last point).
+        use crate::telemetry::{REGISTRY_EVENT_BYTES, REGISTRY_EVENTS};
+        metrics::counter!(REGISTRY_EVENTS, "action" => "invalid", "result" => "invalid")
+            .increment(received.invalid);
+        metrics::counter!(REGISTRY_EVENTS, "action" => "push", "result" => "skipped")
+            .increment(received.skipped);
         for e in events.iter_mut() {
             if e.action == "delete" && e.actor.as_deref() == Some(UI_SUBJECT) {
                 link_ui_deletion(store, e)
@@ -207,6 +210,20 @@ impl Notifications {
                 .map_err(|e| ReceiveError::Store(e.into()))?;
             received.recorded = done.recorded;
             received.duplicates = done.duplicates;
+            // By action only (a fixed list), never by repository: the activity has those.
+            // Duplicates are counted apart, without telling which action they were.
+            for e in &checked {
+                let action = e.action.as_str();
+                metrics::counter!(REGISTRY_EVENTS, "action" => action, "result" => "received")
+                    .increment(1);
+                if let Some(size) = e.size.and_then(|s| u64::try_from(s).ok())
+                    && e.action != EventAction::Delete
+                {
+                    metrics::counter!(REGISTRY_EVENT_BYTES, "action" => action).increment(size);
+                }
+            }
+            metrics::counter!(REGISTRY_EVENTS, "action" => "any", "result" => "duplicate")
+                .increment(done.duplicates);
             self.recorded.fetch_add(done.recorded, Ordering::Relaxed);
         }
         Ok((received, checked))
