@@ -18,7 +18,7 @@
 //!     "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 525,
 //!                "digest": "sha256:4b8c2e2a6f0d55f7c2a8a3f1b3e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a39281",
 //!                "repository": "team/app", "tag": "1.0",
-//!                "url": "http://127.0.0.1:5000/v2/team/app/manifests/sha256:4b8c…"},
+//!                "url": "http://127.0.0.1:5000/v2/team/app/manifests/sha256:4b8c"},
 //!     "request": {"addr": "127.0.0.1:41234", "method": "PUT", "useragent": "docker/28.2.2"},
 //!     "actor": {"name": "alice"}
 //! }]}"#;
