@@ -299,9 +299,35 @@ fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::ta
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired records"),
             }
+            match prune_activity(&store, now, &settings).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "removed old registry events"),
+                Err(e) => tracing::warn!(error = %e, "could not remove old registry events"),
+            }
             renew_keys(&store, &settings).await;
         }
     })
+}
+
+/// How long the ids of counted pulls are remembered (a pull delivered again within it is
+/// counted once): a day, long after the registry stopped retrying (it retries within
+/// minutes); the other events are unique on their id for as long as they are kept.
+pub const KEEP_EVENT_IDS_SECS: i64 = 86_400;
+
+/// Removes the registry events past `activity_retention_days` and beyond
+/// `activity_max_events` (0: no such limit), and the pulls' ids older than [`KEEP_EVENT_IDS_SECS`].
+pub async fn prune_activity(store: &Store, now: i64, settings: &Settings) -> Result<u64> {
+    let before = match i64::try_from(settings.activity_retention_days) {
+        Ok(days) if days > 0 => now.saturating_sub(days.saturating_mul(86_400)),
+        _ => i64::MIN,
+    };
+    let keep = match settings.activity_max_events {
+        0 => u64::MAX,
+        n => n,
+    };
+    Ok(store
+        .prune_registry_events(before, keep, now - KEEP_EVENT_IDS_SECS)
+        .await?)
 }
 
 /// Rotates the keys when the signing key's certificate is due for renewal (`bundle` mode; with
@@ -372,6 +398,8 @@ pub fn edge_config(settings: &Settings) -> Result<EdgeConfig> {
         hsts: settings.public_url().starts_with("https://"),
         // Added by `serve`, which installs the recorder.
         metrics: None,
+        notifications_from: TrustedProxies::parse(&settings.notifications_from)
+            .context("notifications_from")?,
     })
 }
 
@@ -443,7 +471,10 @@ pub async fn app(settings: &Settings, store: &Store) -> Result<App> {
         accounts_config(settings),
     )
     .await?;
-    let mut app = App::new(accounts, shared);
+    let secret = registryo_core::app::notifications::secret(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the notifications secret: {}", e.message()))?;
+    let mut app = App::new(accounts, shared).with_notifications(secret);
     if !settings.registry_url.is_empty() {
         app = app
             .with_registry(

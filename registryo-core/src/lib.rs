@@ -7,6 +7,7 @@
 //!   policy snapshot, the admin operations, reset links, the registry browser.
 //! - [`scope`]: parse and print the scopes clients ask for (`repository:a/b:pull,push`).
 //! - [`names`]: account and group names ([`names::Username`], [`names::GroupName`]).
+//! - [`notify`]: the registry's notification envelopes, parsed and checked into events.
 //! - [`acl`]: rules on repository patterns, compiled into an index; decisions and explanations.
 //! - [`token`]: signing keys, certificates, key ids, JWKS, signing and verifying tokens.
 //! - [`throttle`]: guessing limits for password checks.
@@ -35,6 +36,7 @@ pub mod envelope;
 pub mod layer;
 pub mod memory;
 pub mod names;
+pub mod notify;
 pub mod scope;
 pub mod secret;
 pub mod service;

@@ -25,6 +25,8 @@
 //! | `registryo_registry_request_duration_seconds` | histogram | — |
 //! | `registryo_http_requests_total` | counter | `route` (the route's template, `unmatched`), `method`, `status` (`2xx` … `5xx`) |
 //! | `registryo_http_request_duration_seconds` | histogram | `route` |
+//! | `registryo_registry_events_total` | counter | `action` (`push`, `pull`, `mount`, `delete`; `invalid`; `any` for duplicates), `result` (`received`: checked and taken, `duplicate`: of those, a redelivery, `skipped`: a blob upload, `invalid`: refused) |
+//! | `registryo_registry_event_bytes_total` | counter | `action` (`push`, `pull`, `mount`: the sizes the registry reported, as received) |
 //!
 //! # Adding a metric
 //! 1. A name here, `registryo_<what>_<unit>` (`_total` for a counter, `_seconds`, `_bytes`),
@@ -70,6 +72,11 @@ pub const REGISTRY_DURATION: &str = "registryo_registry_request_duration_seconds
 pub const HTTP_REQUESTS: &str = "registryo_http_requests_total";
 /// How long those requests took, by route template.
 pub const HTTP_DURATION: &str = "registryo_http_request_duration_seconds";
+/// The registry's notification events received, by action and what became of them. Not by
+/// repository or namespace: no label a client chooses (the activity API has those).
+pub const REGISTRY_EVENTS: &str = "registryo_registry_events_total";
+/// The bytes the registry reported pushed, pulled and mounted.
+pub const REGISTRY_EVENT_BYTES: &str = "registryo_registry_event_bytes_total";
 
 /// The bucket bounds, in seconds, of every `_seconds` histogram: from a credential-cache hit
 /// (well under a millisecond) to a slow registry (10 s).
@@ -129,6 +136,15 @@ pub fn describe() {
         HTTP_DURATION,
         Unit::Seconds,
         "How long HTTP requests other than /token took, by route template"
+    );
+    describe_counter!(
+        REGISTRY_EVENTS,
+        "Registry notification events, by action and result (received, duplicate, skipped, invalid)"
+    );
+    describe_counter!(
+        REGISTRY_EVENT_BYTES,
+        Unit::Bytes,
+        "Bytes the registry reported pushed, pulled and mounted, as received"
     );
 }
 

@@ -23,6 +23,14 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
+/// An RFC 3339 time (`2026-11-29T07:26:57.123456789Z`, any offset) to unix seconds, the
+/// fraction dropped; `None` unless it parses.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
 /// `YYYY-MM-DD` (UTC) to unix seconds at its start; `None` unless it is a real date in
 /// 1970–9999 written with four, two and two digits.
 pub fn parse_date(s: &str) -> Option<i64> {
@@ -78,6 +86,12 @@ mod tests {
         assert_eq!(rfc3339(1_795_937_217), "2026-11-29T07:26:57Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
+        assert_eq!(parse_rfc3339("2026-11-29T07:26:57Z"), Some(1_795_937_217));
+        assert_eq!(
+            parse_rfc3339("2026-11-29T08:26:57.123456789+01:00"),
+            Some(1_795_937_217)
+        );
+        assert_eq!(parse_rfc3339("2026-11-29 07:26:57"), None);
     }
 
     #[test]

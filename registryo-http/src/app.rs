@@ -42,6 +42,9 @@ pub struct EdgeConfig {
     pub hsts: bool,
     /// `/metrics`, when served ([`crate::metrics`]).
     pub metrics: Option<Arc<crate::metrics::MetricsEndpoint>>,
+    /// The addresses the registry's notifications are taken from (`notifications_from`);
+    /// none by default here (the server's default: loopback and the private ranges).
+    pub notifications_from: TrustedProxies,
 }
 
 /// The `Strict-Transport-Security` value: one year, this host only.
@@ -151,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/static/style.css", get(crate::ui::style))
+        .merge(crate::events::routes())
         .merge(ui)
         .nest("/api/v1", crate::api::routes());
     if let Some(endpoint) = &edge.metrics {

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod app;
 pub mod error;
+pub mod events;
 pub mod forwarded;
 pub mod mail;
 pub mod metrics;

@@ -80,7 +80,7 @@ impl AuditLog for Store {
         Ok(())
     }
 
-    /// A page of events, newest first, filtered by actor and action; pass the last id of a
+    /// A page of events, newest first, filtered by actor, action, target prefix and time; pass the last id of a
     /// page as [`AuditQuery::before_id`] to get the next.
     async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = match query.limit {
@@ -92,12 +92,17 @@ impl AuditLog for Store {
                 "SELECT id, at, actor, action, target, detail, remote_addr, count FROM audit_events \
                  WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
                  AND ($3 IS NULL OR id < $3) \
+                 AND ($5 IS NULL OR substr(target, 1, length($5)) = $5) \
+                 AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) \
                  ORDER BY id DESC LIMIT $4",
             )
             .bind(query.actor.as_deref())
             .bind(query.action.as_deref())
             .bind(query.before_id)
             .bind(i64::from(limit))
+            .bind(query.target_prefix.as_deref())
+            .bind(query.since)
+            .bind(query.until)
             .fetch_all(pool)
             .await.map_err(db)?.model()
         });

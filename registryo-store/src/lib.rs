@@ -215,6 +215,7 @@ macro_rules! write_audit {
 }
 
 mod acl;
+mod activity;
 mod attempts;
 mod audit;
 mod error;
@@ -236,10 +237,11 @@ mod users;
 // The records and the error are the storage ports' (registryo-core), re-exported for
 // the store's own API.
 pub use registryo_core::storage::{
-    AclRule, ActiveRefreshToken, AuditEvent, AuditQuery, DatabaseError, FailureCount, Group,
-    LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken, NewRefreshToken, NewSession, NewUser,
-    Outage, PasswordChange, PasswordToken, PolicyDelta, PolicyRevision, RefreshToken,
-    RefreshTokenUse, Session, StoreError, TokenPurpose, User, UserKind, UserUpdate,
+    AclRule, ActiveRefreshToken, ActivityQuery, AuditEvent, AuditQuery, DatabaseError,
+    EventsRecorded, FailureCount, Group, LoginsEnded, NewAclRule, NewAuditEvent, NewPasswordToken,
+    NewRefreshToken, NewRegistryEvent, NewSession, NewUser, Outage, PasswordChange, PasswordToken,
+    PolicyDelta, PolicyRevision, RefreshToken, RefreshTokenUse, RegistryEvent, Session, StoreError,
+    TokenPurpose, User, UserKind, UserUpdate,
 };
 pub use store::{BackendKind, Store, StoreOptions};
 pub use upgrade::{Migrated, MigrationBackups};

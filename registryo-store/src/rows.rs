@@ -2,8 +2,8 @@
 //! ports' records (`registryo_core::storage`, which know nothing of sqlx).
 
 use registryo_core::storage::{
-    AclRule, AuditEvent, FailureCount, Group, PasswordToken, PolicyRevision, RefreshToken, Session,
-    TokenPurpose, User, UserKind,
+    AclRule, AuditEvent, FailureCount, Group, PasswordToken, PolicyRevision, RefreshToken,
+    RegistryEvent, Session, TokenPurpose, User, UserKind,
 };
 
 /// A row into its record: one at a time, optionally, or a list.
@@ -101,6 +101,25 @@ row!(AuditEventRow => AuditEvent {
     target: Option<String>,
     detail: Option<String>,
     remote_addr: Option<String>,
+    count: i64,
+});
+
+row!(RegistryEventRow => RegistryEvent {
+    id: i64,
+    event_id: Option<String>,
+    at: i64,
+    action: String,
+    subject: String,
+    repository: String,
+    from_repository: Option<String>,
+    tag: Option<String>,
+    digest: Option<String>,
+    media_type: Option<String>,
+    size: Option<i64>,
+    actor: Option<String>,
+    remote_addr: Option<String>,
+    user_agent: Option<String>,
+    audit_id: Option<i64>,
     count: i64,
 });
 

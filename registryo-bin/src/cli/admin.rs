@@ -51,6 +51,42 @@ pub(super) async fn admin(settings: &Settings, store: &Store, cmd: Command) -> R
             out!("revoked {n} refresh token(s) of {}", u.username);
             Ok(())
         }
+        Command::Activity {
+            repository,
+            actor: who,
+            action,
+            tag,
+            since,
+            until,
+            after,
+            limit,
+            json,
+        } => {
+            let filter = ops::ActivityFilter {
+                repository,
+                actor: who,
+                action,
+                tag,
+                since,
+                until,
+                before: after,
+                limit,
+            };
+            // The console sees every repository, as an administrator does.
+            let everyone = registryo_core::acl::Principal::user("cli").with_admin(true);
+            let page = op(ops::activity_page(&app, &everyone, &filter)).await?;
+            for e in &page.items {
+                if json {
+                    out!("{}", ops::activity_json(e));
+                } else {
+                    out!("{}", activity_line(e));
+                }
+            }
+            if let Some(next) = page.next {
+                eprintln!("registryo: more after this page: --after {next}");
+            }
+            Ok(())
+        }
         Command::Keys(_)
         | Command::Serve { .. }
         | Command::RegistryConfig { .. }
@@ -343,6 +379,35 @@ async fn acl_cmd(app: &App, actor: &Actor, cmd: AclCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// An event on one line: time, action, what, who, from where.
+fn activity_line(e: &registryo_core::storage::RegistryEvent) -> String {
+    let mut what = e.repository.clone();
+    if let Some(tag) = &e.tag {
+        what.push(':');
+        what.push_str(tag);
+    }
+    if let Some(digest) = &e.digest {
+        what.push('@');
+        what.push_str(digest);
+    }
+    if let Some(from) = &e.from_repository {
+        what.push_str(&format!(" from {from}"));
+    }
+    let count = if e.action == "pull" {
+        format!(" ({} that day)", e.count)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}  {:<6} {:<10} {what}{count}  by {} from {}",
+        registryo_core::time::rfc3339(e.at),
+        e.action,
+        e.subject,
+        e.actor.as_deref().unwrap_or("(anonymous)"),
+        e.remote_addr.as_deref().unwrap_or("?"),
+    )
 }
 
 /// Shows the pages of a list: one of `--limit` items (the next page's key on standard error),

@@ -66,6 +66,15 @@ enum Command {
         /// output: for a container without a shell (compose.yaml's `registry-config`).
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Where the registry sends its notifications (pushes, pulls, mounts, deletions):
+        /// default the realm's origin with /registry/events. Give the address the registry
+        /// reaches this server at when it differs from the clients' (a compose network).
+        #[arg(long, value_name = "URL", conflicts_with = "no_events")]
+        events_url: Option<String>,
+        /// Leave the notifications out: no activity, pushed at / by, or registry events in
+        /// the audit log.
+        #[arg(long)]
+        no_events: bool,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -82,6 +91,37 @@ enum Command {
     /// Show, export or rotate the signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Show the registry's activity (from its notifications), newest first: pushes, pulls
+    /// (one line per day, actor and repository), mounts and deletions.
+    Activity {
+        /// Only this repository.
+        #[arg(long, value_name = "R")]
+        repository: Option<String>,
+        /// Only this user's.
+        #[arg(long, value_name = "U")]
+        actor: Option<String>,
+        /// Only push, pull, mount or delete.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only from this time: RFC 3339, YYYY-MM-DD (UTC), or a time ago (90m, 24h, 7d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only before this time (the same forms).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Events older than this (the key printed after a page).
+        #[arg(long, value_name = "KEY")]
+        after: Option<String>,
+        /// At most this many events (1 to 1000; default 50).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// One JSON object a line, as the API gives them.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 when the server answers its health check.
     Healthcheck {
         /// The server's address (default: the `listen` setting).
@@ -330,7 +370,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             storage,
             registry_version,
             output,
+            events_url,
+            no_events,
         } => {
+            let events = if no_events {
+                None
+            } else {
+                Some(events_url.unwrap_or_else(|| default_events_url(&realm)))
+            };
             let target = RegistryTarget {
                 realm: &realm,
                 service,
@@ -338,6 +385,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 storage: &storage,
                 v3: registry_version == "3",
                 output,
+                events,
             };
             registry_config(&settings, open_mode, target).await
         }
@@ -416,6 +464,18 @@ struct RegistryTarget<'a> {
     v3: bool,
     /// Where to write the config (else standard output).
     output: Option<PathBuf>,
+    /// Where the registry sends its notifications (none: no `notifications` section).
+    events: Option<String>,
+}
+
+/// The realm's origin (`http://host:port`) with [`EVENTS_PATH`](registryo_http::events::EVENTS_PATH).
+fn default_events_url(realm: &str) -> String {
+    let after_scheme = realm.find("://").map_or(0, |i| i + 3);
+    let origin = match realm[after_scheme..].find('/') {
+        Some(i) => &realm[..after_scheme + i],
+        None => realm,
+    };
+    format!("{origin}{}", registryo_http::events::EVENTS_PATH)
 }
 
 async fn registry_config(
@@ -446,6 +506,13 @@ async fn registry_config(
             settings.service
         );
     }
+    if let Some(url) = &target.events
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!(
+            "--events-url must be an http:// or https:// URL, e.g. http://registryo:5001/registry/events"
+        );
+    }
     let store = server::open_store(settings, open_mode).await?;
     let keys = op(ops::published_keys(
         &store,
@@ -453,7 +520,12 @@ async fn registry_config(
         &settings.issuer,
     ))
     .await;
+    let events_secret = match &target.events {
+        Some(_) => Some(op(registryo_core::app::notifications::secret(&store)).await),
+        None => None,
+    };
     store.close().await;
+    let events_secret = events_secret.transpose()?;
     let set = server::key_set(settings, keys?)?;
     let files = server::write_registry_files(settings, &set)?;
     if let Some(note) = server::upgrade_note(settings, &set) {
@@ -518,6 +590,26 @@ auth:
         service = q(&service),
         issuer = q(&settings.issuer),
     );
+    let mut config = config;
+    if let (Some(url), Some(secret)) = (&target.events, &events_secret) {
+        // Pushes, pulls, mounts and deletions, with who and when: what the registry itself
+        // keeps nowhere. The secret travels in a header (2.8 logs it at start-up: registryo
+        // also takes notifications only from the addresses of notifications_from).
+        config.push_str(&format!(
+            "
+notifications:
+  endpoints:
+    - name: registryo
+      url: {url}
+      headers:
+        Authorization: [{auth}]
+      timeout: 5s
+      threshold: 5
+      backoff: 10s",
+            url = q(url),
+            auth = q(&format!("Bearer {secret}")),
+        ));
+    }
     match target.output {
         None => out!("{config}"),
         Some(path) => {

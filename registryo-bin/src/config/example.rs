@@ -191,6 +191,18 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("metrics_allow", ""),
     ("metrics_token", ""),
+    (
+        "notifications_from",
+        "# The registry's notifications (POST /registry/events, which registry-config sets up with a secret):
+# accepted only from these addresses or CIDR ranges (2.8 logs the secret header at start-up, so the
+# secret alone is not enough). Default: loopback and the private ranges.",
+    ),
+    (
+        "activity_retention_days",
+        "# Registry events (pushes, mounts, deletions; pulls counted per day, actor and repository) older than
+# this many days are removed (0 = no age limit), and at most activity_max_events are kept (0 = no limit).",
+    ),
+    ("activity_max_events", ""),
 ];
 
 /// An example `registryo.toml` with every setting and its default.

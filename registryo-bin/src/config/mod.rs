@@ -158,7 +158,30 @@ pub struct Settings {
     /// A bearer token `/metrics` asks for (`Authorization: Bearer …`; else 401); empty: none
     /// asked. Secret: also `REGISTRYO_METRICS_TOKEN_FILE`.
     pub metrics_token: Secret,
+    // --- The registry's notifications (issue 13: activity).
+    /// The addresses (IPs or CIDR ranges) the registry's notifications may come from; others
+    /// get 403 whatever secret they send (distribution 2.8 logs the secret header at start-up).
+    /// Default: loopback and the private ranges. In the environment a comma-separated list.
+    #[serde(deserialize_with = "env::list")]
+    pub notifications_from: Vec<String>,
+    /// Registry events (pushes, pulls per day, mounts, deletions) older than this many days are
+    /// removed (0: kept until `activity_max_events`).
+    pub activity_retention_days: u64,
+    /// At most this many registry events are kept, the oldest removed first (0: no limit).
+    pub activity_max_events: u64,
 }
+
+/// The default of `notifications_from`: loopback and the private ranges, where a registry
+/// beside registryo (the same host, a compose network, a private network) sends from.
+pub const NOTIFICATIONS_FROM: [&str; 7] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -215,6 +238,9 @@ impl Default for Settings {
                 .map(|s| (*s).to_owned())
                 .collect(),
             metrics_token: Secret::default(),
+            notifications_from: NOTIFICATIONS_FROM.map(str::to_owned).to_vec(),
+            activity_retention_days: 90,
+            activity_max_events: 1_000_000,
         }
     }
 }
@@ -399,6 +425,9 @@ impl Settings {
                 "metrics_token must be at least 16 printable ASCII characters without spaces"
                     .to_owned(),
             );
+        }
+        if let Err(e) = registryo_http::forwarded::TrustedProxies::parse(&self.notifications_from) {
+            return bad(format!("notifications_from: {e}"));
         }
         Ok(())
     }

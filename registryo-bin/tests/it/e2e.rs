@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::binary::registryo;
 use crate::support::command::{Out, run};
@@ -49,6 +49,8 @@ macro_rules! both_versions {
 }
 
 mod access;
+/// The registry's notifications: activity with its actors, redelivery, the secret.
+mod activity;
 mod clients;
 /// The container images and compose.yaml, built offline and run on the shared dockerd.
 mod image;

@@ -17,6 +17,7 @@ use crate::support::oneshot::{Oneshot, Resp, accounts, signing_keys};
 use crate::support::sqlite_store;
 use registryo_core::testing::jwt;
 
+mod activity;
 mod admin;
 mod imports;
 mod lists;

@@ -7,6 +7,7 @@
 //! - [`attempts`]: the guessing limits over the store.
 //! - [`keys`]: the signing keys kept in the store, shared by replicas, rotated in two steps.
 //! - [`mail`]: the mail port and the reset and invitation messages.
+//! - [`notifications`]: the registry's notifications received: the secret, the events recorded.
 //! - [`ops`]: the administrative operations, each written once for every front end.
 //! - [`passwords`]: argon2id verification on a small pool of threads with reused memory.
 //! - [`registry`]: the registry client with self-signed tokens and the catalog cache.
@@ -19,6 +20,7 @@ pub mod accounts;
 pub mod attempts;
 pub mod keys;
 pub mod mail;
+pub mod notifications;
 pub mod ops;
 pub mod passwords;
 pub mod registry;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use accounts::Accounts;
 use keys::SharedKeys;
 use mail::Mail;
+use notifications::Notifications;
 use registry::{RegistryBrowser, RegistryOptions};
 
 use crate::client::RegistryError;
@@ -52,6 +55,8 @@ pub struct App {
     pub mail: Option<Arc<Mail>>,
     /// The registry (disabled unless [`App::with_registry`] was called).
     pub registry: Arc<RegistryBrowser>,
+    /// The registry's notifications, when received ([`App::with_notifications`]).
+    pub notifications: Option<Arc<Notifications>>,
 }
 
 impl App {
@@ -62,7 +67,15 @@ impl App {
             keys,
             mail: None,
             registry: Arc::new(RegistryBrowser::disabled()),
+            notifications: None,
         }
+    }
+
+    /// The same application receiving the registry's notifications sent with `secret`
+    /// ([`notifications::secret`]).
+    pub fn with_notifications(mut self, secret: String) -> App {
+        self.notifications = Some(Arc::new(Notifications::new(secret)));
+        self
     }
 
     /// The same application with e-mail: "forgot password" and invitations.

@@ -174,6 +174,18 @@ where
         self.sharing(name, digest, false).await
     }
 
+    /// Learns what `tag` of `name` points to from elsewhere (the registry's push
+    /// notification), as if the client had resolved it: [`RegistryClient::tags_sharing_cached`]
+    /// then asks the registry nothing about it for its digest time to live.
+    pub fn learn_digest(&self, name: &RepositoryName, tag: &str, digest: &Digest) {
+        self.digest_index().put(name.as_str(), tag, digest);
+    }
+
+    /// Forgets what the tags of `name` pointed to (the registry reported a deletion in it).
+    pub fn forget_digests(&self, name: &RepositoryName) {
+        self.digest_index().forget_repository(name.as_str());
+    }
+
     /// [`RegistryClient::tags_sharing`], taking what each tag pointed to from what the client
     /// learnt within its digest time to live ([`RegistryClient::with_digest_ttl`]) and asking
     /// the registry only about the others: one tag list and no `HEAD` once warm. A tag moved

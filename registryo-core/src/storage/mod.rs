@@ -31,8 +31,11 @@ use async_trait::async_trait;
 
 use crate::names::GroupName;
 
+pub mod activity;
 mod error;
 pub mod model;
+
+pub use activity::{ActivityQuery, EventsRecorded, NewRegistryEvent, RegistryEvent};
 
 pub use error::{DatabaseError, Outage, StoreError};
 pub use model::{
@@ -318,6 +321,41 @@ pub trait AuditLog: Send + Sync {
     async fn prune_audit_events(&self, before: i64) -> Result<u64, StoreError>;
 }
 
+/// The registry's activity, from its notifications: pushes, mounts and deletions one row
+/// each, pulls counted per (UTC day, actor, repository).
+#[async_trait]
+pub trait RegistryEventStore: Send + Sync {
+    /// Records events in one transaction, each once: an event whose `event_id` was recorded
+    /// before (the registry delivers at least once; a pull's id is remembered until pruned)
+    /// is counted as a duplicate and changes nothing. A pull adds to its day's row ([`RegistryEvent`]). [`StoreError::Invalid`],
+    /// and nothing recorded, if a field is longer than the store takes (255 bytes; a
+    /// repository 255, a tag 128).
+    async fn record_registry_events(
+        &self,
+        events: &[NewRegistryEvent],
+    ) -> Result<EventsRecorded, StoreError>;
+    /// A page of events, newest first ([`ActivityQuery`]).
+    async fn list_registry_events(
+        &self,
+        query: &ActivityQuery,
+    ) -> Result<Vec<RegistryEvent>, StoreError>;
+    /// The latest push of each tag of `repository` (at most `limit` tags, most recent first).
+    async fn latest_tag_pushes(
+        &self,
+        repository: &str,
+        limit: u32,
+    ) -> Result<Vec<RegistryEvent>, StoreError>;
+    /// Deletes the events older than `before` and all but the newest `keep`, and forgets
+    /// the ids of pulls counted before `ids_before` (a pull delivered again after that would
+    /// be counted again): how many events.
+    async fn prune_registry_events(
+        &self,
+        before: i64,
+        keep: u64,
+        ids_before: i64,
+    ) -> Result<u64, StoreError>;
+}
+
 /// What the guessing limits count: failed password checks and usual addresses.
 #[async_trait]
 pub trait AttemptStore: Send + Sync {
@@ -413,7 +451,7 @@ pub trait PolicyLog: Send + Sync {
 pub mod prelude {
     pub use super::{
         AttemptStore, AuditLog, GroupStore, PasswordTokenStore, PolicyLog, RefreshTokenStore,
-        RuleStore, SessionStore, SettingStore, Storage, StoreHealth, UserStore,
+        RegistryEventStore, RuleStore, SessionStore, SettingStore, Storage, StoreHealth, UserStore,
     };
 }
 
@@ -430,6 +468,7 @@ pub trait Storage:
     + SettingStore
     + StoreHealth
     + PolicyLog
+    + RegistryEventStore
     + std::fmt::Debug
 {
 }
@@ -446,6 +485,7 @@ impl<T> Storage for T where
         + SettingStore
         + StoreHealth
         + PolicyLog
+        + RegistryEventStore
         + std::fmt::Debug
 {
 }

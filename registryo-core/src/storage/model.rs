@@ -504,6 +504,12 @@ pub struct AuditQuery {
     pub before_id: Option<i64>,
     /// Page size.
     pub limit: u32,
+    /// Only events whose target starts with this (`team/app:` for a repository's tags).
+    pub target_prefix: Option<String>,
+    /// Only events at or after this time (unix seconds).
+    pub since: Option<i64>,
+    /// Only events before this time (unix seconds).
+    pub until: Option<i64>,
 }
 
 /// A web UI session (the hash of its cookie). Its `Debug` hides the CSRF token.

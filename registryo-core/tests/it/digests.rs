@@ -128,4 +128,20 @@ async fn the_tags_sharing_a_manifest_are_found_without_a_head_per_tag_once_warm(
         13,
         "the 13 tags left, asked again"
     );
+    // What a push notification tells (learn_digest) is known as if resolved; a deletion
+    // reported by the registry (forget_digests) forgets the repository.
+    push("t61".to_owned(), "shared").await;
+    client.learn_digest(&repo, "t61", &shared);
+    heads.store(0, Ordering::SeqCst);
+    let got = client.tags_sharing_cached(&repo, &shared).await.unwrap();
+    assert!(got.contains(&"t61".to_owned()), "{got:?}");
+    assert_eq!(heads.load(Ordering::SeqCst), 0, "the pushed tag was learnt");
+    client.forget_digests(&repo);
+    heads.store(0, Ordering::SeqCst);
+    client.tags_sharing_cached(&repo, &shared).await.unwrap();
+    assert_eq!(
+        heads.load(Ordering::SeqCst),
+        14,
+        "forgotten: every tag asked again"
+    );
 }

@@ -23,6 +23,7 @@ use registryo_core::app::attempts::Channel;
 use registryo_core::app::ops::{self, Actor, NewHuman};
 use registryo_core::time::date;
 
+mod activity;
 mod policy;
 use policy::*;
 
@@ -87,7 +88,17 @@ fn unsafe_method(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-impl FromRequestParts<AppState> for ApiAdmin {
+/// Whoever makes an API call, administrator or not: what [`ApiAdmin`] requires to be an
+/// administrator, and what the calls open to everyone signed in (the activity) take.
+#[derive(Debug)]
+pub struct ApiCaller {
+    /// For the audit log.
+    pub actor: Actor,
+    /// As the ACL sees them (admin or not).
+    pub principal: registryo_core::acl::Principal,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -105,11 +116,6 @@ impl FromRequestParts<AppState> for ApiAdmin {
                 Checked::Invalid => return Err(AppError::Unauthenticated.into()),
                 Checked::Throttled(wait) => return Err(AppError::Throttled(wait).into()),
             };
-            if !principal.admin {
-                return Err(
-                    AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
-                );
-            }
             // A browser may replay cached Basic credentials cross-site: unsafe calls must
             // be JSON, which a cross-site form cannot send without a CORS preflight.
             if parts.method == Method::POST {
@@ -127,18 +133,19 @@ impl FromRequestParts<AppState> for ApiAdmin {
                     .into());
                 }
             }
-            let username = principal.account.unwrap_or_else(|| username.into_string());
+            let username = principal
+                .account
+                .clone()
+                .unwrap_or_else(|| username.into_string());
             crate::app::log_user(&username);
-            return Ok(ApiAdmin(Actor::admin(username, remote)));
+            return Ok(ApiCaller {
+                actor: Actor::admin(username, remote),
+                principal,
+            });
         }
         let Some((sess, user)) = session::load_session(state, &parts.headers).await? else {
             return Err(AppError::Unauthenticated.into());
         };
-        if !user.is_admin {
-            return Err(
-                AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
-            );
-        }
         if unsafe_method(&parts.method) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !sent.is_some_and(|s| same_secret(s, &sess.csrf_token)) {
@@ -146,7 +153,30 @@ impl FromRequestParts<AppState> for ApiAdmin {
             }
         }
         crate::app::log_user(&user.username);
-        Ok(ApiAdmin(Actor::admin(user.username, remote)))
+        let principal = state
+            .accounts
+            .snapshot()
+            .principal(&user.username, registryo_core::time::unix_now())
+            .unwrap_or_else(|| registryo_core::acl::Principal::user(user.username.clone()))
+            .with_admin(user.is_admin);
+        Ok(ApiCaller {
+            actor: Actor::admin(user.username, remote),
+            principal,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = ApiCaller::from_request_parts(parts, state).await?;
+        if !caller.principal.admin {
+            return Err(
+                AppError::Forbidden("the admin API is for administrators".to_owned()).into(),
+            );
+        }
+        Ok(ApiAdmin(caller.actor))
     }
 }
 
@@ -184,6 +214,7 @@ pub fn routes() -> Router<AppState> {
         .route("/rules/{id}", delete(delete_rule))
         .route("/explain", get(explain))
         .route("/audit", get(audit))
+        .route("/activity", get(activity::activity))
         .fallback(api_not_found)
 }
 

@@ -1,5 +1,7 @@
-//! The audit log (`/admin/audit`): newest first, filtered by actor and action, a page at a
-//! time.
+//! The audit log (`/admin/audit`): the administrative events and the registry's (its
+//! notifications) on one timeline, newest first, filtered by actor, action, repository and
+//! date, a page at a time (`ops::timeline_page`). A tag deleted here shows once, with what the
+//! registry reported of it.
 
 use askama::Template;
 use axum::Router;
@@ -10,8 +12,8 @@ use serde::Deserialize;
 
 use super::{Admin, Chrome, UiError, WithChrome, render};
 use crate::app::AppState;
-use crate::error::AppError;
-use registryo_core::app::ops;
+use registryo_core::app::ops::{self, TimelineFilter, TimelineItem};
+use registryo_core::storage::RegistryEvent;
 use registryo_core::time::datetime;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -19,7 +21,8 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 struct AuditLine {
-    id: i64,
+    /// `e<id>` for an audit event, `r<id>` for a registry event (the row's anchor).
+    anchor: String,
     at: String,
     actor: String,
     action: String,
@@ -28,6 +31,10 @@ struct AuditLine {
     remote: String,
     /// How many times it happened within its minute (repeated failures are counted).
     count: i64,
+    /// Reported by the registry (a notification), not done through registryo.
+    registry: bool,
+    /// For a change made here that the registry reported too: what it said, when.
+    confirmed: String,
 }
 
 #[derive(Template)]
@@ -36,6 +43,9 @@ struct AuditPage {
     chrome: Chrome,
     actor: String,
     action: String,
+    repository: String,
+    since: String,
+    until: String,
     events: Vec<AuditLine>,
     older: String,
 }
@@ -44,10 +54,60 @@ struct AuditPage {
 struct AuditParams {
     actor: Option<String>,
     action: Option<String>,
-    before_id: Option<String>,
+    repository: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    before: Option<String>,
 }
 
 const AUDIT_PAGE: u32 = 50;
+
+/// A registry event as an audit line: `registry.push` on `repo:tag`, with its details.
+fn registry_line(e: &RegistryEvent) -> AuditLine {
+    let mut target = e.repository.clone();
+    if let Some(tag) = &e.tag {
+        target.push(':');
+        target.push_str(tag);
+    } else if let Some(d) = &e.digest {
+        target.push('@');
+        target.push_str(d);
+    }
+    let mut detail = Vec::new();
+    if e.tag.is_some()
+        && let Some(d) = &e.digest
+    {
+        detail.push(d.clone());
+    }
+    if let Some(from) = &e.from_repository {
+        detail.push(format!("{} from {from}", e.subject));
+    } else {
+        detail.push(e.subject.clone());
+    }
+    if e.action == "pull" {
+        detail.push(format!(
+            "{} manifest pull(s) that day, the last at this time",
+            e.count
+        ));
+    }
+    if let Some(size) = e.size {
+        detail.push(format!("{size} bytes"));
+    }
+    if let Some(ua) = &e.user_agent {
+        detail.push(ua.clone());
+    }
+    AuditLine {
+        anchor: format!("r{}", e.id),
+        at: datetime(e.at),
+        actor: e.actor.clone().unwrap_or_else(|| "anonymous".to_owned()),
+        action: format!("registry.{}", e.action),
+        target,
+        detail: detail.join(" · "),
+        remote: e.remote_addr.clone().unwrap_or_default(),
+        count: 1,
+        registry: true,
+        confirmed: String::new(),
+    }
+}
 
 async fn audit(
     State(state): State<AppState>,
@@ -55,58 +115,83 @@ async fn audit(
     Query(q): Query<AuditParams>,
 ) -> Result<Response, UiError> {
     let chrome = Chrome::of(&admin.0, "audit");
-    let before = match q.before_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            s.parse::<i64>()
-                .map_err(|_| AppError::invalid("before_id", "must be a number"))
-                .ui(&chrome)?,
-        ),
-        None => None,
+    let filter = TimelineFilter {
+        actor: q.actor.clone(),
+        action: q.action.clone(),
+        repository: q.repository.clone(),
+        since: q.since.clone(),
+        until: q.until.clone(),
+        before: q.before.clone(),
+        limit: Some(AUDIT_PAGE),
     };
-    let events = ops::audit_page(
-        &state,
-        q.actor.as_deref(),
-        q.action.as_deref(),
-        before,
-        AUDIT_PAGE,
-    )
-    .await
-    .ui(&chrome)?;
-    let actor = q.actor.unwrap_or_default();
-    let action = q.action.unwrap_or_default();
-    let older = match events.last() {
-        Some(last) if events.len() == AUDIT_PAGE as usize => {
-            let mut pairs = vec![("before_id", last.id.to_string())];
-            if !actor.is_empty() {
-                pairs.push(("actor", actor.clone()));
-            }
-            if !action.is_empty() {
-                pairs.push(("action", action.clone()));
+    let page = ops::timeline_page(&state, &filter).await.ui(&chrome)?;
+    let keep = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (actor, action, repository, since, until) = (
+        keep(&q.actor),
+        keep(&q.action),
+        keep(&q.repository),
+        keep(&q.since),
+        keep(&q.until),
+    );
+    let older = match &page.next {
+        Some(next) => {
+            let mut pairs = vec![("before", next.clone())];
+            for (k, v) in [
+                ("actor", &actor),
+                ("action", &action),
+                ("repository", &repository),
+                ("since", &since),
+                ("until", &until),
+            ] {
+                if !v.is_empty() {
+                    pairs.push((k, v.clone()));
+                }
             }
             format!(
                 "/admin/audit?{}",
                 serde_urlencoded::to_string(pairs).unwrap_or_default()
             )
         }
-        _ => String::new(),
+        None => String::new(),
     };
-    let events = events
+    let events = page
+        .items
         .into_iter()
-        .map(|e| AuditLine {
-            id: e.id,
-            at: datetime(e.at),
-            actor: e.actor.unwrap_or_default(),
-            action: e.action,
-            target: e.target.unwrap_or_default(),
-            detail: e.detail.unwrap_or_default(),
-            remote: e.remote_addr.unwrap_or_default(),
-            count: e.count,
+        .map(|item| match item {
+            TimelineItem::Registry(e) => registry_line(&e),
+            TimelineItem::Audit(e, seen) => AuditLine {
+                anchor: format!("e{}", e.id),
+                at: datetime(e.at),
+                actor: e.actor.unwrap_or_default(),
+                action: e.action,
+                target: e.target.unwrap_or_default(),
+                detail: e.detail.unwrap_or_default(),
+                remote: e.remote_addr.unwrap_or_default(),
+                count: e.count,
+                registry: false,
+                confirmed: seen
+                    .map(|r| {
+                        let what = match (&r.tag, &r.digest) {
+                            (Some(t), _) => format!("tag {t}"),
+                            (None, Some(d)) => d.clone(),
+                            (None, None) => r.subject.clone(),
+                        };
+                        format!(
+                            "the registry reported the deletion of {what} at {}",
+                            datetime(r.at)
+                        )
+                    })
+                    .unwrap_or_default(),
+            },
         })
         .collect();
     Ok(render(&AuditPage {
         chrome,
         actor,
         action,
+        repository,
+        since,
+        until,
         events,
         older,
     }))

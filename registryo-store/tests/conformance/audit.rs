@@ -66,6 +66,39 @@ pub(crate) async fn audit_events(ctx: &Ctx) {
         .unwrap();
     assert_eq!(both.len(), 2);
 
+    // By target prefix (a repository's tags: `team/app:`) and time.
+    let prefixed = store
+        .list_audit_events(&AuditQuery {
+            target_prefix: Some("t1".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(prefixed.len(), 1, "t1 only: the prefix is not a pattern");
+    let odd = store
+        .list_audit_events(&AuditQuery {
+            target_prefix: Some("t_".into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(odd.is_empty(), "_ is no wildcard");
+    let timed = |since, until| AuditQuery {
+        since,
+        until,
+        ..AuditQuery::default()
+    };
+    let all_now = store
+        .list_audit_events(&timed(Some(now() - 60), Some(now() + 60)))
+        .await
+        .unwrap();
+    assert_eq!(all_now.len(), 10);
+    let later = store
+        .list_audit_events(&timed(Some(now() + 60), None))
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+
     // Paging.
     let mut seen = Vec::new();
     let mut before_id = None;

@@ -14,6 +14,7 @@
 // does not reach them.
 #![allow(clippy::unwrap_used)]
 
+mod activity;
 mod attempts;
 mod audit;
 mod audited;
@@ -72,6 +73,9 @@ pub(crate) fn now() -> i64 {
         .as_secs() as i64
 }
 
+use activity::activity_pages_filters_and_pruning;
+use activity::pulls_are_counted_per_day_actor_and_repository;
+use activity::registry_events_are_recorded_once;
 use attempts::failed_sign_ins_are_counted;
 use audit::audit_events;
 use audited::a_refused_event_refuses_its_change;
@@ -155,6 +159,9 @@ conformance!(
     a_refused_event_refuses_its_change,
     deleting_a_subject_audits_its_rules_in_its_transaction,
     a_session_and_its_event_commit_together,
+    registry_events_are_recorded_once,
+    pulls_are_counted_per_day_actor_and_repository,
+    activity_pages_filters_and_pruning,
 );
 
 #[tokio::test]

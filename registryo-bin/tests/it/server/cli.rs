@@ -246,6 +246,68 @@ async fn registry_config_and_keys() {
     assert_eq!(secret.len(), 66, "a quoted 64-digit hex secret: {secret}");
     let err = server.cli_err(&["registry-config", "--realm", "ftp://x"], None);
     assert!(err.contains("--realm"), "{err}");
+    // The notifications: to the realm's origin, with the store's secret, the same every time.
+    assert!(
+        yml.contains("url: \"http://127.0.0.1:5001/registry/events\""),
+        "{yml}"
+    );
+    let bearer = |yml: &str| {
+        yml.lines()
+            .find_map(|l| l.trim().strip_prefix("Authorization: [\"Bearer "))
+            .map(|s| s.trim_end_matches("\"]").to_owned())
+            .unwrap_or_else(|| panic!("no notification secret in:\n{yml}"))
+    };
+    let events_secret = bearer(&yml);
+    assert!(events_secret.len() >= 40, "{events_secret}");
+    let again = server.cli_ok(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--registry-version",
+            "3",
+            "--events-url",
+            "http://registryo:5001/registry/events",
+        ],
+        None,
+    );
+    assert_eq!(
+        bearer(&again),
+        events_secret,
+        "one secret, kept in the store"
+    );
+    assert!(
+        again.contains("url: \"http://registryo:5001/registry/events\""),
+        "{again}"
+    );
+    let none = server.cli_ok(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--no-events",
+        ],
+        None,
+    );
+    assert!(!none.contains("notifications:"), "{none}");
+    let err = server.cli_err(
+        &[
+            "registry-config",
+            "--realm",
+            "http://127.0.0.1:5001/token",
+            "--events-url",
+            "registryo:5001",
+        ],
+        None,
+    );
+    assert!(err.contains("--events-url"), "{err}");
+    let out = server.cli_ok(&["activity", "--since", "1h"], None);
+    assert!(out.trim().is_empty(), "no registry events yet: {out}");
+    let err = server.cli_err(&["activity", "--action", "promote"], None);
+    assert!(
+        err.contains("action") && err.contains("push, pull, mount or delete"),
+        "{err}"
+    );
     // Another service than the server's: printed as asked, with a warning naming both.
     let out = server.cli(
         &[

@@ -11,6 +11,8 @@
 //! - [`logins`](mod@logins): docker logins (refresh tokens).
 //! - [`keys`]: the signing keys and their rotation.
 //! - [`tags`]: the registry's tags (deleting one).
+//! - [`timeline`](mod@timeline): the audit log with the registry's events beside it.
+//! - [`activity`](mod@activity): the registry's activity from its notifications, as each viewer may see it.
 
 use std::net::SocketAddr;
 
@@ -20,20 +22,24 @@ use crate::storage::{AclRule, NewAuditEvent};
 use super::App;
 pub use super::OpError;
 
+pub mod activity;
 pub mod bulk;
 pub mod groups;
 pub mod keys;
 pub mod logins;
 pub mod rules;
 pub mod tags;
+pub mod timeline;
 pub mod users;
 
+pub use activity::*;
 pub use bulk::*;
 pub use groups::*;
 pub use keys::*;
 pub use logins::*;
 pub use rules::*;
 pub use tags::*;
+pub use timeline::*;
 pub use users::*;
 
 /// A new random secret (256 bits, URL-safe base64): service account secrets, reset links.

@@ -262,6 +262,7 @@ pub async fn audit_page(
         action: clean(action),
         before_id,
         limit: limit.clamp(1, 1000),
+        ..AuditQuery::default()
     };
     Ok(app.accounts.store().list_audit_events(&q).await?)
 }

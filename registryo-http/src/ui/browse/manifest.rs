@@ -68,6 +68,8 @@ struct ManifestPage {
     image: Option<ImageView>,
     platforms: Vec<PlatformLine>,
     delete_href: String,
+    /// The tag's pushes (from the registry's notifications); `None` when unknown.
+    history: Option<Vec<super::activity::ActivityLine>>,
 }
 
 /// `sha256:` and the first 12 hex digits.
@@ -79,7 +81,7 @@ pub(super) fn short_digest(d: &str) -> String {
 }
 
 /// A size in bytes, human-readable (powers of 1024, one decimal).
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -143,7 +145,10 @@ fn image_view(m: &registryo_core::client::ImageManifest, config: &ImageConfig) -
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn manifest_page(
+    app: &registryo_core::app::App,
+    viewer: &registryo_core::acl::Principal,
     client: &UiClient,
     chrome: Chrome,
     name: RepositoryName,
@@ -205,8 +210,13 @@ pub(super) async fn manifest_page(
         Some(t) if may.contains(Actions::DELETE) => format!("{base}/-/tags/{t}/delete"),
         _ => String::new(),
     };
+    let history = match &tag {
+        Some(t) => super::activity::recent(app, viewer, &name, Some(t), 20).await,
+        None => Some(Vec::new()),
+    };
     Ok(render(&ManifestPage {
         chrome,
+        history,
         name: name.to_string(),
         repo_href: base,
         tag: tag.unwrap_or_default(),

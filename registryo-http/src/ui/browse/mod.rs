@@ -22,6 +22,7 @@
 //! [`CATALOG_TTL`]: registryo_core::app::registry::CATALOG_TTL
 //! [`RegistryBrowser`]: registryo_core::app::registry::RegistryBrowser
 
+mod activity;
 mod delete;
 mod manifest;
 mod repositories;
@@ -235,11 +236,23 @@ async fn target_get(
     }
     match target {
         Target::Repository(name) => {
-            repository(client, &snap, chrome, name, may, query.page.as_deref()).await
+            repository(
+                &state,
+                &p,
+                client,
+                &snap,
+                chrome,
+                name,
+                may,
+                query.page.as_deref(),
+            )
+            .await
         }
-        Target::Tag(name, tag) => manifest_page(client, chrome, name, Some(tag), None, may).await,
+        Target::Tag(name, tag) => {
+            manifest_page(&state, &p, client, chrome, name, Some(tag), None, may).await
+        }
         Target::Manifest(name, digest) => {
-            manifest_page(client, chrome, name, None, Some(digest), may).await
+            manifest_page(&state, &p, client, chrome, name, None, Some(digest), may).await
         }
         Target::DeleteTag(name, tag) => {
             if !may.contains(Actions::DELETE) {

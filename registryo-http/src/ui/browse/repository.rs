@@ -107,6 +107,11 @@ struct TagLine {
     name: String,
     href: String,
     delete_href: String,
+    /// When and by whom it was last pushed (the registry's notifications); empty if unknown.
+    pushed_at: String,
+    pushed_by: String,
+    digest: String,
+    size: String,
 }
 
 #[derive(Template)]
@@ -119,9 +124,14 @@ struct RepositoryPage {
     access: Vec<AccessRow>,
     mine: String,
     can_delete: bool,
+    /// The latest pushes, mounts and deletions; `None` when the store cannot say.
+    activity: Option<Vec<super::activity::ActivityLine>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn repository(
+    app: &registryo_core::app::App,
+    viewer: &registryo_core::acl::Principal,
     client: &UiClient,
     snap: &Snapshot,
     chrome: Chrome,
@@ -138,14 +148,42 @@ pub(super) async fn repository(
     let base = repo_href(&name);
     let can_delete = may.contains(Actions::DELETE);
     let (tags, pager) = paginate(&tags, page, TAGS_PER_PAGE, |n| format!("{base}?page={n}"));
+    // The last push of each tag, as the registry's notifications told it (the registry
+    // itself keeps no push time nor pusher).
+    let pushes = match registryo_core::app::ops::tag_pushes(app, &name).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e.message(), "could not read the tags' pushes");
+            Default::default()
+        }
+    };
     let tags = tags
         .into_iter()
-        .map(|t| TagLine {
-            href: format!("{base}/-/tags/{t}"),
-            delete_href: format!("{base}/-/tags/{t}/delete"),
-            name: t,
+        .map(|t| {
+            let pushed = pushes.get(&t);
+            TagLine {
+                href: format!("{base}/-/tags/{t}"),
+                delete_href: format!("{base}/-/tags/{t}/delete"),
+                pushed_at: pushed
+                    .map(|e| registryo_core::time::datetime(e.at))
+                    .unwrap_or_default(),
+                pushed_by: pushed
+                    .map(|e| e.actor.clone().unwrap_or_else(|| "anonymous".to_owned()))
+                    .unwrap_or_default(),
+                digest: pushed
+                    .and_then(|e| e.digest.as_deref())
+                    .map(super::manifest::short_digest)
+                    .unwrap_or_default(),
+                size: pushed
+                    .and_then(|e| e.size)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(super::manifest::human_size)
+                    .unwrap_or_default(),
+                name: t,
+            }
         })
         .collect();
+    let activity = super::activity::recent(app, viewer, &name, None, 20).await;
     let mine: Vec<&str> = may.words().collect();
     Ok(render(&RepositoryPage {
         access: access_list(snap, &name, chrome.admin),
@@ -154,6 +192,7 @@ pub(super) async fn repository(
         pager,
         mine: mine.join(", "),
         can_delete,
+        activity,
         chrome,
     }))
 }
