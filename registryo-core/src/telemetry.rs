@@ -27,6 +27,7 @@
 //! | `registryo_http_request_duration_seconds` | histogram | `route` |
 //! | `registryo_registry_events_total` | counter | `action` (`push`, `pull`, `mount`, `delete`; `invalid`; `any` for duplicates), `result` (`received`: checked and taken, `duplicate`: of those, a redelivery, `skipped`: a blob upload, `invalid`: refused) |
 //! | `registryo_registry_event_bytes_total` | counter | `action` (`push`, `pull`, `mount`: the sizes the registry reported, as received) |
+//! | `registryo_namespace_events_total`, `registryo_namespace_bytes_total` | counter | `action` (`push`, `pull`, `mount`), `namespace` (the repository's first segment, from the registry's authenticated notifications only; the first 100 seen, then `other`) |
 //!
 //! # Adding a metric
 //! 1. A name here, `registryo_<what>_<unit>` (`_total` for a counter, `_seconds`, `_bytes`),
@@ -77,6 +78,15 @@ pub const HTTP_DURATION: &str = "registryo_http_request_duration_seconds";
 pub const REGISTRY_EVENTS: &str = "registryo_registry_events_total";
 /// The bytes the registry reported pushed, pulled and mounted.
 pub const REGISTRY_EVENT_BYTES: &str = "registryo_registry_event_bytes_total";
+/// Pushes, pulls and mounts by repository namespace (the first segment of the name). The one
+/// label whose values come from outside a fixed list: only from the registry's notifications
+/// (a secret and an allowed address), about repositories that exist, and at most
+/// [`MAX_NAMESPACES`] of them (the rest are `other`), so no client can add series at will.
+pub const NAMESPACE_EVENTS: &str = "registryo_namespace_events_total";
+/// The bytes of those, by namespace.
+pub const NAMESPACE_BYTES: &str = "registryo_namespace_bytes_total";
+/// At most this many namespaces get series of their own.
+pub const MAX_NAMESPACES: usize = 100;
 
 /// The bucket bounds, in seconds, of every `_seconds` histogram: from a credential-cache hit
 /// (well under a millisecond) to a slow registry (10 s).
@@ -145,6 +155,15 @@ pub fn describe() {
         REGISTRY_EVENT_BYTES,
         Unit::Bytes,
         "Bytes the registry reported pushed, pulled and mounted, as received"
+    );
+    describe_counter!(
+        NAMESPACE_EVENTS,
+        "Registry pushes, pulls and mounts by action and repository namespace (first segment; at most 100, the rest other)"
+    );
+    describe_counter!(
+        NAMESPACE_BYTES,
+        Unit::Bytes,
+        "Bytes pushed, pulled and mounted by action and repository namespace"
     );
 }
 

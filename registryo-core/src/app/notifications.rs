@@ -87,6 +87,26 @@ pub struct Notifications {
     writers: tokio::sync::Semaphore,
     invalid: AtomicU64,
     recorded: AtomicU64,
+    /// The namespaces that have series of their own (at most `MAX_NAMESPACES`).
+    namespaces: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// The `namespace` label of a repository: its first segment if it has one of its own
+/// (`team` of `team/app`, `(root)` for `app`), once [`crate::telemetry::MAX_NAMESPACES`]
+/// others are known `other`.
+fn namespace_label(known: &mut std::collections::HashSet<String>, repository: &str) -> String {
+    let ns = match repository.split_once('/') {
+        Some((first, _)) => first,
+        None => "(root)",
+    };
+    if known.contains(ns) {
+        return ns.to_owned();
+    }
+    if known.len() < crate::telemetry::MAX_NAMESPACES {
+        known.insert(ns.to_owned());
+        return ns.to_owned();
+    }
+    "other".to_owned()
 }
 
 impl Notifications {
@@ -97,6 +117,7 @@ impl Notifications {
             writers: tokio::sync::Semaphore::new(WRITERS),
             invalid: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
+            namespaces: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -187,7 +208,9 @@ impl Notifications {
             }
         }
         self.invalid.fetch_add(received.invalid, Ordering::Relaxed);
-        use crate::telemetry::{REGISTRY_EVENT_BYTES, REGISTRY_EVENTS};
+        use crate::telemetry::{
+            NAMESPACE_BYTES, NAMESPACE_EVENTS, REGISTRY_EVENT_BYTES, REGISTRY_EVENTS,
+        };
         metrics::counter!(REGISTRY_EVENTS, "action" => "invalid", "result" => "invalid")
             .increment(received.invalid);
         metrics::counter!(REGISTRY_EVENTS, "action" => "push", "result" => "skipped")
@@ -212,16 +235,27 @@ impl Notifications {
             received.duplicates = done.duplicates;
             // By action only (a fixed list), never by repository: the activity has those.
             // Duplicates are counted apart, without telling which action they were.
+            let mut known = self
+                .namespaces
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for e in &checked {
                 let action = e.action.as_str();
                 metrics::counter!(REGISTRY_EVENTS, "action" => action, "result" => "received")
                     .increment(1);
-                if let Some(size) = e.size.and_then(|s| u64::try_from(s).ok())
-                    && e.action != EventAction::Delete
-                {
+                if e.action == EventAction::Delete {
+                    continue;
+                }
+                let ns = namespace_label(&mut known, e.repository.as_str());
+                metrics::counter!(NAMESPACE_EVENTS, "action" => action, "namespace" => ns.clone())
+                    .increment(1);
+                if let Some(size) = e.size.and_then(|s| u64::try_from(s).ok()) {
                     metrics::counter!(REGISTRY_EVENT_BYTES, "action" => action).increment(size);
+                    metrics::counter!(NAMESPACE_BYTES, "action" => action, "namespace" => ns)
+                        .increment(size);
                 }
             }
+            drop(known);
             metrics::counter!(REGISTRY_EVENTS, "action" => "any", "result" => "duplicate")
                 .increment(done.duplicates);
             self.recorded.fetch_add(done.recorded, Ordering::Relaxed);
@@ -286,4 +320,23 @@ async fn link_ui_deletion(store: &dyn Storage, e: &mut NewRegistryEvent) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace_label;
+
+    #[test]
+    fn namespaces_are_first_segments_and_at_most_a_hundred() {
+        let mut known = std::collections::HashSet::new();
+        assert_eq!(namespace_label(&mut known, "team/app"), "team");
+        assert_eq!(namespace_label(&mut known, "team/a/b"), "team");
+        assert_eq!(namespace_label(&mut known, "app"), "(root)");
+        for i in 0..200 {
+            namespace_label(&mut known, &format!("n{i}/x"));
+        }
+        assert_eq!(known.len(), crate::telemetry::MAX_NAMESPACES);
+        assert_eq!(namespace_label(&mut known, "n150/x"), "other");
+        assert_eq!(namespace_label(&mut known, "team/other"), "team");
+    }
 }
