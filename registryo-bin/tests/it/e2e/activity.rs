@@ -236,8 +236,8 @@ async fn pushes_pulls_mounts_and_deletes_are_recorded_with_their_actor(target: &
     // with a metrics token here).
     let shared = crate::support::e2e_env::env();
     if t.target.registryo.trim_end_matches('/') == shared.registryo_url().trim_end_matches('/') {
-        let token = std::fs::read_to_string(shared.get("REGISTRYO_E2E_METRICS_TOKEN_FILE"))
-            .unwrap();
+        let token =
+            std::fs::read_to_string(shared.get("REGISTRYO_E2E_METRICS_TOKEN_FILE")).unwrap();
         let scrape = t
             .http
             .get(format!("{}/metrics", t.target.registryo))
@@ -250,9 +250,11 @@ async fn pushes_pulls_mounts_and_deletes_are_recorded_with_their_actor(target: &
             .unwrap();
         let namespace = format!("namespace=\"{}\"", t.prefix);
         assert!(
-            scrape.lines().any(|l| l.starts_with("registryo_namespace_events_total{")
-                && l.contains("action=\"push\"")
-                && l.contains(&namespace)),
+            scrape
+                .lines()
+                .any(|l| l.starts_with("registryo_namespace_events_total{")
+                    && l.contains("action=\"push\"")
+                    && l.contains(&namespace)),
             "no push counted for {namespace}:\n{scrape}"
         );
     }
