@@ -45,6 +45,7 @@ static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 mod cli;
 mod config;
 mod files;
+mod janitor;
 mod metrics;
 mod serve;
 mod server;
