@@ -72,7 +72,11 @@ pub async fn tidy(store: &Store, now: i64, audit_retention_days: u64) -> Result<
 pub const KEEP_POLICY_CHANGES_SECS: i64 = 86_400;
 
 /// Run [`tidy`] and [`renew_keys`] at start-up and then every `every`.
-pub(crate) fn spawn_janitor(store: Store, settings: Settings, every: Duration) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_janitor(
+    store: Store,
+    settings: Settings,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

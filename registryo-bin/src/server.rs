@@ -421,7 +421,11 @@ impl Application {
                 Duration::from_secs(KEY_POLL_SECS),
                 on_change,
             ),
-            crate::janitor::spawn_janitor(store.clone(), settings.clone(), Duration::from_secs(3600)),
+            crate::janitor::spawn_janitor(
+                store.clone(),
+                settings.clone(),
+                Duration::from_secs(3600),
+            ),
         ];
         if let Some(handle) = metrics {
             tasks.push(crate::metrics::spawn_upkeep(handle));
