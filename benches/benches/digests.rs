@@ -20,7 +20,11 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         // `cargo test` runs each bench once to check it works: a small store then.
-        .unwrap_or(if benchmarking() { 2000 } else { 40 });
+        .unwrap_or(if registryo_benches::benchmarking() {
+            2000
+        } else {
+            40
+        });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,12 +86,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// Whether criterion measures (`cargo bench` passes `--bench`), rather than `cargo test`
-/// checking that the bench runs.
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
 }
 
 criterion_group! {

@@ -17,7 +17,11 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         // `cargo test` runs each bench once to check it works: a small store then.
-        .unwrap_or(if benchmarking() { 100_000 } else { 500 });
+        .unwrap_or(if registryo_benches::benchmarking() {
+            100_000
+        } else {
+            500
+        });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -91,12 +95,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-/// Whether criterion measures (`cargo bench` passes `--bench`), rather than `cargo test`
-/// checking that the bench runs.
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
 }
 
 criterion_group! {
